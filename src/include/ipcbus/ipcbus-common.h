@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IPCBUS_EXPORT __attribute__((visibility("default")))
+
+typedef struct ipcbus_main ipcbus_main;
+typedef struct ipcbus_renderer ipcbus_renderer;
+typedef struct ipcbus_web_contents ipcbus_web_contents;
+typedef struct ipcbus_event ipcbus_event;
+typedef struct ipcbus_invocation ipcbus_invocation;
+typedef struct ipcbus_slot ipcbus_slot;
+
+/* D-Bus interface names and error names of wire contract version 1. */
+#define IPCBUS_INTERFACE_MAIN "org.ipcbus.Main1"
+#define IPCBUS_INTERFACE_RENDERER "org.ipcbus.Renderer1"
+#define IPCBUS_INTERFACE_CHANNEL "org.ipcbus.Channel1"
+#define IPCBUS_RENDERER_PATH "/org/ipcbus/Renderer"
+
+#define IPCBUS_ERROR_NO_HANDLER "org.ipcbus.Error.NoHandler"
+#define IPCBUS_ERROR_HANDLER_FAILED "org.ipcbus.Error.HandlerFailed"
+#define IPCBUS_ERROR_NO_RETURN_VALUE "org.ipcbus.Error.NoReturnValue"
+#define IPCBUS_ERROR_DENIED "org.ipcbus.Error.Denied"
+#define IPCBUS_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
+
+/* Channel names: non-empty UTF-8, at most this many bytes. */
+#define IPCBUS_CHANNEL_MAX 255
+
+/**
+ * ipcbus_listener_fn - a listener for channel messages (ipcMain.on / ipcRenderer.on)
+ * @event: what arrived; valid during the call, ipcbus_event_ref() to keep it
+ * @args: the arguments, a GVariant of type "av" (borrowed)
+ * @userdata: as registered
+ *
+ * Return: 0, or a negative errno-style code, which is reported through the
+ * log callback; for a SendSync call with no return value set yet, a failing
+ * listener makes the call fail with org.ipcbus.Error.HandlerFailed.
+ */
+typedef int (*ipcbus_listener_fn)(ipcbus_event *event, GVariant *args, void *userdata);
+
+/**
+ * ipcbus_handler_fn - a handler for invokes (ipcMain.handle / Renderer1.Invoke)
+ * @invocation: the pending call; complete it with ipcbus_invocation_return_*(),
+ *   now or later (take a reference with ipcbus_invocation_ref() to finish later)
+ * @args: the arguments, a GVariant of type "av" (borrowed)
+ * @userdata: as registered
+ *
+ * A handler that returns without completing the invocation and without
+ * keeping a reference answers undefined, like a JavaScript handler that
+ * returns nothing. A negative return value answers
+ * org.ipcbus.Error.HandlerFailed with strerror() of that code.
+ */
+typedef int (*ipcbus_handler_fn)(ipcbus_invocation *invocation, GVariant *args, void *userdata);
+
+/**
+ * ipcbus_result_fn - completion of an asynchronous invoke
+ * @result: the handler's value (borrowed), or NULL when @error is set
+ * @error: NULL on success, else the D-Bus error (name and message)
+ * @userdata: as passed to the invoke
+ *
+ * Called exactly once from the event loop, unless the call is cancelled
+ * first by unreferencing its slot.
+ */
+typedef int (*ipcbus_result_fn)(GVariant *result, const sd_bus_error *error, void *userdata);
+
+/**
+ * ipcbus_log_fn - where the library reports what it cannot return
+ * @priority: a syslog priority (LOG_ERR, LOG_WARNING, LOG_DEBUG, ...)
+ * @message: the text, without trailing newline
+ * @userdata: as set
+ *
+ * The library never prints by itself; without a log function, these reports
+ * are dropped.
+ */
+typedef void (*ipcbus_log_fn)(int priority, const char *message, void *userdata);
+
+/* Called when a slot's userdata is no longer needed. */
+typedef void (*ipcbus_destroy_fn)(void *userdata);
+
+#ifdef __cplusplus
+}
+#endif

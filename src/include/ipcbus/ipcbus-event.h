@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <ipcbus/ipcbus-common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * What a listener sees: Electron's IpcMainEvent in the main, IpcRendererEvent
+ * in a renderer. Valid during the listener call; take a reference to reply
+ * later (a reply after the sender went away fails with -ENOTCONN).
+ */
+
+IPCBUS_EXPORT ipcbus_event *ipcbus_event_ref(ipcbus_event *event);
+IPCBUS_EXPORT ipcbus_event *ipcbus_event_unref(ipcbus_event *event);
+IPCBUS_EXPORT void ipcbus_event_unrefp(ipcbus_event **event);
+
+IPCBUS_EXPORT const char *ipcbus_event_get_channel(ipcbus_event *event);
+/* Return: the arguments, "av", borrowed. */
+IPCBUS_EXPORT GVariant *ipcbus_event_get_args(ipcbus_event *event);
+
+/**
+ * ipcbus_event_get_sender - event.sender in the main
+ * Return: the sending renderer (borrowed; attached or not: a peer such as
+ * busctl that never called Attach has id 0), or NULL in a renderer, where
+ * every event comes from the main.
+ */
+IPCBUS_EXPORT ipcbus_web_contents *ipcbus_event_get_sender(ipcbus_event *event);
+
+/* Return: the sender's unique bus name, or NULL on a direct connection. */
+IPCBUS_EXPORT const char *ipcbus_event_get_sender_bus_name(ipcbus_event *event);
+
+/**
+ * ipcbus_event_reply - event.reply(channel, ...args)
+ * In the main, sends @channel to the renderer that sent the event; in a
+ * renderer, sends @channel to the main.
+ * Return: 0; -EINVAL for a bad channel or value; -ENOTCONN if the peer is gone.
+ */
+IPCBUS_EXPORT int ipcbus_event_reply(ipcbus_event *event, const char *channel, GVariant *args);
+
+/**
+ * ipcbus_event_set_return_value - event.returnValue = value (SendSync)
+ * The first value set wins, as in Electron; later ones are ignored.
+ * Return: 1 if this value is the answer, 0 if one was set before;
+ * -EOPNOTSUPP if the event is not from a SendSync call.
+ */
+IPCBUS_EXPORT int ipcbus_event_set_return_value(ipcbus_event *event, GVariant *value);
+
+/* Return: true if the event comes from SendSync (the sender is waiting). */
+IPCBUS_EXPORT bool ipcbus_event_is_sync(ipcbus_event *event);
+
+#ifdef __cplusplus
+}
+#endif

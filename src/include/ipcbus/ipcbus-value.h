@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <ipcbus/ipcbus-common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Values. Every argument crosses the wire as one D-Bus variant, so any
+ * GVariant whose type D-Bus can carry crosses unchanged. docs/values.md is
+ * the table from JavaScript's structured-clone kinds to D-Bus types; kinds
+ * that D-Bus has no type for (null, undefined, Date, Map, Set, Error, ...)
+ * use a tagged struct "(sv)" whose string names the kind. The helpers below
+ * build and recognise those, so C code never spells the tags itself.
+ */
+
+/* Limits checked before anything is sent (see docs/values.md). */
+#define IPCBUS_VALUE_MAX_DEPTH 64               /* nested containers, variants included */
+#define IPCBUS_VALUE_MAX_SIZE (64U * 1024U * 1024U) /* serialized bytes of one message's values */
+
+typedef enum ipcbus_kind {
+        IPCBUS_KIND_INVALID = 0, /* not a carried value (NULL, or a type D-Bus lacks, such as maybe) */
+        IPCBUS_KIND_UNDEFINED,
+        IPCBUS_KIND_NULL,
+        IPCBUS_KIND_BOOLEAN,     /* b */
+        IPCBUS_KIND_NUMBER,      /* d, and y n q i u (exact in a double) */
+        IPCBUS_KIND_BIGINT,      /* x t, and ("BigInt", <s decimal>) beyond 64 bits */
+        IPCBUS_KIND_STRING,      /* s, and o g */
+        IPCBUS_KIND_ARRAY,       /* av, and arrays of any other element type */
+        IPCBUS_KIND_OBJECT,      /* a{sv}: a plain object */
+        IPCBUS_KIND_MAP,         /* ("Map", <a(vv)>) */
+        IPCBUS_KIND_SET,         /* ("Set", <av>) */
+        IPCBUS_KIND_BYTES,       /* ay: Uint8Array */
+        IPCBUS_KIND_ARRAY_BUFFER,/* ("ArrayBuffer", <ay>) */
+        IPCBUS_KIND_DATE,        /* ("Date", <d milliseconds since the epoch>) */
+        IPCBUS_KIND_REGEXP,      /* ("RegExp", <(ss) source, flags>) */
+        IPCBUS_KIND_ERROR,       /* ("Error", <a{sv} name, message, stack?>) */
+        IPCBUS_KIND_STRUCT,      /* any other struct: no JavaScript kind, carried as is */
+        IPCBUS_KIND_DICT,        /* a dict with non-string keys: carried as is */
+        IPCBUS_KIND_FD,          /* h: a file descriptor handle */
+} ipcbus_kind;
+
+/**
+ * ipcbus_args - build an argument list from NULL-terminated values
+ * @first: the first value (floating references are sunk), or NULL for none
+ *
+ * ipcbus_args(g_variant_new_string("ping"), g_variant_new_int32(3), NULL) is
+ * Electron's ('ping', 3). An argument that is itself NULL cannot be passed
+ * this way: use ipcbus_value_undefined().
+ *
+ * Return: a floating GVariant of type "av".
+ */
+IPCBUS_EXPORT GVariant *ipcbus_args(GVariant *first, ...) G_GNUC_NULL_TERMINATED;
+
+/**
+ * ipcbus_args_get - one argument, unboxed
+ * Return: a new reference to argument @index of @args ("av"), or NULL past
+ * the end (JavaScript's undefined).
+ */
+IPCBUS_EXPORT GVariant *ipcbus_args_get(GVariant *args, size_t index);
+
+/* Return: the number of arguments in @args ("av"), 0 for NULL. */
+IPCBUS_EXPORT size_t ipcbus_args_count(GVariant *args);
+
+/* Return: a floating GVariant for null / undefined. */
+IPCBUS_EXPORT GVariant *ipcbus_value_null(void);
+IPCBUS_EXPORT GVariant *ipcbus_value_undefined(void);
+
+/* Return: a floating tagged value of that kind. */
+IPCBUS_EXPORT GVariant *ipcbus_value_new_date(double msec_since_epoch);
+IPCBUS_EXPORT GVariant *ipcbus_value_new_error(const char *name, const char *message);
+IPCBUS_EXPORT GVariant *ipcbus_value_new_regexp(const char *source, const char *flags);
+IPCBUS_EXPORT GVariant *ipcbus_value_new_array_buffer(const void *data, size_t size);
+IPCBUS_EXPORT GVariant *ipcbus_value_new_bigint(const char *decimal);
+/* @entries: "a(vv)" key/value pairs, @items: "av"; floating references are sunk. */
+IPCBUS_EXPORT GVariant *ipcbus_value_new_map(GVariant *entries);
+IPCBUS_EXPORT GVariant *ipcbus_value_new_set(GVariant *items);
+
+/**
+ * ipcbus_value_get_kind - which structured-clone kind a value is
+ * Return: the kind; IPCBUS_KIND_INVALID for NULL.
+ */
+IPCBUS_EXPORT ipcbus_kind ipcbus_value_get_kind(GVariant *value);
+
+/* Return: the payload of a tagged value ("Date" -> d, "Map" -> a(vv), ...),
+ * a new reference, or NULL when @value is not tagged with that kind. */
+IPCBUS_EXPORT GVariant *ipcbus_value_get_payload(GVariant *value, ipcbus_kind kind);
+
+/* Return: a static name for a kind ("null", "Date", ...). */
+IPCBUS_EXPORT const char *ipcbus_kind_to_string(ipcbus_kind kind);
+
+/**
+ * ipcbus_value_check - would this value be carried?
+ * @value: the value
+ * @ret_error: on failure, an org.freedesktop.DBus.Error.InvalidArgs error
+ *   saying what is wrong and where (may be NULL)
+ *
+ * The send paths run the same checks while they serialize; this lets a
+ * caller ask first.
+ *
+ * Return: 0 if it can be carried; -EINVAL for a type D-Bus lacks or
+ * invalid UTF-8, -ELOOP when nested deeper than IPCBUS_VALUE_MAX_DEPTH,
+ * -EMSGSIZE when larger than IPCBUS_VALUE_MAX_SIZE.
+ */
+IPCBUS_EXPORT int ipcbus_value_check(GVariant *value, sd_bus_error *ret_error);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <ipcbus/ipcbus-common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A renderer as the main sees it: Electron's webContents. Attached
+ * renderers have an id (from 1, never reused) and an optional name; peers
+ * that talk without attaching (busctl, a desktop service) appear as
+ * unattached web contents with id 0, so event.sender.send() works for them
+ * too. After the renderer detaches or disconnects, sends fail with -ENOTCONN.
+ */
+
+IPCBUS_EXPORT ipcbus_web_contents *ipcbus_web_contents_ref(ipcbus_web_contents *wc);
+IPCBUS_EXPORT ipcbus_web_contents *ipcbus_web_contents_unref(ipcbus_web_contents *wc);
+IPCBUS_EXPORT void ipcbus_web_contents_unrefp(ipcbus_web_contents **wc);
+
+/* Return: the id (webContents.id), 0 if not attached. */
+IPCBUS_EXPORT uint64_t ipcbus_web_contents_get_id(ipcbus_web_contents *wc);
+/* Return: the name given at Attach, or NULL. */
+IPCBUS_EXPORT const char *ipcbus_web_contents_get_name(ipcbus_web_contents *wc);
+/* Return: the renderer's unique bus name, NULL on a direct connection. */
+IPCBUS_EXPORT const char *ipcbus_web_contents_get_bus_name(ipcbus_web_contents *wc);
+/* Return: true while attached (Attach called, not detached, connected). */
+IPCBUS_EXPORT bool ipcbus_web_contents_is_attached(ipcbus_web_contents *wc);
+/* Return: the main it belongs to (borrowed). */
+IPCBUS_EXPORT ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc);
+
+/**
+ * ipcbus_web_contents_send - webContents.send(channel, ...args)
+ * @args: "av" (floating reference sunk), or NULL for no arguments
+ * Return: 0; -EINVAL for a bad channel or value; -ENOTCONN if gone.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVariant *args);
+
+/**
+ * ipcbus_web_contents_invoke - call a handler the renderer registered
+ * (org.ipcbus.Renderer1.Invoke); Electron lacks this, electron-better-ipc's
+ * callRenderer fills the gap.
+ * @ret_slot: optional; unreferencing it cancels the call
+ * @timeout_usec: how long to wait; 0 for the default (25 s)
+ * @callback: gets the result or the error (timeouts are
+ *   org.freedesktop.DBus.Error.NoReply)
+ * Return: 0; -EINVAL; -ENOTCONN if the renderer is gone.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
+                                             GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback,
+                                             void *userdata);
+
+#ifdef __cplusplus
+}
+#endif
