@@ -1,1 +1,264 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <string.h>
+
+#include "channel.h"
+#include "errors.h"
+#include "util.h"
+
+int channel_validate(const char *channel, sd_bus_error *error) {
+        size_t n;
+
+        if (!channel || !channel[0])
+                return error_invalid_args(error, "Channel name is empty");
+        n = strnlen(channel, IPCBUS_CHANNEL_MAX + 1);
+        if (n > IPCBUS_CHANNEL_MAX)
+                return error_invalid_args(error, "Channel name is longer than %d bytes", IPCBUS_CHANNEL_MAX);
+        if (!g_utf8_validate(channel, n, NULL))
+                return error_invalid_args(error, "Channel name is not valid UTF-8");
+        return 0;
+}
+
+static void entry_free(channel_entry *e) {
+        g_free(e->name);
+        g_free(e);
+}
+
+/* An entry lives while it has a listener or a handler. */
+static void entry_maybe_drop(channel_entry *e) {
+        if (e->handler || e->listeners.head)
+                return;
+        g_hash_table_remove(e->registry->channels, e->name);
+}
+
+static channel_entry *entry_get(registry *reg, const char *channel, bool create) {
+        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+
+        if (e || !create)
+                return e;
+        e = g_new0(channel_entry, 1);
+        e->name = g_strdup(channel);
+        e->registry = reg;
+        g_queue_init(&e->listeners);
+        g_hash_table_insert(reg->channels, e->name, e);
+        return e;
+}
+
+void registry_init(registry *reg, const log_target *log) {
+        reg->channels = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)entry_free);
+        reg->log = log;
+}
+
+void registry_clear(registry *reg) {
+        GHashTableIter it;
+        channel_entry *e;
+
+        if (!reg->channels)
+                return;
+        /* Disconnecting may drop the entry from the table: restart each time. */
+        for (;;) {
+                g_hash_table_iter_init(&it, reg->channels);
+                if (!g_hash_table_iter_next(&it, NULL, (void **)&e))
+                        break;
+                if (e->handler)
+                        slot_disconnect(e->handler);
+                else
+                        slot_disconnect(e->listeners.head->data);
+        }
+        g_hash_table_unref(reg->channels);
+        reg->channels = NULL;
+}
+
+static void listener_unlink(ipcbus_slot *s) {
+        channel_entry *e = s->listener.entry;
+
+        g_queue_unlink(&e->listeners, &s->link);
+        s->listener.entry = NULL;
+        entry_maybe_drop(e);
+}
+
+int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
+                          void *userdata, bool once) {
+        channel_entry *e;
+        ipcbus_slot *s;
+        int r;
+
+        if (!fn)
+                return -EINVAL;
+        r = channel_validate(channel, NULL);
+        if (r < 0)
+                return r;
+
+        e = entry_get(reg, channel, true);
+        s = slot_new(SLOT_LISTENER, !ret_slot, userdata, listener_unlink);
+        s->once = once;
+        s->listener.entry = e;
+        s->listener.fn = fn;
+        g_queue_push_tail_link(&e->listeners, &s->link);
+        slot_hand_over(s, ret_slot);
+        return 0;
+}
+
+int registry_remove_listener(registry *reg, const char *channel, ipcbus_listener_fn fn, void *userdata) {
+        channel_entry *e;
+
+        if (!channel || !fn)
+                return -EINVAL;
+        e = entry_get(reg, channel, false);
+        if (!e)
+                return 0;
+        /* Like Node's EventEmitter: the most recently added match goes. */
+        for (GList *l = e->listeners.tail; l; l = l->prev) {
+                ipcbus_slot *s = l->data;
+
+                if (s->listener.fn == fn && s->userdata == userdata) {
+                        slot_disconnect(s);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+static int entry_remove_listeners(channel_entry *e) {
+        int n = 0;
+
+        /* The last listener may free the entry: count before, not after. */
+        for (unsigned left = e->listeners.length; left > 0; left--, n++)
+                slot_disconnect(e->listeners.head->data);
+        return n;
+}
+
+int registry_remove_all_listeners(registry *reg, const char *channel) {
+        GList *entries;
+        channel_entry *e;
+        int n = 0;
+
+        if (channel) {
+                e = entry_get(reg, channel, false);
+                return e ? entry_remove_listeners(e) : 0;
+        }
+
+        /* Entries without a handler are freed by their last listener: walk
+         * a list taken before any of that happens. */
+        entries = g_hash_table_get_values(reg->channels);
+        for (GList *l = entries; l; l = l->next) {
+                e = l->data;
+                n += entry_remove_listeners(e);
+        }
+        g_list_free(entries);
+        return n;
+}
+
+static void handler_unlink(ipcbus_slot *s) {
+        channel_entry *e = s->handler.entry;
+
+        e->handler = NULL;
+        s->handler.entry = NULL;
+        entry_maybe_drop(e);
+}
+
+int registry_add_handler(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
+                         void *userdata, bool once) {
+        channel_entry *e;
+        ipcbus_slot *s;
+        int r;
+
+        if (!fn)
+                return -EINVAL;
+        r = channel_validate(channel, NULL);
+        if (r < 0)
+                return r;
+
+        e = entry_get(reg, channel, true);
+        if (e->handler) {
+                log_emit(reg->log, LOG_ERR, "Attempted to register a second handler for '%s'", channel);
+                return -EEXIST;
+        }
+        s = slot_new(SLOT_HANDLER, !ret_slot, userdata, handler_unlink);
+        s->once = once;
+        s->handler.entry = e;
+        s->handler.fn = fn;
+        e->handler = s;
+        slot_hand_over(s, ret_slot);
+        return 0;
+}
+
+int registry_remove_handler(registry *reg, const char *channel) {
+        channel_entry *e;
+
+        if (!channel)
+                return -EINVAL;
+        e = entry_get(reg, channel, false);
+        if (!e || !e->handler)
+                return 0;
+        slot_disconnect(e->handler);
+        return 1;
+}
+
+ipcbus_slot *registry_get_handler(registry *reg, const char *channel) {
+        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        ipcbus_slot *s;
+
+        if (!e || !e->handler)
+                return NULL;
+        s = ipcbus_slot_ref(e->handler);
+        if (s->once)
+                slot_disconnect_deferred(s);
+        return s;
+}
+
+bool registry_has_listeners(registry *reg, const char *channel) {
+        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+
+        return e && e->listeners.head;
+}
+
+unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, GVariant *args, bool *ret_failed) {
+        /* Snapshot first: listeners may add or remove listeners while they
+         * run. Most channels have one or two listeners; stay on the stack. */
+        ipcbus_slot *stack[8], **snap = stack;
+        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        unsigned n = 0, ran = 0;
+        bool failed = false;
+
+        if (!e)
+                goto finish;
+
+        n = e->listeners.length;
+        if (n > G_N_ELEMENTS(stack))
+                snap = g_new(ipcbus_slot *, n);
+        {
+                unsigned i = 0;
+                for (GList *l = e->listeners.head; l; l = l->next)
+                        snap[i++] = ipcbus_slot_ref(l->data);
+        }
+
+        for (unsigned i = 0; i < n; i++) {
+                ipcbus_slot *s = snap[i];
+                int r;
+
+                if (s->connected) {
+                        ipcbus_listener_fn fn = s->listener.fn;
+                        void *userdata = s->userdata;
+
+                        if (s->once)
+                                slot_disconnect_deferred(s);
+                        r = fn(event, args, userdata);
+                        slot_finish_deferred(s);
+                        ran++;
+                        if (r < 0) {
+                                failed = true;
+                                log_emit(reg->log, LOG_WARNING, "Listener for '%s' failed: %s", channel,
+                                         g_strerror(-r));
+                        }
+                }
+                ipcbus_slot_unref(s);
+        }
+        if (snap != stack)
+                g_free(snap);
+
+finish:
+        if (ret_failed)
+                *ret_failed = failed;
+        return ran;
+}

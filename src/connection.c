@@ -1,1 +1,144 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <glib.h>
+#include <systemd/sd-id128.h>
+
+#include "connection.h"
+#include "util.h"
+
+static connection *connection_alloc(sd_bus *bus, bool direct) {
+        connection *c = g_new0(connection, 1);
+
+        c->n_ref = 1;
+        c->bus = bus;
+        c->direct = direct;
+        c->link.data = c;
+        return c;
+}
+
+int connection_open_bus(connection **ret, connection_bus kind, const char *address) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        switch (kind) {
+        case CONNECTION_USER:
+                r = sd_bus_open_user(&bus);
+                break;
+        case CONNECTION_SYSTEM:
+                r = sd_bus_open_system(&bus);
+                break;
+        case CONNECTION_ADDRESS:
+                if (!address)
+                        return -EINVAL;
+                r = sd_bus_new(&bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_address(bus, address);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_bus_client(bus, 1);
+                if (r < 0)
+                        return r;
+                r = sd_bus_start(bus);
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+
+        *ret = connection_alloc(TAKE_PTR(bus), false);
+        return 0;
+}
+
+int connection_new_from_bus(connection **ret, sd_bus *bus) {
+        if (!bus)
+                return -EINVAL;
+        if (sd_bus_is_open(bus) <= 0)
+                return -ENOTCONN;
+        *ret = connection_alloc(sd_bus_ref(bus), sd_bus_is_bus_client(bus) <= 0);
+        return 0;
+}
+
+int connection_open_direct(connection **ret, int fd, bool server) {
+        _cleanup_(closep) int owned_fd = fd;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+
+        r = sd_bus_new(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_fd(bus, fd, fd);
+        if (r < 0)
+                return r;
+        owned_fd = -1;
+
+        if (server) {
+                sd_id128_t id;
+
+                r = sd_id128_randomize(&id);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_server(bus, 1, id);
+                if (r < 0)
+                        return r;
+                /* A spawned, sandboxed renderer may run as another user;
+                 * who it is was decided when the main handed it the fd. */
+                r = sd_bus_set_anonymous(bus, 1);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_negotiate_fds(bus, 1);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(bus);
+        if (r < 0)
+                return r;
+
+        *ret = connection_alloc(TAKE_PTR(bus), true);
+        return 0;
+}
+
+int connection_attach_event(connection *c, sd_event *event, int64_t priority) {
+        return sd_bus_attach_event(c->bus, event, (int)priority);
+}
+
+void connection_close(connection *c) {
+        if (!c || c->closed)
+                return;
+        c->closed = true;
+        c->filter_slot = sd_bus_slot_unref(c->filter_slot);
+        for (size_t i = 0; i < G_N_ELEMENTS(c->object_slots); i++)
+                c->object_slots[i] = sd_bus_slot_unref(c->object_slots[i]);
+        /* Whatever was sent (replies, last signals) still goes out. Not on
+         * a direct connection: a stopped peer would block us forever. */
+        if (!c->direct)
+                (void)sd_bus_flush(c->bus);
+        (void)sd_bus_detach_event(c->bus);
+        sd_bus_close(c->bus);
+}
+
+connection *connection_ref(connection *c) {
+        if (c)
+                c->n_ref++;
+        return c;
+}
+
+connection *connection_unref(connection *c) {
+        if (!c)
+                return NULL;
+        if (--c->n_ref > 0)
+                return NULL;
+        connection_close(c);
+        sd_bus_unref(c->bus);
+        g_free(c);
+        return NULL;
+}
+
+void connection_unrefp(connection **c) {
+        if (c && *c)
+                connection_unref(*c);
+}

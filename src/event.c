@@ -1,1 +1,88 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+
+#include "event.h"
+#include "util.h"
+
+ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
+                        ipcbus_renderer *renderer, bool sync) {
+        ipcbus_event *e = g_new0(ipcbus_event, 1);
+
+        e->n_ref = 1;
+        e->message = sd_bus_message_ref(message);
+        e->channel = channel;
+        e->args = args;
+        e->sender_bus_name = sd_bus_message_get_sender(message);
+        e->sender = ipcbus_web_contents_ref(sender);
+        e->renderer = ipcbus_renderer_ref(renderer);
+        e->sync = sync;
+        return e;
+}
+
+ipcbus_event *ipcbus_event_ref(ipcbus_event *e) {
+        if (e)
+                e->n_ref++;
+        return e;
+}
+
+ipcbus_event *ipcbus_event_unref(ipcbus_event *e) {
+        if (!e || --e->n_ref > 0)
+                return NULL;
+        sd_bus_message_unref(e->message);
+        g_variant_unref(e->args);
+        ipcbus_web_contents_unref(e->sender);
+        ipcbus_renderer_unref(e->renderer);
+        if (e->return_value)
+                g_variant_unref(e->return_value);
+        g_free(e);
+        return NULL;
+}
+
+void ipcbus_event_unrefp(ipcbus_event **e) {
+        if (e && *e)
+                ipcbus_event_unref(*e);
+}
+
+const char *ipcbus_event_get_channel(ipcbus_event *e) {
+        return e ? e->channel : NULL;
+}
+
+GVariant *ipcbus_event_get_args(ipcbus_event *e) {
+        return e ? e->args : NULL;
+}
+
+ipcbus_web_contents *ipcbus_event_get_sender(ipcbus_event *e) {
+        return e ? e->sender : NULL;
+}
+
+const char *ipcbus_event_get_sender_bus_name(ipcbus_event *e) {
+        return e ? e->sender_bus_name : NULL;
+}
+
+int ipcbus_event_reply(ipcbus_event *e, const char *channel, GVariant *args) {
+        if (!e) {
+                if (args)
+                        g_variant_unref(g_variant_ref_sink(args));
+                return -EINVAL;
+        }
+        if (e->sender)
+                return ipcbus_web_contents_send(e->sender, channel, args);
+        return ipcbus_renderer_send(e->renderer, channel, args);
+}
+
+int ipcbus_event_set_return_value(ipcbus_event *e, GVariant *value) {
+        _cleanup_(g_variant_unrefp) GVariant *v = variant_take(value);
+
+        if (!e)
+                return -EINVAL;
+        if (!e->sync)
+                return -EOPNOTSUPP;
+        if (e->return_value || e->answered)
+                return 0;
+        e->return_value = v ? TAKE_PTR(v) : g_variant_ref_sink(ipcbus_value_undefined());
+        return 1;
+}
+
+bool ipcbus_event_is_sync(ipcbus_event *e) {
+        return e && e->sync;
+}

@@ -1,1 +1,149 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "errors.h"
+#include "invocation.h"
+#include "slot.h"
+#include "util.h"
+#include "value.h"
+
+ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const char *channel, GVariant *args,
+                                  ipcbus_web_contents *sender) {
+        ipcbus_invocation *inv = g_new0(ipcbus_invocation, 1);
+
+        inv->n_ref = 1;
+        inv->call = sd_bus_message_ref(call);
+        inv->conn = connection_ref(conn);
+        inv->channel = channel;
+        inv->args = args;
+        inv->sender = ipcbus_web_contents_ref(sender);
+        return inv;
+}
+
+/* Send the reply or error, whichever @reply is. */
+static int invocation_send(ipcbus_invocation *inv, sd_bus_message *reply) {
+        inv->completed = true;
+        if (!connection_is_open(inv->conn))
+                return -ENOTCONN;
+        return sd_bus_send(inv->conn->bus, reply, NULL);
+}
+
+static int invocation_fail(ipcbus_invocation *inv, const sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_error(inv->call, &reply, error);
+        if (r < 0)
+                return r;
+        return invocation_send(inv, reply);
+}
+
+int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
+        _cleanup_(g_variant_unrefp) GVariant *v = variant_take(value);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!inv)
+                return -EINVAL;
+        if (inv->completed)
+                return -EALREADY;
+
+        r = sd_bus_message_new_method_return(inv->call, &reply);
+        if (r < 0)
+                return r;
+        r = value_append_variant(reply, v, &error);
+        if (r < 0) {
+                /* The caller must not hang on a value we cannot carry: it
+                 * learns why instead. */
+                (void)invocation_fail(inv, &error);
+                return r;
+        }
+        return invocation_send(inv, reply);
+}
+
+int ipcbus_invocation_return_error(ipcbus_invocation *inv, const char *name, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(freep) char *message = NULL;
+        va_list ap;
+
+        if (!inv || !format)
+                return -EINVAL;
+        if (inv->completed)
+                return -EALREADY;
+        if (name && !sd_bus_interface_name_is_valid(name))
+                return -EINVAL;
+
+        va_start(ap, format);
+        message = g_strdup_vprintf(format, ap);
+        va_end(ap);
+
+        if (name)
+                (void)sd_bus_error_set(&error, name, message);
+        else
+                (void)error_handler_failed(&error, inv->channel, message);
+        return invocation_fail(inv, &error);
+}
+
+bool ipcbus_invocation_is_completed(ipcbus_invocation *inv) {
+        return inv && inv->completed;
+}
+
+ipcbus_invocation *ipcbus_invocation_ref(ipcbus_invocation *inv) {
+        if (inv)
+                inv->n_ref++;
+        return inv;
+}
+
+ipcbus_invocation *ipcbus_invocation_unref(ipcbus_invocation *inv) {
+        if (!inv || --inv->n_ref > 0)
+                return NULL;
+
+        if (!inv->completed)
+                (void)ipcbus_invocation_return_error(inv, NULL,
+                                                     "the handler dropped the invocation without answering");
+        sd_bus_message_unref(inv->call);
+        connection_unref(inv->conn);
+        g_variant_unref(inv->args);
+        ipcbus_web_contents_unref(inv->sender);
+        g_free(inv);
+        return NULL;
+}
+
+void ipcbus_invocation_unrefp(ipcbus_invocation **inv) {
+        if (inv && *inv)
+                ipcbus_invocation_unref(*inv);
+}
+
+const char *ipcbus_invocation_get_channel(ipcbus_invocation *inv) {
+        return inv ? inv->channel : NULL;
+}
+
+GVariant *ipcbus_invocation_get_args(ipcbus_invocation *inv) {
+        return inv ? inv->args : NULL;
+}
+
+ipcbus_web_contents *ipcbus_invocation_get_sender(ipcbus_invocation *inv) {
+        return inv ? inv->sender : NULL;
+}
+
+const char *ipcbus_invocation_get_sender_bus_name(ipcbus_invocation *inv) {
+        return inv ? sd_bus_message_get_sender(inv->call) : NULL;
+}
+
+void invocation_run(ipcbus_invocation *inv, ipcbus_slot *handler) {
+        int r;
+
+        r = handler->handler.fn(inv, inv->args, handler->userdata);
+        slot_finish_deferred(handler);
+
+        if (!inv->completed) {
+                if (r < 0)
+                        (void)ipcbus_invocation_return_error(inv, NULL, "%s", g_strerror(-r));
+                else if (inv->n_ref == 1)
+                        /* Returned without answering or keeping it: undefined. */
+                        (void)ipcbus_invocation_return_value(inv, NULL);
+        }
+        ipcbus_invocation_unref(inv);
+}

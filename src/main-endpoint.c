@@ -1,1 +1,741 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+
+#include "bus-util.h"
+#include "errors.h"
+#include "event.h"
+#include "invocation.h"
+#include "main-endpoint.h"
+#include "util.h"
+#include "value.h"
+#include "web-contents.h"
+#include "wire.h"
+
+int ipcbus_main_new(ipcbus_main **ret, const char *name) {
+        ipcbus_main *m;
+
+        if (!ret || !bus_well_known_name_is_valid(name))
+                return -EINVAL;
+
+        m = g_new0(ipcbus_main, 1);
+        m->n_ref = 1;
+        m->name = g_strdup(name);
+        if (bus_path_from_name(name, &m->path) < 0) {
+                g_free(m->name);
+                g_free(m);
+                return -ENOMEM;
+        }
+        registry_init(&m->registry, &m->log);
+        m->by_bus_name = g_hash_table_new(g_str_hash, g_str_equal);
+        m->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+        *ret = m;
+        return 0;
+}
+
+ipcbus_main *ipcbus_main_ref(ipcbus_main *m) {
+        if (m)
+                m->n_ref++;
+        return m;
+}
+
+static void main_drop_connection(ipcbus_main *m, connection *c);
+
+ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
+        if (!m || --m->n_ref > 0)
+                return NULL;
+
+        /* Pending calls are cancelled without their callbacks. */
+        while (m->calls.head)
+                slot_disconnect(m->calls.head->data);
+        slot_list_clear(&m->on_attached);
+        slot_list_clear(&m->on_detached);
+        while (m->connections.head)
+                main_drop_connection(m, m->connections.head->data);
+        registry_clear(&m->registry);
+        g_hash_table_unref(m->by_bus_name);
+        g_hash_table_unref(m->by_id);
+        sd_event_unref(m->event);
+        g_free(m->name);
+        g_free(m->path);
+        g_free(m);
+        return NULL;
+}
+
+void ipcbus_main_unrefp(ipcbus_main **m) {
+        if (m && *m)
+                ipcbus_main_unref(*m);
+}
+
+int ipcbus_main_set_object_path(ipcbus_main *m, const char *path) {
+        if (!m || !path || sd_bus_object_path_is_valid(path) <= 0)
+                return -EINVAL;
+        if (m->connections.head)
+                return -EBUSY;
+        g_free(m->path);
+        m->path = g_strdup(path);
+        return 0;
+}
+
+const char *ipcbus_main_get_name(ipcbus_main *m) {
+        return m ? m->name : NULL;
+}
+
+const char *ipcbus_main_get_object_path(ipcbus_main *m) {
+        return m ? m->path : NULL;
+}
+
+void ipcbus_main_set_log_function(ipcbus_main *m, ipcbus_log_fn fn, void *userdata) {
+        if (!m)
+                return;
+        m->log.fn = fn;
+        m->log.userdata = userdata;
+}
+
+int ipcbus_main_attach_event(ipcbus_main *m, sd_event *event, int64_t priority) {
+        int r;
+
+        if (!m)
+                return -EINVAL;
+        if (m->event)
+                return -EBUSY;
+        if (event)
+                m->event = sd_event_ref(event);
+        else {
+                r = sd_event_default(&m->event);
+                if (r < 0)
+                        return r;
+        }
+        m->priority = priority;
+        return 0;
+}
+
+sd_event *ipcbus_main_get_event(ipcbus_main *m) {
+        return m ? m->event : NULL;
+}
+
+int ipcbus_main_run(ipcbus_main *m) {
+        if (!m || !m->event)
+                return -EINVAL;
+        return sd_event_loop(m->event);
+}
+
+int ipcbus_main_exit(ipcbus_main *m, int code) {
+        if (!m || !m->event)
+                return -EINVAL;
+        return sd_event_exit(m->event, code);
+}
+
+/* ---- renderers ---------------------------------------------------------- */
+
+static void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_contents *wc) {
+        /* Callbacks may remove themselves or others: walk a snapshot. */
+        unsigned n = queue->length, i = 0;
+        ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
+
+        for (GList *l = queue->head; l; l = l->next)
+                snap[i++] = ipcbus_slot_ref(l->data);
+        for (i = 0; i < n; i++) {
+                if (snap[i]->connected)
+                        ((ipcbus_web_contents_fn)snap[i]->lifecycle.fn)(m, wc, snap[i]->userdata);
+                ipcbus_slot_unref(snap[i]);
+        }
+}
+
+void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
+        if (!wc->attached)
+                return;
+        wc->attached = false;
+        wc->owner_watch = sd_bus_slot_unref(wc->owner_watch);
+        if (wc->bus_name)
+                g_hash_table_remove(m->by_bus_name, wc->bus_name);
+        g_hash_table_remove(m->by_id, &wc->id);
+
+        main_fire_lifecycle(m, &m->on_detached, wc);
+        /* The tables' reference. */
+        ipcbus_web_contents_unref(wc);
+}
+
+static int main_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ipcbus_web_contents *wc = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
+                return 0;
+        if (!new_owner[0] && wc->main)
+                main_forget_web_contents(wc->main, wc);
+        return 0;
+}
+
+static int main_on_owner_checked(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ipcbus_web_contents *wc = userdata;
+
+        /* Gone before our watch was in place: NameOwnerChanged was missed. */
+        if (sd_bus_message_is_method_error(reply, NULL) && wc->main)
+                main_forget_web_contents(wc->main, wc);
+        ipcbus_web_contents_unref(wc);
+        return 0;
+}
+
+static int main_on_watch_installed(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ipcbus_web_contents *wc = userdata;
+        int r;
+
+        if (!wc->attached)
+                return 0;
+        r = sd_bus_call_method_async(wc->conn->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetNameOwner", main_on_owner_checked, wc, "s",
+                                     wc->bus_name);
+        if (r >= 0)
+                ipcbus_web_contents_ref(wc); /* for main_on_owner_checked */
+        return 0;
+}
+
+/* Notice when a bus renderer's connection goes away. */
+static int main_watch_owner(ipcbus_web_contents *wc) {
+        _cleanup_(freep) char *rule = NULL;
+
+        rule = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                               "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+                               wc->bus_name);
+        return sd_bus_add_match_async(wc->conn->bus, &wc->owner_watch, rule, main_on_owner_changed,
+                                      main_on_watch_installed, wc);
+}
+
+static ipcbus_web_contents *main_attach_new(ipcbus_main *m, connection *c, const char *bus_name) {
+        ipcbus_web_contents *wc;
+
+        (void)web_contents_new(&wc, m, c, bus_name);
+        wc->id = ++m->next_id;
+        wc->attached = true;
+        g_hash_table_insert(m->by_id, &wc->id, wc);
+        if (bus_name)
+                g_hash_table_insert(m->by_bus_name, wc->bus_name, wc);
+        return wc;
+}
+
+/* The sender of @msg on @c: attached, or a transient unattached one. */
+static ipcbus_web_contents *main_resolve_sender(ipcbus_main *m, connection *c, sd_bus_message *msg) {
+        ipcbus_web_contents *wc;
+        const char *sender;
+
+        if (c->direct)
+                return ipcbus_web_contents_ref(c->peer);
+        sender = sd_bus_message_get_sender(msg);
+        wc = sender ? g_hash_table_lookup(m->by_bus_name, sender) : NULL;
+        if (wc)
+                return ipcbus_web_contents_ref(wc);
+        (void)web_contents_new(&wc, m, c, sender);
+        return wc;
+}
+
+/* ---- Main1 methods ------------------------------------------------------ */
+
+static int method_invoke(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_main *m = c->owner;
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        ipcbus_slot *handler;
+        const char *channel;
+        GVariant *args;
+        int r;
+
+        r = wire_read_channel_args(msg, error, &channel, &args);
+        if (r < 0)
+                return r;
+        handler = registry_get_handler(&m->registry, channel);
+        if (!handler) {
+                g_variant_unref(args);
+                return error_no_handler(error, channel);
+        }
+
+        /* A handler may drop the last reference to the main. */
+        hold = ipcbus_main_ref(m);
+        sender = main_resolve_sender(m, c, msg);
+        invocation_run(invocation_new(msg, c, channel, args, sender), handler);
+        ipcbus_slot_unref(handler);
+        return 1;
+}
+
+static int method_send_sync(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_main *m = c->owner;
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *channel;
+        GVariant *args;
+        bool failed;
+        int r;
+
+        r = wire_read_channel_args(msg, error, &channel, &args);
+        if (r < 0)
+                return r;
+
+        hold = ipcbus_main_ref(m);
+        sender = main_resolve_sender(m, c, msg);
+        event = event_new(msg, channel, args, sender, NULL, true);
+        (void)registry_emit(&m->registry, channel, event, args, &failed);
+        event->answered = true;
+
+        if (!event->return_value) {
+                if (failed)
+                        return error_handler_failed(error, channel, "a listener failed");
+                return error_no_return_value(error, channel);
+        }
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = value_append_variant(reply, event->return_value, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_send(NULL, reply, NULL);
+        return r < 0 ? r : 1;
+}
+
+/* Attach's only key today is "name"; unknown keys are ignored so that
+ * later versions can add some. */
+static int read_attach_name(sd_bus_message *msg, sd_bus_error *error, char **ret_name) {
+        _cleanup_(freep) char *name = NULL;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return error_invalid_args(error, "Expected a{sv} properties");
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, *value;
+
+                r = sd_bus_message_read_basic(msg, 's', &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "name")) {
+                        r = sd_bus_message_read(msg, "v", "s", &value);
+                        if (r < 0)
+                                return error_invalid_args(error, "Property 'name' must be a string");
+                        g_free(name);
+                        name = g_strdup(value);
+                } else {
+                        r = sd_bus_message_skip(msg, "v");
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_main *m = c->owner;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        _cleanup_(freep) char *name = NULL;
+        ipcbus_web_contents *wc;
+        bool fresh = false;
+        int r;
+
+        r = read_attach_name(msg, error, &name);
+        if (r < 0)
+                return r;
+
+        if (c->direct)
+                wc = c->peer;
+        else {
+                const char *sender = sd_bus_message_get_sender(msg);
+
+                if (!sender)
+                        return error_invalid_args(error, "Attach needs a sender");
+                wc = g_hash_table_lookup(m->by_bus_name, sender);
+                if (!wc) {
+                        wc = main_attach_new(m, c, sender);
+                        fresh = true;
+                        r = main_watch_owner(wc);
+                        if (r < 0) {
+                                main_forget_web_contents(m, wc);
+                                return r;
+                        }
+                }
+        }
+        if (name) {
+                g_free(wc->name);
+                wc->name = TAKE_PTR(name);
+        }
+
+        r = sd_bus_reply_method_return(msg, "t", wc->id);
+        if (r < 0)
+                return r;
+        /* After the reply, so the renderer knows its id before anything the
+         * callbacks send it. */
+        hold = ipcbus_main_ref(m);
+        if (fresh || c->direct)
+                main_fire_lifecycle(m, &m->on_attached, wc);
+        return 1;
+}
+
+static int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_main *m = c->owner;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        ipcbus_web_contents *wc;
+        const char *sender;
+
+        sender = sd_bus_message_get_sender(msg);
+        wc = c->direct ? c->peer : sender ? g_hash_table_lookup(m->by_bus_name, sender) : NULL;
+        if (wc)
+                main_forget_web_contents(m, wc);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static const sd_bus_vtable main_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        /* UNPRIVILEGED: sd-bus would otherwise ask the bus for the caller's
+         * credentials on every call, one more round trip; the sender checks
+         * are ipcbus's own. */
+        SD_BUS_METHOD_WITH_ARGS("Invoke", SD_BUS_ARGS("s", channel, "av", args), SD_BUS_RESULT("v", result),
+                                method_invoke, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SendSync", SD_BUS_ARGS("s", channel, "av", args), SD_BUS_RESULT("v", result),
+                                method_send_sync, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("a{sv}", properties), SD_BUS_RESULT("t", id),
+                                method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_detach,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable channel_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_SIGNAL_WITH_ARGS("Message", SD_BUS_ARGS("s", channel, "av", args), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("PostMessage", SD_BUS_ARGS("s", channel, "v", message, "ah", ports), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- Channel1 signals and connection events ------------------------------ */
+
+static void main_on_message(ipcbus_main *m, connection *c, sd_bus_message *msg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        const char *channel;
+        GVariant *args;
+
+        /* A signal cannot be answered with an error: report and go on. */
+        if (wire_read_channel_args(msg, &error, &channel, &args) < 0) {
+                log_emit(&m->log, LOG_WARNING, "Dropped Message from %s: %s",
+                         strnull(sd_bus_message_get_sender(msg)), error.message);
+                return;
+        }
+        hold = ipcbus_main_ref(m);
+        sender = main_resolve_sender(m, c, msg);
+        event = event_new(msg, channel, args, sender, NULL, false);
+        if (registry_emit(&m->registry, channel, event, args, NULL) == 0)
+                log_emit(&m->log, LOG_DEBUG, "No listener for '%s'", channel);
+}
+
+static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_main *m = c->owner;
+        uint8_t type;
+
+        if (sd_bus_message_get_type(msg, &type) < 0 || type != SD_BUS_MESSAGE_SIGNAL)
+                return 0;
+
+        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "Message")) {
+                /* Renderers send to the main by name; broadcasts on the bus
+                 * are other mains talking to their renderers. */
+                if (!c->direct && !sd_bus_message_get_destination(msg))
+                        return 0;
+                main_on_message(m, c, msg);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
+                log_emit(&m->log, c->direct ? LOG_DEBUG : LOG_ERR, "%s connection closed",
+                         c->direct ? "Direct" : "Bus");
+                main_drop_connection(m, c);
+        }
+        return 0;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void main_drop_connection(ipcbus_main *m, connection *c) {
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        GHashTableIter it;
+        ipcbus_web_contents *wc;
+
+        if (c->owner != m)
+                return;
+        /* Renderers on it are gone: the same as a detach. */
+        for (bool again = true; again;) {
+                again = false;
+                g_hash_table_iter_init(&it, m->by_id);
+                while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
+                        if (wc->conn == c) {
+                                main_forget_web_contents(m, wc);
+                                again = true;
+                                break;
+                        }
+        }
+        ipcbus_web_contents_unref(c->peer);
+        c->peer = NULL;
+        c->owner = NULL;
+        g_queue_unlink(&m->connections, &c->link);
+        connection_close(c);
+        connection_unref(c);
+}
+
+/* Everything a connection needs to serve the main: the same on each. */
+static int main_add_connection(ipcbus_main *m, connection *c) {
+        int r;
+
+        if (!m->event) {
+                r = ipcbus_main_attach_event(m, NULL, 0);
+                if (r < 0)
+                        return r;
+        }
+        /* The list holds its own reference; main_drop_connection() undoes
+         * all of this, also halfway. */
+        c->owner = m;
+        g_queue_push_tail_link(&m->connections, &connection_ref(c)->link);
+
+        r = sd_bus_add_object_vtable(c->bus, &c->object_slots[0], m->path, IPCBUS_INTERFACE_MAIN, main_vtable, c);
+        if (r < 0)
+                goto fail;
+        r = sd_bus_add_object_vtable(c->bus, &c->object_slots[1], m->path, IPCBUS_INTERFACE_CHANNEL,
+                                     channel_vtable, c);
+        if (r < 0)
+                goto fail;
+        r = sd_bus_add_filter(c->bus, &c->filter_slot, main_filter, c);
+        if (r < 0)
+                goto fail;
+        r = connection_attach_event(c, m->event, m->priority);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        main_drop_connection(m, c);
+        return r;
+}
+
+static int main_open(ipcbus_main *m, connection_bus kind, const char *address) {
+        _cleanup_(connection_unrefp) connection *c = NULL;
+        int r;
+
+        if (!m)
+                return -EINVAL;
+        r = connection_open_bus(&c, kind, address);
+        if (r < 0)
+                return r;
+        return ipcbus_main_add_bus(m, c->bus);
+}
+
+int ipcbus_main_open_user(ipcbus_main *m) {
+        return main_open(m, CONNECTION_USER, NULL);
+}
+
+int ipcbus_main_open_system(ipcbus_main *m) {
+        return main_open(m, CONNECTION_SYSTEM, NULL);
+}
+
+int ipcbus_main_open_address(ipcbus_main *m, const char *address) {
+        if (!address)
+                return -EINVAL;
+        return main_open(m, CONNECTION_ADDRESS, address);
+}
+
+int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus) {
+        _cleanup_(connection_unrefp) connection *c = NULL;
+        int r;
+
+        if (!m || !bus)
+                return -EINVAL;
+        r = connection_new_from_bus(&c, bus);
+        if (r < 0)
+                return r;
+        r = main_add_connection(m, c);
+        if (r < 0)
+                return r;
+        /* Serve before owning the name, so no caller finds it unserved. */
+        r = sd_bus_request_name(c->bus, m->name, 0);
+        if (r < 0) {
+                log_emit(&m->log, LOG_ERR, "Cannot own '%s': %s", m->name, g_strerror(-r));
+                main_drop_connection(m, c);
+                return r;
+        }
+        return 0;
+}
+
+int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web_contents) {
+        _cleanup_(connection_unrefp) connection *c = NULL;
+        ipcbus_web_contents *wc;
+        int r;
+
+        if (!m) {
+                if (fd >= 0)
+                        (void)close(fd);
+                return -EINVAL;
+        }
+        r = connection_open_direct(&c, fd, true);
+        if (r < 0)
+                return r;
+        r = main_add_connection(m, c);
+        if (r < 0)
+                return r;
+        /* The main spawned this renderer: it is known from the start. */
+        wc = main_attach_new(m, c, NULL);
+        c->peer = ipcbus_web_contents_ref(wc);
+        main_fire_lifecycle(m, &m->on_attached, wc);
+        if (ret_web_contents)
+                *ret_web_contents = ipcbus_web_contents_ref(wc);
+        return 0;
+}
+
+/* ---- ipcMain ------------------------------------------------------------ */
+
+int ipcbus_main_on(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
+                   void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return registry_add_listener(&m->registry, ret_slot, channel, fn, userdata, false);
+}
+
+int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
+                     void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return registry_add_listener(&m->registry, ret_slot, channel, fn, userdata, true);
+}
+
+int ipcbus_main_remove_listener(ipcbus_main *m, const char *channel, ipcbus_listener_fn fn, void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return registry_remove_listener(&m->registry, channel, fn, userdata);
+}
+
+int ipcbus_main_remove_all_listeners(ipcbus_main *m, const char *channel) {
+        if (!m)
+                return -EINVAL;
+        return registry_remove_all_listeners(&m->registry, channel);
+}
+
+int ipcbus_main_handle(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
+                       void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return registry_add_handler(&m->registry, ret_slot, channel, fn, userdata, false);
+}
+
+int ipcbus_main_handle_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
+                            void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return registry_add_handler(&m->registry, ret_slot, channel, fn, userdata, true);
+}
+
+int ipcbus_main_remove_handler(ipcbus_main *m, const char *channel) {
+        if (!m)
+                return -EINVAL;
+        return registry_remove_handler(&m->registry, channel);
+}
+
+int ipcbus_main_on_attached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_contents_fn fn, void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return slot_list_add(&m->on_attached, ret_slot, (void *)fn, userdata);
+}
+
+int ipcbus_main_on_detached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_contents_fn fn, void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return slot_list_add(&m->on_detached, ret_slot, (void *)fn, userdata);
+}
+
+/* ---- webContents lookups and broadcast ---------------------------------- */
+
+int ipcbus_main_get_web_contents(ipcbus_main *m, uint64_t id, ipcbus_web_contents **ret) {
+        ipcbus_web_contents *wc;
+
+        if (!m || !ret)
+                return -EINVAL;
+        wc = g_hash_table_lookup(m->by_id, &id);
+        if (!wc)
+                return -ENOENT;
+        *ret = ipcbus_web_contents_ref(wc);
+        return 0;
+}
+
+int ipcbus_main_find_web_contents(ipcbus_main *m, const char *name, ipcbus_web_contents **ret) {
+        GHashTableIter it;
+        ipcbus_web_contents *wc, *best = NULL;
+
+        if (!m || !name || !ret)
+                return -EINVAL;
+        /* A restarted renderer may attach before its old self is noticed
+         * gone: the newest one with the name wins. */
+        g_hash_table_iter_init(&it, m->by_id);
+        while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
+                if (streq_ptr(wc->name, name) && (!best || wc->id > best->id))
+                        best = wc;
+        if (!best)
+                return -ENOENT;
+        *ret = ipcbus_web_contents_ref(best);
+        return 0;
+}
+
+static int compare_by_id(const void *a, const void *b) {
+        const ipcbus_web_contents *x = *(ipcbus_web_contents *const *)a, *y = *(ipcbus_web_contents *const *)b;
+
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int ipcbus_main_get_all_web_contents(ipcbus_main *m, ipcbus_web_contents ***ret) {
+        GHashTableIter it;
+        ipcbus_web_contents *wc, **array;
+        unsigned n = 0;
+
+        if (!m || !ret)
+                return -EINVAL;
+        array = g_new0(ipcbus_web_contents *, g_hash_table_size(m->by_id) + 1);
+        g_hash_table_iter_init(&it, m->by_id);
+        while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
+                array[n++] = ipcbus_web_contents_ref(wc);
+        qsort(array, n, sizeof(*array), compare_by_id);
+        *ret = array;
+        return (int)n;
+}
+
+int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r, ret = 0;
+
+        if (!m)
+                return -EINVAL;
+        /* One signal per connection: bus peers subscribed to the main's
+         * name get the broadcast, each direct renderer its own copy. */
+        for (GList *l = m->connections.head; l; l = l->next) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+                connection *c = l->data;
+
+                if (!connection_is_open(c))
+                        continue;
+                r = wire_message_new(c->bus, m->path, NULL, channel, a, &error, &msg);
+                if (r < 0) {
+                        log_emit(&m->log, LOG_ERR, "Cannot broadcast on '%s': %s", strnull(channel),
+                                 error.message ? error.message : g_strerror(-r));
+                        return r;
+                }
+                r = sd_bus_send(c->bus, msg, NULL);
+                if (r < 0 && ret == 0)
+                        ret = r;
+        }
+        return ret;
+}

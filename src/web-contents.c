@@ -1,1 +1,114 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+
+#include "main-endpoint.h"
+#include "util.h"
+#include "web-contents.h"
+#include "wire.h"
+
+int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, connection *conn, const char *bus_name) {
+        ipcbus_web_contents *wc = g_new0(ipcbus_web_contents, 1);
+
+        wc->n_ref = 1;
+        wc->main = m;
+        wc->conn = connection_ref(conn);
+        wc->bus_name = g_strdup(bus_name);
+        *ret = wc;
+        return 0;
+}
+
+ipcbus_web_contents *ipcbus_web_contents_ref(ipcbus_web_contents *wc) {
+        if (wc)
+                wc->n_ref++;
+        return wc;
+}
+
+ipcbus_web_contents *ipcbus_web_contents_unref(ipcbus_web_contents *wc) {
+        if (!wc || --wc->n_ref > 0)
+                return NULL;
+        sd_bus_slot_unref(wc->owner_watch);
+        connection_unref(wc->conn);
+        g_free(wc->name);
+        g_free(wc->bus_name);
+        g_free(wc);
+        return NULL;
+}
+
+void ipcbus_web_contents_unrefp(ipcbus_web_contents **wc) {
+        if (wc && *wc)
+                ipcbus_web_contents_unref(*wc);
+}
+
+void ipcbus_web_contents_array_free(ipcbus_web_contents **array) {
+        if (!array)
+                return;
+        for (ipcbus_web_contents **p = array; *p; p++)
+                ipcbus_web_contents_unref(*p);
+        g_free(array);
+}
+
+uint64_t ipcbus_web_contents_get_id(ipcbus_web_contents *wc) {
+        return wc ? wc->id : 0;
+}
+
+const char *ipcbus_web_contents_get_name(ipcbus_web_contents *wc) {
+        return wc ? wc->name : NULL;
+}
+
+const char *ipcbus_web_contents_get_bus_name(ipcbus_web_contents *wc) {
+        return wc ? wc->bus_name : NULL;
+}
+
+bool ipcbus_web_contents_is_attached(ipcbus_web_contents *wc) {
+        return wc && wc->attached && connection_is_open(wc->conn);
+}
+
+ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc) {
+        return wc ? wc->main : NULL;
+}
+
+/* A renderer that detached or disconnected is gone for good; an unattached
+ * peer (busctl) can be answered while its connection lasts. */
+static bool web_contents_reachable(ipcbus_web_contents *wc) {
+        if (!wc->main || !connection_is_open(wc->conn))
+                return false;
+        return wc->attached || wc->id == 0;
+}
+
+int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVariant *args) {
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        int r;
+
+        if (!wc)
+                return -EINVAL;
+        if (!web_contents_reachable(wc))
+                return -ENOTCONN;
+
+        r = wire_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, a, NULL, &msg);
+        if (r < 0)
+                return r;
+        return sd_bus_send(wc->conn->bus, msg, NULL);
+}
+
+int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
+                               GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata) {
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        if (!wc || !callback)
+                return -EINVAL;
+        /* Renderer1 is served by attached renderers only. */
+        if (!wc->attached || !web_contents_reachable(wc))
+                return -ENOTCONN;
+
+        r = sd_bus_message_new_method_call(wc->conn->bus, &call, wc->bus_name, IPCBUS_RENDERER_PATH,
+                                           IPCBUS_INTERFACE_RENDERER, "Invoke");
+        if (r < 0)
+                return r;
+        r = wire_append_channel_args(call, channel, a, NULL);
+        if (r < 0)
+                return r;
+        return wire_call_start(wc->conn->bus, &wc->main->calls, ret_slot, call, timeout_usec, callback, userdata);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * One sd-bus connection, to a bus or direct (bus-less), owned by a main or
+ * a renderer. Both kinds are the same object so that everything above
+ * dispatches them through one path; the only difference callers see is
+ * that a direct connection has no sender names.
+ */
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+typedef struct connection {
+        unsigned n_ref;
+        sd_bus *bus;
+        bool direct;
+        bool closed;
+        void *owner;   /* the ipcbus_main or ipcbus_renderer */
+        void *peer;    /* main side, direct: the ipcbus_web_contents at the other end */
+        GList link;    /* in the owner's list of connections */
+        sd_bus_slot *filter_slot;
+        sd_bus_slot *object_slots[3];
+} connection;
+
+typedef enum connection_bus {
+        CONNECTION_USER,
+        CONNECTION_SYSTEM,
+        CONNECTION_ADDRESS,
+} connection_bus;
+
+/* Connect to a bus (started, Hello sent asynchronously). */
+int connection_open_bus(connection **ret, connection_bus kind, const char *address);
+/* Wrap a bus the caller set up (a reference is taken). */
+int connection_new_from_bus(connection **ret, sd_bus *bus);
+/* A direct connection over @fd (taken, also on failure); @server for the main's side. */
+int connection_open_direct(connection **ret, int fd, bool server);
+
+int connection_attach_event(connection *c, sd_event *event, int64_t priority);
+
+/* Stop serving: unhook callbacks, flush what is queued, close. Idempotent. */
+void connection_close(connection *c);
+
+connection *connection_ref(connection *c);
+connection *connection_unref(connection *c);
+void connection_unrefp(connection **c);
+
+/* Whether the connection can still carry messages. */
+static inline bool connection_is_open(const connection *c) {
+        return c && !c->closed && sd_bus_is_open(c->bus) > 0;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What a listener sees (ipcbus_event). Built by the endpoints. */
+
+#include <ipcbus/ipcbus.h>
+
+struct ipcbus_event {
+        unsigned n_ref;
+        sd_bus_message *message;       /* what arrived; the strings point into it */
+        const char *channel;
+        GVariant *args;                /* "av" */
+        const char *sender_bus_name;   /* NULL on direct connections */
+        ipcbus_web_contents *sender;   /* main side */
+        ipcbus_renderer *renderer;     /* renderer side */
+        bool sync;                     /* SendSync: the sender waits */
+        bool answered;                 /* SendSync: the reply went out */
+        GVariant *return_value;
+};
+
+/* Takes over @args (a full reference); refs @message, @sender, @renderer.
+ * @channel must point into @message. */
+ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
+                        ipcbus_renderer *renderer, bool sync);

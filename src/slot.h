@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * One registration (listener, handler, pending call, lifecycle callback).
+ * Ownership as in sd-bus: a floating slot is held by its owner's container;
+ * otherwise the caller holds it and the container only points at it.
+ * slot_disconnect() ends the registration: it unlinks the slot through its
+ * type's unlink function, runs the destroy callback and, for a floating
+ * slot, drops the owner's reference.
+ */
+
+#include <ipcbus/ipcbus-slot.h>
+
+typedef enum slot_type {
+        SLOT_LISTENER,
+        SLOT_HANDLER,
+        SLOT_CALL,
+        SLOT_LIFECYCLE,
+} slot_type;
+
+typedef struct channel_entry channel_entry;
+
+struct ipcbus_slot {
+        unsigned n_ref;
+        slot_type type;
+        bool floating;
+        bool connected;
+        bool once;
+        void *userdata;
+        ipcbus_destroy_fn destroy;
+        /* Set by slot_disconnect_deferred(): a once registration is removed
+         * before it runs, but its userdata must outlive that run. */
+        ipcbus_destroy_fn deferred_destroy;
+        /* Unlinks the slot from its owner; called once by slot_disconnect(). */
+        void (*unlink)(ipcbus_slot *slot);
+        /* The owner's container link (listener lists, lifecycle lists, calls). */
+        GList link;
+        union {
+                struct {
+                        channel_entry *entry;
+                        ipcbus_listener_fn fn;
+                } listener;
+                struct {
+                        channel_entry *entry;
+                        ipcbus_handler_fn fn;
+                } handler;
+                struct {
+                        sd_bus_slot *bus_slot;
+                        ipcbus_result_fn fn;
+                        GQueue *queue;
+                } call;
+                struct {
+                        void *fn;
+                        GQueue *queue;
+                } lifecycle;
+        };
+};
+
+/* A new connected slot with one reference (the caller's, or the owner's when
+ * @floating). */
+ipcbus_slot *slot_new(slot_type type, bool floating, void *userdata, void (*unlink)(ipcbus_slot *slot));
+
+void slot_disconnect(ipcbus_slot *slot);
+
+/* Disconnect now, destroy the userdata at slot_finish_deferred() (or when
+ * the last reference goes). For once listeners and handlers. */
+void slot_disconnect_deferred(ipcbus_slot *slot);
+void slot_finish_deferred(ipcbus_slot *slot);
+
+/*
+ * Hand a freshly registered slot to the caller (ret_slot) or keep it
+ * floating: the pattern every *_on / *_handle / *_invoke ends with.
+ */
+static inline void slot_hand_over(ipcbus_slot *slot, ipcbus_slot **ret_slot) {
+        if (ret_slot)
+                *ret_slot = slot;
+}
+
+/* Lifecycle callbacks (attached/detached): a plain list of slots. */
+int slot_list_add(GQueue *queue, ipcbus_slot **ret_slot, void *fn, void *userdata);
+void slot_list_clear(GQueue *queue);
