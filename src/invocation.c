@@ -23,10 +23,13 @@ ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const 
 
 /* Send the reply or error, whichever @reply is. */
 static int invocation_send(ipcbus_invocation *inv, sd_bus_message *reply) {
+        int r;
+
         inv->completed = true;
         if (!connection_is_open(inv->conn))
                 return -ENOTCONN;
-        return sd_bus_send(inv->conn->bus, reply, NULL);
+        r = sd_bus_send(inv->conn->bus, reply, NULL);
+        return r < 0 ? r : 0;
 }
 
 static int invocation_fail(ipcbus_invocation *inv, const sd_bus_error *error) {

@@ -467,7 +467,8 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 /* ---- connections -------------------------------------------------------- */
 
 static void main_drop_connection(ipcbus_main *m, connection *c) {
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        /* Hold the main across callbacks, unless it is being freed. */
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = m->n_ref > 0 ? ipcbus_main_ref(m) : NULL;
         GHashTableIter it;
         ipcbus_web_contents *wc;
 
@@ -525,6 +526,23 @@ fail:
         return r;
 }
 
+/* Serve on a bus connection and take the name there. */
+static int main_serve_bus(ipcbus_main *m, connection *c) {
+        int r;
+
+        r = main_add_connection(m, c);
+        if (r < 0)
+                return r;
+        /* Serve before owning the name, so no caller finds it unserved. */
+        r = sd_bus_request_name(c->bus, m->name, 0);
+        if (r < 0) {
+                log_emit(&m->log, LOG_ERR, "Cannot own '%s': %s", m->name, g_strerror(-r));
+                main_drop_connection(m, c);
+                return r;
+        }
+        return 0;
+}
+
 static int main_open(ipcbus_main *m, connection_bus kind, const char *address) {
         _cleanup_(connection_unrefp) connection *c = NULL;
         int r;
@@ -534,7 +552,7 @@ static int main_open(ipcbus_main *m, connection_bus kind, const char *address) {
         r = connection_open_bus(&c, kind, address);
         if (r < 0)
                 return r;
-        return ipcbus_main_add_bus(m, c->bus);
+        return main_serve_bus(m, c);
 }
 
 int ipcbus_main_open_user(ipcbus_main *m) {
@@ -560,17 +578,7 @@ int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus) {
         r = connection_new_from_bus(&c, bus);
         if (r < 0)
                 return r;
-        r = main_add_connection(m, c);
-        if (r < 0)
-                return r;
-        /* Serve before owning the name, so no caller finds it unserved. */
-        r = sd_bus_request_name(c->bus, m->name, 0);
-        if (r < 0) {
-                log_emit(&m->log, LOG_ERR, "Cannot own '%s': %s", m->name, g_strerror(-r));
-                main_drop_connection(m, c);
-                return r;
-        }
-        return 0;
+        return main_serve_bus(m, c);
 }
 
 int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web_contents) {
@@ -736,6 +744,7 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                 r = sd_bus_send(c->bus, msg, NULL);
                 if (r < 0 && ret == 0)
                         ret = r;
+                sd_bus_error_free(&error);
         }
         return ret;
 }

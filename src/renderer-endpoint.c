@@ -41,6 +41,13 @@ static void pending_op_free(pending_op *op) {
         g_free(op);
 }
 
+/* The links are embedded: g_queue_pop_head() would free them. */
+static pending_op *pending_pop(ipcbus_renderer *r) {
+        GList *l = g_queue_pop_head_link(&r->pending);
+
+        return l ? l->data : NULL;
+}
+
 int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         ipcbus_renderer *r;
 
@@ -86,7 +93,7 @@ ipcbus_renderer *ipcbus_renderer_unref(ipcbus_renderer *r) {
                 return NULL;
 
         /* Nothing is called back from here: cancel quietly. */
-        while ((op = g_queue_pop_head(&r->pending)))
+        while ((op = pending_pop(r)))
                 pending_op_free(op);
         while (r->calls.head)
                 slot_disconnect(r->calls.head->data);
@@ -180,14 +187,17 @@ static int renderer_on_attach_reply(sd_bus_message *reply, void *userdata, sd_bu
 /* Put @op on the wire now. */
 static int renderer_transmit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot *call, bool attach,
                              uint64_t timeout_usec) {
+        int k;
+
         if (call)
-                return wire_call_send(r->conn->bus, call, msg, timeout_usec);
-        if (attach) {
+                k = wire_call_send(r->conn->bus, call, msg, timeout_usec);
+        else if (attach) {
                 r->attach_call = sd_bus_slot_unref(r->attach_call);
-                return sd_bus_call_async(r->conn->bus, &r->attach_call, msg, renderer_on_attach_reply, r,
-                                         timeout_usec);
-        }
-        return sd_bus_send(r->conn->bus, msg, NULL);
+                k = sd_bus_call_async(r->conn->bus, &r->attach_call, msg, renderer_on_attach_reply, r,
+                                      timeout_usec);
+        } else
+                k = sd_bus_send(r->conn->bus, msg, NULL);
+        return k < 0 ? k : 0;
 }
 
 static void renderer_fail_op(ipcbus_renderer *r, pending_op *op, int error) {
@@ -217,7 +227,7 @@ static void renderer_flush(ipcbus_renderer *r) {
         uint64_t now = now_usec();
         pending_op *op;
 
-        while (r->has_main && (op = g_queue_pop_head(&r->pending))) {
+        while (r->has_main && (op = pending_pop(r))) {
                 int k = 0;
 
                 /* An invoke cancelled while it waited is simply skipped. */
@@ -407,7 +417,7 @@ static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 r->has_main = false;
                 r->attach = ATTACH_NONE;
                 r->id = 0;
-                while ((op = g_queue_pop_head(&r->pending))) {
+                while ((op = pending_pop(r))) {
                         if (!op->call || op->call->connected)
                                 renderer_fail_op(r, op, -ENOTCONN);
                         pending_op_free(op);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
+#include "log.h"
 #include "main-endpoint.h"
 #include "util.h"
 #include "web-contents.h"
@@ -78,6 +79,7 @@ static bool web_contents_reachable(ipcbus_web_contents *wc) {
 int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVariant *args) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         if (!wc)
@@ -85,16 +87,21 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
 
-        r = wire_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, a, NULL, &msg);
-        if (r < 0)
+        r = wire_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, a, &error, &msg);
+        if (r < 0) {
+                log_emit(&wc->main->log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
+                         error.message ? error.message : g_strerror(-r));
                 return r;
-        return sd_bus_send(wc->conn->bus, msg, NULL);
+        }
+        r = sd_bus_send(wc->conn->bus, msg, NULL);
+        return r < 0 ? r : 0;
 }
 
 int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
                                GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         if (!wc || !callback)
@@ -107,8 +114,11 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                                            IPCBUS_INTERFACE_RENDERER, "Invoke");
         if (r < 0)
                 return r;
-        r = wire_append_channel_args(call, channel, a, NULL);
-        if (r < 0)
+        r = wire_append_channel_args(call, channel, a, &error);
+        if (r < 0) {
+                log_emit(&wc->main->log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
+                         error.message ? error.message : g_strerror(-r));
                 return r;
+        }
         return wire_call_start(wc->conn->bus, &wc->main->calls, ret_slot, call, timeout_usec, callback, userdata);
 }
