@@ -16,12 +16,28 @@ extern "C" {
  * build and recognise those, so C code never spells the tags itself.
  */
 
-/* Limits checked before anything is sent (see docs/values.md). */
-#define IPCBUS_VALUE_MAX_DEPTH 64               /* nested containers, variants included */
-#define IPCBUS_VALUE_MAX_SIZE (64U * 1024U * 1024U) /* serialized bytes of one message's values */
+/*
+ * Limits checked before anything is sent (measured in docs/values.md).
+ *
+ * Depth counts every container of a value (array, struct, dict entry,
+ * variant); "ai" is 1 deep, a{sv} holding a number 3. dbus-daemon drops the
+ * connection of a peer that sends a message nested deeper than 64 containers
+ * in all, and an argument already sits inside "av" and its own "v".
+ *
+ * Size counts the D-Bus marshalled bytes of one message's values (for an
+ * argument list, the contents of its "av"). The system bus's dbus-daemon
+ * refuses messages over 32 MiB (its default max_message_size); 1 MiB of that
+ * is kept for the header, the channel name and padding.
+ *
+ * Inside one value's type D-Bus also allows at most 32 nested arrays,
+ * 32 nested structs or dict entries and 255 characters; those are checked
+ * too and refused as -ELOOP (nesting) or -EINVAL (length).
+ */
+#define IPCBUS_VALUE_MAX_DEPTH 62
+#define IPCBUS_VALUE_MAX_SIZE (31U * 1024U * 1024U)
 
 typedef enum ipcbus_kind {
-        IPCBUS_KIND_INVALID = 0, /* not a carried value (NULL, or a type D-Bus lacks, such as maybe) */
+        IPCBUS_KIND_INVALID = 0, /* not a carried value (NULL, or a type D-Bus lacks: maybe, "()", ...) */
         IPCBUS_KIND_UNDEFINED,
         IPCBUS_KIND_NULL,
         IPCBUS_KIND_BOOLEAN,     /* b */
@@ -29,7 +45,7 @@ typedef enum ipcbus_kind {
         IPCBUS_KIND_BIGINT,      /* x t, and ("BigInt", <s decimal>) beyond 64 bits */
         IPCBUS_KIND_STRING,      /* s, and o g */
         IPCBUS_KIND_ARRAY,       /* av, and arrays of any other element type */
-        IPCBUS_KIND_OBJECT,      /* a{sv}: a plain object */
+        IPCBUS_KIND_OBJECT,      /* a{sv}: a plain object (any a{s...}: string keys) */
         IPCBUS_KIND_MAP,         /* ("Map", <a(vv)>) */
         IPCBUS_KIND_SET,         /* ("Set", <av>) */
         IPCBUS_KIND_BYTES,       /* ay: Uint8Array */
@@ -37,14 +53,16 @@ typedef enum ipcbus_kind {
         IPCBUS_KIND_DATE,        /* ("Date", <d milliseconds since the epoch>) */
         IPCBUS_KIND_REGEXP,      /* ("RegExp", <(ss) source, flags>) */
         IPCBUS_KIND_ERROR,       /* ("Error", <a{sv} name, message, stack?>) */
-        IPCBUS_KIND_STRUCT,      /* any other struct: no JavaScript kind, carried as is */
+        IPCBUS_KIND_STRUCT,      /* any other struct, or a tag with an unknown name or payload type */
         IPCBUS_KIND_DICT,        /* a dict with non-string keys: carried as is */
-        IPCBUS_KIND_FD,          /* h: a file descriptor handle */
+        IPCBUS_KIND_FD,          /* h: a file descriptor; never carried as a value (ports carry fds) */
 } ipcbus_kind;
 
 /**
  * ipcbus_args - build an argument list from NULL-terminated values
- * @first: the first value (floating references are sunk), or NULL for none
+ * @first: the first value (floating references are sunk), or NULL for none;
+ *   an empty list is ipcbus_args(NULL, NULL), as the sentinel check wants a
+ *   NULL among the variable arguments
  *
  * ipcbus_args(g_variant_new_string("ping"), g_variant_new_int32(3), NULL) is
  * Electron's ('ping', 3). An argument that is itself NULL cannot be passed
@@ -68,24 +86,36 @@ IPCBUS_EXPORT size_t ipcbus_args_count(GVariant *args);
 IPCBUS_EXPORT GVariant *ipcbus_value_null(void);
 IPCBUS_EXPORT GVariant *ipcbus_value_undefined(void);
 
-/* Return: a floating tagged value of that kind. */
+/*
+ * Return: a floating tagged value of that kind, or NULL when an argument is
+ * invalid: a string that is NULL where required or not valid UTF-8, @data
+ * NULL with @size > 0, @entries / @items NULL or of the wrong type.
+ * @name defaults to "Error", @message and @flags to "".
+ */
 IPCBUS_EXPORT GVariant *ipcbus_value_new_date(double msec_since_epoch);
 IPCBUS_EXPORT GVariant *ipcbus_value_new_error(const char *name, const char *message);
 IPCBUS_EXPORT GVariant *ipcbus_value_new_regexp(const char *source, const char *flags);
 IPCBUS_EXPORT GVariant *ipcbus_value_new_array_buffer(const void *data, size_t size);
+/* @decimal: -?(0|[1-9][0-9]*). Values that fit are returned as "x" (or "t"
+ * above INT64_MAX), as D-Bus peers expect; only larger ones are tagged. */
 IPCBUS_EXPORT GVariant *ipcbus_value_new_bigint(const char *decimal);
-/* @entries: "a(vv)" key/value pairs, @items: "av"; floating references are sunk. */
+/* @entries: "a(vv)" key/value pairs, @items: "av"; floating references are
+ * sunk (also when NULL is returned for a wrong type). */
 IPCBUS_EXPORT GVariant *ipcbus_value_new_map(GVariant *entries);
 IPCBUS_EXPORT GVariant *ipcbus_value_new_set(GVariant *items);
 
 /**
  * ipcbus_value_get_kind - which structured-clone kind a value is
+ *
+ * A variant is transparent: <<3>> is a number.
+ *
  * Return: the kind; IPCBUS_KIND_INVALID for NULL.
  */
 IPCBUS_EXPORT ipcbus_kind ipcbus_value_get_kind(GVariant *value);
 
 /* Return: the payload of a tagged value ("Date" -> d, "Map" -> a(vv), ...),
- * a new reference, or NULL when @value is not tagged with that kind. */
+ * a new reference, or NULL when @value is not tagged with that kind (a
+ * BigInt carried as x or t is not tagged: read it with g_variant_get_*). */
 IPCBUS_EXPORT GVariant *ipcbus_value_get_payload(GVariant *value, ipcbus_kind kind);
 
 /* Return: a static name for a kind ("null", "Date", ...). */
@@ -100,9 +130,16 @@ IPCBUS_EXPORT const char *ipcbus_kind_to_string(ipcbus_kind kind);
  * The send paths run the same checks while they serialize; this lets a
  * caller ask first.
  *
- * Return: 0 if it can be carried; -EINVAL for a type D-Bus lacks or
- * invalid UTF-8, -ELOOP when nested deeper than IPCBUS_VALUE_MAX_DEPTH,
- * -EMSGSIZE when larger than IPCBUS_VALUE_MAX_SIZE.
+ * The value is checked as one argument would be (inside its variant). A
+ * list of arguments can pass one by one and still exceed
+ * IPCBUS_VALUE_MAX_SIZE together; the send path then fails with -EMSGSIZE.
+ *
+ * Return: 0 if it can be carried; -EINVAL for NULL, a type D-Bus lacks
+ * (maybe, "()", a file descriptor, a type longer than 255 characters),
+ * invalid UTF-8 or a Unicode noncharacter in a string, an invalid object
+ * path or signature; -ELOOP when nested deeper than IPCBUS_VALUE_MAX_DEPTH
+ * or than D-Bus's 32 arrays / 32 structs within one type; -EMSGSIZE when
+ * larger than IPCBUS_VALUE_MAX_SIZE.
  */
 IPCBUS_EXPORT int ipcbus_value_check(GVariant *value, sd_bus_error *ret_error);
 
