@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Renderer mode: the seeds' renderer.js / preload.js as a GLib program.
+ * The renderer runs on its sd-event loop like every ipcbus object; one call
+ * (ipcbus_glib_attach) lets GLib's main loop drive it, as a GTK window's
+ * loop would.
+ *
+ * The contract's MessagePort part of this mode (win1 posts "ping N" every
+ * --interval-ms over the "port" channel, win2 answers "pong N", both print
+ * port-recv lines) arrives with the MessagePort module; --interval-ms is
+ * accepted already so command lines stay valid.
+ */
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "demo.h"
+
+const char *const demo_renderer_channels[] = {
+        "testMsg",              /* seed 001: win.webContents.send on attach */
+        "forWin2",              /* seed 002: the main brokering win1-msg */
+        "asynchronous-reply",   /* seeds 002, 003: event.reply / event.sender.send */
+        "main-reply-to-render", /* seed 004: event.reply */
+        "messageToRenderer",    /* seed 002: event.sender.send */
+        NULL,
+};
+
+int demo_renderer_listen(ipcbus_renderer *r, ipcbus_listener_fn fn, void *userdata) {
+        int k;
+
+        for (const char *const *c = demo_renderer_channels; *c; c++) {
+                k = ipcbus_renderer_on(r, NULL, *c, fn, userdata);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int on_recv(ipcbus_event *event, GVariant *args, void *userdata) {
+        _cleanup_(demo_freep) char *line = demo_format_message(ipcbus_event_get_channel(event), args);
+
+        printf("recv %s\n", line);
+        fflush(stdout);
+        return 0;
+}
+
+static gboolean on_signal(void *userdata) {
+        g_main_loop_quit(userdata);
+        return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_loop_finished(void *userdata) {
+        g_main_loop_quit(userdata);
+        return G_SOURCE_REMOVE;
+}
+
+static int demo_renderer_open(ipcbus_renderer *r, const demo_options *o) {
+        switch (o->bus) {
+        case DEMO_BUS_ADDRESS:
+                return ipcbus_renderer_open_address(r, o->address);
+        case DEMO_BUS_SYSTEM:
+                return ipcbus_renderer_open_system(r);
+        case DEMO_BUS_USER:
+                return ipcbus_renderer_open_user(r);
+        }
+        return -EINVAL;
+}
+
+static void main_loop_unrefp(GMainLoop **l) {
+        if (*l)
+                g_main_loop_unref(*l);
+}
+
+int demo_renderer_run(const demo_options *o) {
+        /* Declared first, freed last: the renderer logs with it until it goes. */
+        _cleanup_(demo_freep) char *prefix = g_strdup_printf("ipcbus-demo %s", o->role);
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        _cleanup_(main_loop_unrefp) GMainLoop *loop = NULL;
+        guint source, sigint, sigterm;
+        int k;
+
+        k = sd_event_new(&event);
+        if (k >= 0)
+                k = ipcbus_renderer_new(&r, o->name);
+        if (k < 0) {
+                fprintf(stderr, "%s: %s\n", prefix, k == -EINVAL ? "invalid --name" : g_strerror(-k));
+                return 1;
+        }
+        ipcbus_renderer_set_log_function(r, demo_log_stderr, prefix);
+        k = ipcbus_renderer_attach_event(r, event, 0);
+        if (k >= 0)
+                k = demo_renderer_open(r, o);
+        if (k < 0) {
+                fprintf(stderr, "%s: cannot connect to the bus: %s\n", prefix, g_strerror(-k));
+                return 1;
+        }
+        /* ipcbus would queue what we send until the main appears, but
+         * draining that queue frees its entries twice in this tree
+         * (reported): wait for the main first (up to the renderer's
+         * timeout, 25 s). */
+        k = ipcbus_renderer_wait_for_main(r, 0);
+        if (k < 0) {
+                fprintf(stderr, "%s: the main '%s' is not on the bus: %s\n", prefix, o->name,
+                        g_strerror(-k));
+                return 1;
+        }
+        /* Listeners before Attach: testMsg comes right after it. */
+        k = demo_renderer_listen(r, on_recv, NULL);
+        if (k >= 0)
+                k = ipcbus_renderer_attach(r, o->role);
+        /* Sent after Attach, so the main handles it once win1 is attached
+         * (everything one peer sends is handled in order). */
+        if (k >= 0 && g_str_equal(o->role, "win1"))
+                k = ipcbus_renderer_send(r, "win1-msg",
+                                         ipcbus_args(g_variant_new_string(DEMO_WIN1_MSG), NULL));
+        if (k < 0) {
+                fprintf(stderr, "%s: %s\n", prefix, g_strerror(-k));
+                return 1;
+        }
+
+        loop = g_main_loop_new(NULL, FALSE);
+        source = ipcbus_glib_attach(event, NULL);
+        if (source == 0) {
+                fprintf(stderr, "%s: cannot attach to the GLib main loop: %s\n", prefix, g_strerror(errno));
+                return 1;
+        }
+        /* Should the sd-event loop stop (a failure), stop with it. */
+        g_source_set_callback(g_main_context_find_source_by_id(NULL, source), on_loop_finished, loop, NULL);
+        sigint = g_unix_signal_add(SIGINT, on_signal, loop);
+        sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
+        g_main_loop_run(loop);
+        k = sd_event_get_state(event) == SD_EVENT_FINISHED ? 1 : 0;
+        if (k)
+                fprintf(stderr, "%s: the event loop stopped\n", prefix);
+        g_source_remove(sigterm);
+        g_source_remove(sigint);
+        /* Gone already if the sd-event loop failed and finished. */
+        if (g_main_context_find_source_by_id(NULL, source))
+                g_source_remove(source);
+        return k;
+}

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * ipcbus-demo: every example of the seed articles, run on ipcbus.
+ *
+ *   demo.c            arguments, modes, usage
+ *   demo-main.c       the demo main: the channels the seeds' main.js serves
+ *   demo-renderer.c   renderer mode (a GLib program), and the listeners both
+ *                     renderer mode and the self-test register
+ *   demo-scenarios.c  the self-test: one scenario per seed example
+ *   demo-bus.c        a private dbus-daemon for the self-test
+ *   demo-spawn.c      child processes: spawn, read their lines, stop
+ *
+ * Only the public API is used (ipcbus/ipcbus.h and the GLib adapter), as an
+ * application would.
+ */
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "ipcbus-glib.h"
+
+#ifndef _cleanup_
+#define _cleanup_(f) __attribute__((__cleanup__(f)))
+#endif
+
+/* Hand over ownership: yields the pointer and clears the variable. */
+#define DEMO_TAKE_PTR(p)                     \
+        ({                                   \
+                __typeof__(p) _taken = (p);  \
+                (p) = NULL;                  \
+                _taken;                      \
+        })
+
+static inline void demo_freep(void *p) {
+        g_free(*(void **)p);
+}
+
+static inline void demo_strvp(char ***p) {
+        g_strfreev(*p);
+}
+
+static inline void demo_variant_unrefp(GVariant **v) {
+        if (*v)
+                g_variant_unref(*v);
+}
+
+static inline void demo_ptr_array_unrefp(GPtrArray **a) {
+        if (*a)
+                g_ptr_array_unref(*a);
+}
+
+static inline void demo_closep(int *fd) {
+        if (*fd >= 0)
+                (void)close(*fd);
+}
+
+/* ---- what the seeds say --------------------------------------------------- */
+
+#define DEMO_DEFAULT_NAME "org.ipcbus.Demo"
+#define DEMO_DEFAULT_DELAY_MS 200U
+#define DEMO_DEFAULT_INTERVAL_MS 100U
+
+/* Seed 001 reads 'a.txt'; the main creates it in its runtime directory. */
+#define DEMO_FILE_NAME "a.txt"
+#define DEMO_FILE_TEXT "你好，这是 ipcbus-demo 的文件 a.txt。\n"
+#define DEMO_INITIAL_TITLE "ipcbus-demo"
+
+#define DEMO_TEST_MSG "你好啊，我是主进程"
+#define DEMO_HELLO_FROM_MAIN "Hello from Main!"
+#define DEMO_REPLY_TO_RENDER "主进程通过 reply 回复给渲染进程的消息"
+#define DEMO_SYNC_REPLY "主进程回复的消息"
+#define DEMO_WIN1_MSG "msg from win1"
+
+/* ---- options -------------------------------------------------------------- */
+
+typedef enum demo_mode {
+        DEMO_MODE_SELFTEST,
+        DEMO_MODE_MAIN,
+        DEMO_MODE_RENDERER,
+        DEMO_MODE_HELP,
+} demo_mode;
+
+typedef enum demo_bus_kind {
+        DEMO_BUS_USER,
+        DEMO_BUS_SYSTEM,
+        DEMO_BUS_ADDRESS,
+} demo_bus_kind;
+
+typedef struct demo_options {
+        demo_mode mode;
+        demo_bus_kind bus;
+        const char *address;
+        const char *name;
+        /* main */
+        unsigned delay_ms;
+        const char *file;
+        GPtrArray *allow_dirs; /* const char *, borrowed from argv */
+        /* renderer */
+        const char *role;
+        unsigned interval_ms;
+} demo_options;
+
+/* ---- modes ---------------------------------------------------------------- */
+
+/* Each returns the process exit code. */
+int demo_main_run(const demo_options *o);
+int demo_renderer_run(const demo_options *o);
+int demo_selftest_run(void);
+
+/* ---- shared helpers (demo.c) ---------------------------------------------- */
+
+/* Monotonic clock in microseconds, the clock every deadline here uses. */
+uint64_t demo_now_usec(void);
+
+/* "CHANNEL ARGS", the form main-recv and recv lines use. */
+char *demo_format_message(const char *channel, GVariant *args);
+
+/* The same for a message with one string argument (what the seeds send). */
+char *demo_format_string_message(const char *channel, const char *text);
+
+/* A log function for ipcbus objects: warnings and worse to stderr,
+ * everything with IPCBUS_DEMO_DEBUG set. @userdata: a static prefix. */
+void demo_log_stderr(int priority, const char *message, void *userdata);
+bool demo_debug(void);
+
+/* ---- renderer listeners (demo-renderer.c) ---------------------------------- */
+
+/* The channels the demo main sends to renderers. */
+extern const char *const demo_renderer_channels[];
+
+/* Register @fn for every channel in demo_renderer_channels. Return: 0, -errno. */
+int demo_renderer_listen(ipcbus_renderer *r, ipcbus_listener_fn fn, void *userdata);
+
+/* ---- child processes (demo-spawn.c) ---------------------------------------- */
+
+/**
+ * demo_spawn - fork and exec @argv[0] (a path, or a name looked up in PATH)
+ * @stdout_fd: the child's stdout, or -1 to point it at our stderr (so a
+ *   helper's chatter never mixes with the demo's result lines)
+ * @stderr_fd: the child's stderr, or -1 to share ours
+ * @keep_fd: one more descriptor the child inherits as is, or -1
+ *
+ * The child dies with us (PR_SET_PDEATHSIG), starts with an empty signal
+ * mask, and inherits nothing else we opened (every fd here is O_CLOEXEC).
+ * Return: 0 and the pid; -errno.
+ */
+int demo_spawn(char *const argv[], int stdout_fd, int stderr_fd, int keep_fd, pid_t *ret_pid);
+
+/* SIGTERM @pid and wait for it. Return: 0 and its wait status; -errno. */
+int demo_terminate(pid_t pid, int *ret_status);
+
+/* Our own executable, for re-running ourselves in another mode. */
+char *demo_self_exe(void);
+
+/*
+ * A child whose stdout we read line by line from an sd-event loop: the main
+ * in the self-test.
+ */
+typedef struct demo_child {
+        pid_t pid;
+        int fd;
+        sd_event_source *io;
+        GString *partial;
+        GPtrArray *lines; /* char *, every complete line so far */
+        bool eof;
+        const char *echo_prefix; /* copy lines to stderr when debugging */
+} demo_child;
+
+int demo_child_spawn(demo_child **ret, sd_event *event, char *const argv[]);
+/* Index of the first line at or after @from equal to @line, or -1. */
+int demo_child_find_line(demo_child *c, unsigned from, const char *line);
+/* SIGTERM, reap. Return: 0 and the wait status; -errno. */
+int demo_child_stop(demo_child *c, int *ret_status);
+/* Kills (SIGKILL) and reaps a child that is still running. */
+demo_child *demo_child_free(demo_child *c);
+static inline void demo_child_freep(demo_child **c) {
+        demo_child_free(*c);
+}
+
+/* ---- private bus (demo-bus.c) -------------------------------------------- */
+
+typedef struct demo_bus {
+        pid_t pid;
+        char *dir;     /* a fresh directory: config, socket, the self-test's files */
+        char *config;
+        char *socket;
+        char *address; /* as dbus-daemon printed it */
+} demo_bus;
+
+/**
+ * demo_bus_start - a private dbus-daemon in a new temporary directory
+ * Readiness is dbus-daemon's --print-address on a pipe: once the address
+ * is read, the bus accepts connections.
+ * @ret_error: on failure, what went wrong (free with g_free)
+ * Return: 0; -errno.
+ */
+int demo_bus_start(demo_bus **ret, char **ret_error);
+/* Stops the daemon (SIGTERM, reap) and removes its directory's files. */
+demo_bus *demo_bus_free(demo_bus *b);
+static inline void demo_bus_freep(demo_bus **b) {
+        demo_bus_free(*b);
+}
