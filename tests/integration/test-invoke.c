@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* invoke/handle, handleOnce, removeHandler, errors, async handlers, and
+ * sendSync, between a main process and renderers on a private bus. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static int setup(void **state) {
+        harness *h = g_new0(harness, 1);
+
+        harness_start(h);
+        *state = h;
+        return 0;
+}
+
+static int teardown(void **state) {
+        harness_stop(*state);
+        g_free(*state);
+        return 0;
+}
+
+static void assert_invoke_error(ipcbus_renderer *r, const char *channel, const char *name, const char *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        GVariant *v = NULL;
+
+        assert_true(ipcbus_renderer_invoke_sync(r, channel, NULL, 0, &error, &v) < 0);
+        assert_null(v);
+        assert_string_equal(error.name, name);
+        if (message)
+                assert_string_equal(error.message, message);
+}
+
+static void test_invoke_round_trip(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, "win1");
+        g_autoptr(GVariant) args = NULL, v = NULL;
+
+        args = g_variant_ref_sink(ipcbus_args(g_variant_new_string("a"), g_variant_new_int32(3),
+                                              ipcbus_value_null(), g_variant_new_parsed("{'k': <[1.5, 2.5]>}"),
+                                              NULL));
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "echo", args, 0, NULL, &v), 0);
+        assert_true(g_variant_equal(v, args));
+}
+
+static void test_invoke_async_out_of_order(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, "win1");
+        int counter = 0;
+        result slow = { .counter = &counter }, fast = { .counter = &counter };
+
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "async-echo",
+                                                ipcbus_args(g_variant_new_int32(300), g_variant_new_string("slow"),
+                                                            NULL),
+                                                0, result_collect, &slow),
+                         0);
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "async-echo",
+                                                ipcbus_args(g_variant_new_int32(0), g_variant_new_string("fast"),
+                                                            NULL),
+                                                0, result_collect, &fast),
+                         0);
+        assert_true(harness_run_until(h, &slow.done, 5000));
+        assert_true(fast.done);
+        /* The slow handler did not hold up the call behind it. */
+        assert_int_equal(fast.order, 1);
+        assert_int_equal(slow.order, 2);
+        assert_string_equal(g_variant_get_string(fast.value, NULL), "fast");
+        assert_string_equal(g_variant_get_string(slow.value, NULL), "slow");
+        result_clear(&slow);
+        result_clear(&fast);
+}
+
+static void test_invoke_errors(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+
+        assert_invoke_error(r, "nobody-handles-this", IPCBUS_ERROR_NO_HANDLER,
+                            "No handler registered for 'nobody-handles-this'");
+        assert_invoke_error(r, "fail", IPCBUS_ERROR_HANDLER_FAILED, "Error invoking remote method 'fail': boom");
+        assert_invoke_error(r, "fail-named", "com.example.Error.Custom", "custom");
+        assert_invoke_error(r, "fail-errno", IPCBUS_ERROR_HANDLER_FAILED,
+                            "Error invoking remote method 'fail-errno': Operation not permitted");
+        assert_invoke_error(r, "drop", IPCBUS_ERROR_HANDLER_FAILED,
+                            "Error invoking remote method 'drop': the handler dropped the invocation without "
+                            "answering");
+}
+
+static void test_invoke_undefined(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+        g_autoptr(GVariant) v = NULL;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "undefined", NULL, 0, NULL, &v), 0);
+        assert_int_equal(ipcbus_value_get_kind(v), IPCBUS_KIND_UNDEFINED);
+}
+
+static void test_handle_once(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+        g_autoptr(GVariant) v = NULL;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "once", NULL, 0, NULL, &v), 0);
+        assert_string_equal(g_variant_get_string(v, NULL), "first");
+        assert_invoke_error(r, "once", IPCBUS_ERROR_NO_HANDLER, "No handler registered for 'once'");
+}
+
+static void test_remove_handler(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+        g_autoptr(GVariant) v = NULL;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "remove-me", NULL, 0, NULL, &v), 0);
+        assert_string_equal(g_variant_get_string(v, NULL), "here");
+        /* Messages and calls from one sender are handled in order, so the
+         * removal happens before the next invoke. */
+        assert_int_equal(ipcbus_renderer_send(r, "remove-handler", NULL), 0);
+        assert_invoke_error(r, "remove-me", IPCBUS_ERROR_NO_HANDLER, NULL);
+        assert_int_equal(test_process_wait_line(h->main, "removed 1", 5 * TEST_USEC_PER_SEC), 0);
+        /* Removing nothing is harmless. */
+        assert_int_equal(ipcbus_renderer_send(r, "remove-handler", NULL), 0);
+        assert_int_equal(test_process_wait_line(h->main, "removed 0", 5 * TEST_USEC_PER_SEC), 0);
+}
+
+static void test_send_sync(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) v = NULL, none = NULL;
+
+        /* Two listeners set a value: the first one wins. */
+        assert_int_equal(ipcbus_renderer_send_sync(r, "sync-ping", ipcbus_args(g_variant_new_string("ping"), NULL),
+                                                   NULL, &v),
+                         0);
+        assert_string_equal(g_variant_get_string(v, NULL), "pong");
+        assert_true(ipcbus_renderer_send_sync(r, "sync-none", NULL, &error, &none) < 0);
+        assert_null(none);
+        assert_string_equal(error.name, IPCBUS_ERROR_NO_RETURN_VALUE);
+        assert_non_null(strstr(error.message, "'sync-none'"));
+}
+
+static void test_send_sync_main_dies(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) v = NULL;
+        int status;
+
+        /* The renderer's timeout is 10 s: failing fast shows the death is
+         * noticed, not waited out. */
+        gint64 start = g_get_monotonic_time();
+        assert_true(ipcbus_renderer_send_sync(r, "sync-die", NULL, &error, &v) < 0);
+        assert_true(g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC);
+        assert_string_equal(error.name, SD_BUS_ERROR_NO_REPLY);
+        assert_int_equal(test_process_wait_exit(h->main, &status), 0);
+        h->main = test_process_free(h->main);
+}
+
+static void test_invalid_channel(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+        char long_name[300];
+
+        memset(long_name, 'x', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = 0;
+        /* Refused before anything is sent. */
+        assert_int_equal(ipcbus_renderer_send(r, "", NULL), -EINVAL);
+        assert_int_equal(ipcbus_renderer_send(r, long_name, NULL), -EINVAL);
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "", NULL, 0, result_collect, NULL), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_invoke_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invoke_async_out_of_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invoke_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invoke_undefined, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_handle_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_remove_handler, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_send_sync, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_send_sync_main_dies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invalid_channel, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "test-main.h"
+
+/*
+ * Channels:
+ *   echo (handle)            returns its arguments as one "av" value
+ *   async-echo (handle)      (delay_ms, value): answers value after delay_ms
+ *   fail (handle)            rejects with no error name: HandlerFailed "boom"
+ *   fail-named (handle)      rejects with com.example.Error.Custom "custom"
+ *   fail-errno (handle)      returns -EPERM without answering
+ *   undefined (handle)       returns without answering: undefined
+ *   drop (handle)            keeps the invocation, drops it later unanswered
+ *   once (handleOnce)        returns "first"
+ *   remove-me (handle)       returns "here"; removed by a message on remove-handler
+ *   sync-ping (on, on)       first listener sets "pong", the second "second"
+ *   sync-none (on)           sets nothing
+ *   sync-die (on)            the main exits at once (sendSync to a dead main)
+ *   reply (on)               event reply on reply-back with the same args
+ *   sender-send (on)         sender.send on sender-back
+ *   broadcast (on)           broadcasts bcast with the same args
+ *   to-name (on)             (name, value): sends direct=value to the renderer named name
+ *   order (on, handle, on-sync) records arg0 (int32); order-get (handle) returns them as "ai"
+ *   call-renderer (handle)   (name, channel, timeout_ms, value): invokes the renderer's
+ *                            handler and answers its result, or rejects with its error name
+ *   ids (handle)             returns "a(ts)" of attached renderers
+ *   sender-name (handle)     the caller's unique bus name
+ *   count (on)               counts; count-get (handle) returns the count
+ */
+
+static ipcbus_main *the_main;
+static GArray *order_seen;
+static uint32_t counted;
+
+static void say(const char *format, ...) G_GNUC_PRINTF(1, 2);
+static void say(const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vprintf(format, ap);
+        va_end(ap);
+        putchar('\n');
+        fflush(stdout);
+}
+
+static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, args);
+}
+
+typedef struct delayed {
+        ipcbus_invocation *inv;
+        GVariant *value;
+} delayed;
+
+static int on_delay(sd_event_source *s, uint64_t usec, void *userdata) {
+        delayed *d = userdata;
+
+        (void)ipcbus_invocation_return_value(d->inv, d->value);
+        ipcbus_invocation_unref(d->inv);
+        g_variant_unref(d->value);
+        g_free(d);
+        return 0;
+}
+
+static int h_async_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) delay = ipcbus_args_get(args, 0);
+        delayed *d = g_new0(delayed, 1);
+
+        d->inv = ipcbus_invocation_ref(inv);
+        d->value = ipcbus_args_get(args, 1);
+        return sd_event_add_time_relative(ipcbus_main_get_event(the_main), NULL, CLOCK_MONOTONIC,
+                                          (uint64_t)g_variant_get_int32(delay) * 1000, 0, on_delay, d);
+}
+
+static int h_fail(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_error(inv, NULL, "boom");
+}
+
+static int h_fail_named(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_error(inv, "com.example.Error.Custom", "custom");
+}
+
+static int h_fail_errno(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return -EPERM;
+}
+
+static int h_undefined(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return 0;
+}
+
+static int on_drop(sd_event_source *s, uint64_t usec, void *userdata) {
+        ipcbus_invocation_unref(userdata);
+        return 0;
+}
+
+static int h_drop(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return sd_event_add_time_relative(ipcbus_main_get_event(the_main), NULL, CLOCK_MONOTONIC, 1000, 0, on_drop,
+                                          ipcbus_invocation_ref(inv));
+}
+
+static int h_once(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, g_variant_new_string("first"));
+}
+
+static int h_remove_me(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, g_variant_new_string("here"));
+}
+
+static int on_remove_handler(ipcbus_event *e, GVariant *args, void *userdata) {
+        say("removed %d", ipcbus_main_remove_handler(the_main, "remove-me"));
+        return 0;
+}
+
+static int on_sync_ping(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_event_set_return_value(e, g_variant_new_string(userdata)) < 0 ? -EIO : 0;
+}
+
+static int on_sync_none(ipcbus_event *e, GVariant *args, void *userdata) {
+        return 0;
+}
+
+static int on_sync_die(ipcbus_event *e, GVariant *args, void *userdata) {
+        _exit(3);
+}
+
+static int on_reply(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_event_reply(e, "reply-back", args);
+}
+
+static int on_sender_send(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_web_contents_send(ipcbus_event_get_sender(e), "sender-back", args);
+}
+
+static int on_broadcast(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_main_broadcast(the_main, "bcast", args);
+}
+
+static int on_to_name(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) name = ipcbus_args_get(args, 0), value = ipcbus_args_get(args, 1);
+        ipcbus_web_contents *wc = NULL;
+        int r;
+
+        r = ipcbus_main_find_web_contents(the_main, g_variant_get_string(name, NULL), &wc);
+        if (r < 0)
+                return r;
+        r = ipcbus_web_contents_send(wc, "direct", ipcbus_args(value, NULL));
+        ipcbus_web_contents_unref(wc);
+        return r;
+}
+
+static void record_order(GVariant *args) {
+        g_autoptr(GVariant) v = ipcbus_args_get(args, 0);
+        int32_t i = v && g_variant_is_of_type(v, G_VARIANT_TYPE_INT32) ? g_variant_get_int32(v) : -1;
+
+        g_array_append_val(order_seen, i);
+}
+
+static int on_order(ipcbus_event *e, GVariant *args, void *userdata) {
+        record_order(args);
+        if (ipcbus_event_is_sync(e))
+                (void)ipcbus_event_set_return_value(e, g_variant_new_boolean(true));
+        return 0;
+}
+
+static int h_order(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        record_order(args);
+        return ipcbus_invocation_return_value(inv, g_variant_new_boolean(true));
+}
+
+static int h_order_get(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(
+                inv, g_variant_new_fixed_array(G_VARIANT_TYPE_INT32, order_seen->data, order_seen->len, 4));
+}
+
+static int on_renderer_answer(GVariant *result, const sd_bus_error *error, void *userdata) {
+        ipcbus_invocation *inv = userdata;
+
+        if (error)
+                (void)ipcbus_invocation_return_error(inv, error->name, "%s", error->message);
+        else
+                (void)ipcbus_invocation_return_value(inv, result);
+        ipcbus_invocation_unref(inv);
+        return 0;
+}
+
+static int h_call_renderer(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) name = ipcbus_args_get(args, 0), channel = ipcbus_args_get(args, 1),
+                            timeout = ipcbus_args_get(args, 2), value = ipcbus_args_get(args, 3);
+        ipcbus_web_contents *wc = NULL;
+        int r;
+
+        r = ipcbus_main_find_web_contents(the_main, g_variant_get_string(name, NULL), &wc);
+        if (r < 0)
+                return ipcbus_invocation_return_error(inv, "org.ipcbus.Test.NoSuchRenderer", "no renderer");
+        r = ipcbus_web_contents_invoke(wc, NULL, g_variant_get_string(channel, NULL),
+                                       ipcbus_args(value, NULL),
+                                       (uint64_t)g_variant_get_int32(timeout) * 1000, on_renderer_answer,
+                                       ipcbus_invocation_ref(inv));
+        ipcbus_web_contents_unref(wc);
+        if (r < 0)
+                ipcbus_invocation_unref(inv);
+        return r;
+}
+
+static int h_ids(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        GVariantBuilder b;
+        ipcbus_web_contents **all = NULL;
+        int n;
+
+        n = ipcbus_main_get_all_web_contents(the_main, &all);
+        if (n < 0)
+                return n;
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(ts)"));
+        for (int i = 0; i < n; i++) {
+                const char *name = ipcbus_web_contents_get_name(all[i]);
+
+                g_variant_builder_add(&b, "(ts)", ipcbus_web_contents_get_id(all[i]), name ? name : "");
+        }
+        ipcbus_web_contents_array_free(all);
+        return ipcbus_invocation_return_value(inv, g_variant_builder_end(&b));
+}
+
+static int h_sender_name(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, g_variant_new_string(ipcbus_invocation_get_sender_bus_name(inv)));
+}
+
+static int on_count(ipcbus_event *e, GVariant *args, void *userdata) {
+        counted++;
+        return 0;
+}
+
+static int h_count_get(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, g_variant_new_uint32(counted));
+}
+
+static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        const char *name = ipcbus_web_contents_get_name(wc);
+
+        say("attached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
+}
+
+static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        const char *name = ipcbus_web_contents_get_name(wc);
+
+        say("detached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        return ipcbus_main_exit(the_main, 0);
+}
+
+#define CHECK(expr)                                                                       \
+        do {                                                                              \
+                int _r = (expr);                                                          \
+                if (_r < 0) {                                                             \
+                        fprintf(stderr, "test main: %s: %s\n", #expr, g_strerror(-_r));   \
+                        return 1;                                                         \
+                }                                                                         \
+        } while (0)
+
+int test_main_child(void *userdata) {
+        const test_main_config *config = userdata;
+        sigset_t mask;
+        int r;
+
+        order_seen = g_array_new(FALSE, FALSE, sizeof(int32_t));
+        CHECK(ipcbus_main_new(&the_main, TEST_MAIN_NAME));
+        CHECK(ipcbus_main_handle(the_main, NULL, "echo", h_echo, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "async-echo", h_async_echo, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "fail", h_fail, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "fail-named", h_fail_named, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "fail-errno", h_fail_errno, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "undefined", h_undefined, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "drop", h_drop, NULL));
+        CHECK(ipcbus_main_handle_once(the_main, NULL, "once", h_once, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "remove-me", h_remove_me, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "remove-handler", on_remove_handler, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"pong"));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"second"));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-none", on_sync_none, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sender-send", on_sender_send, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "broadcast", on_broadcast, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "to-name", on_to_name, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "order", on_order, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "order", h_order, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "order-get", h_order_get, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "call-renderer", h_call_renderer, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "ids", h_ids, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "sender-name", h_sender_name, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "count", on_count, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "count-get", h_count_get, NULL));
+        CHECK(ipcbus_main_on_attached(the_main, NULL, on_attached, NULL));
+        CHECK(ipcbus_main_on_detached(the_main, NULL, on_detached, NULL));
+
+        if (config->direct_fd >= 0)
+                CHECK(ipcbus_main_add_direct(the_main, config->direct_fd, NULL));
+        else
+                CHECK(ipcbus_main_open_address(the_main, config->address));
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        CHECK(sd_event_add_signal(ipcbus_main_get_event(the_main), NULL, SIGTERM, on_sigterm, NULL));
+
+        say("ready");
+        r = ipcbus_main_run(the_main);
+        the_main = ipcbus_main_unref(the_main);
+        g_array_unref(order_seen);
+        return r < 0 ? 1 : 0;
+}
