@@ -4,6 +4,7 @@
 /* The renderer endpoint (ipcbus_renderer): ipcRenderer for one main. */
 
 #include <ipcbus/ipcbus.h>
+#include <time.h>
 
 #include "channel.h"
 #include "connection.h"
@@ -41,3 +42,22 @@ struct ipcbus_renderer {
         uint64_t id;
         sd_bus_slot *attach_call;
 };
+
+#define RENDERER_DEFAULT_TIMEOUT_USEC (25ULL * 1000ULL * 1000ULL) /* as D-Bus */
+
+static inline uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000ULL;
+}
+
+static inline uint64_t renderer_timeout(ipcbus_renderer *r, uint64_t usec) {
+        return usec ? usec : r->timeout_usec;
+}
+
+/* renderer-send.c: the queue of what waits for the main. */
+void renderer_flush(ipcbus_renderer *r);                 /* the main is there: send it all, in order */
+void renderer_fail_pending(ipcbus_renderer *r, int error); /* the connection is gone */
+void renderer_drop_pending(ipcbus_renderer *r);          /* freeing: no callbacks */
+int renderer_queue_attach(ipcbus_renderer *r);

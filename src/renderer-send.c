@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a renderer sends: the queue that waits for the main, Attach and
+ * Detach, send, invoke, and the blocking calls. */
+#include <errno.h>
+
+#include "errors.h"
+#include "renderer-endpoint.h"
+#include "slot.h"
+#include "util.h"
+#include "value.h"
+#include "wire.h"
+
+/* What a renderer sends before its main has appeared waits here, in order. */
+typedef struct pending_op {
+        GList link;
+        sd_bus_message *msg;
+        ipcbus_slot *call;         /* an invoke: its slot (a reference) */
+        bool attach;               /* the Attach call */
+        uint64_t deadline;         /* CLOCK_MONOTONIC usec */
+        uint64_t timeout_usec;     /* for the call once sent */
+} pending_op;
+
+static void pending_op_free(pending_op *op) {
+        sd_bus_message_unref(op->msg);
+        ipcbus_slot_unref(op->call);
+        g_free(op);
+}
+
+/* The links are embedded: g_queue_pop_head() would free them. */
+static pending_op *pending_pop(ipcbus_renderer *r) {
+        GList *l = g_queue_pop_head_link(&r->pending);
+
+        return l ? l->data : NULL;
+}
+
+
+/* ---- the queue that waits for the main ----------------------------------- */
+
+static int renderer_on_attach_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+
+/* Put @op on the wire now. */
+static int renderer_transmit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot *call, bool attach,
+                             uint64_t timeout_usec) {
+        int k;
+
+        if (call)
+                k = wire_call_send(r->conn->bus, call, msg, timeout_usec);
+        else if (attach) {
+                r->attach_call = sd_bus_slot_unref(r->attach_call);
+                k = sd_bus_call_async(r->conn->bus, &r->attach_call, msg, renderer_on_attach_reply, r,
+                                      timeout_usec);
+        } else
+                k = sd_bus_send(r->conn->bus, msg, NULL);
+        return k < 0 ? k : 0;
+}
+
+static int error_main_missing(ipcbus_renderer *r, sd_bus_error *e, uint64_t timeout_usec) {
+        return sd_bus_error_setf(e, SD_BUS_ERROR_SERVICE_UNKNOWN, "The main '%s' did not appear within %llu ms",
+                                 r->main_name, (unsigned long long)(timeout_usec / 1000));
+}
+
+static void renderer_fail_op(ipcbus_renderer *r, pending_op *op, int error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (error == -ETIMEDOUT)
+                (void)error_main_missing(r, &e, op->timeout_usec);
+        else
+                (void)sd_bus_error_set_errnof(&e, -error, "Cannot reach the main '%s': %s", r->main_name,
+                                              g_strerror(-error));
+        if (op->call)
+                wire_call_fail(op->call, &e);
+        else {
+                if (op->attach)
+                        r->attach = ATTACH_NONE;
+                log_emit(&r->log, LOG_WARNING, "Dropped %s: %s",
+                         op->attach ? "Attach" : sd_bus_message_get_member(op->msg), e.message);
+        }
+}
+
+static void renderer_arm_pending_timer(ipcbus_renderer *r);
+
+/* The main is there: everything queued goes out, in order. */
+void renderer_flush(ipcbus_renderer *r) {
+        uint64_t now = now_usec();
+        pending_op *op;
+
+        while (r->has_main && (op = pending_pop(r))) {
+                int k = 0;
+
+                /* An invoke cancelled while it waited is simply skipped. */
+                if (!op->call || op->call->connected) {
+                        if (now >= op->deadline)
+                                renderer_fail_op(r, op, -ETIMEDOUT);
+                        else {
+                                k = renderer_transmit(r, op->msg, op->call, op->attach, op->deadline - now);
+                                if (k < 0)
+                                        renderer_fail_op(r, op, k);
+                        }
+                }
+                pending_op_free(op);
+        }
+        renderer_arm_pending_timer(r);
+}
+
+static int renderer_on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        ipcbus_renderer *r = userdata;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
+        uint64_t now = now_usec();
+
+        /* Deadlines grow along the queue only roughly (timeouts differ):
+         * fail every expired op, keep the rest in order. */
+        for (GList *l = r->pending.head, *next; l; l = next) {
+                pending_op *op = l->data;
+
+                next = l->next;
+                if (op->deadline > now)
+                        continue;
+                g_queue_unlink(&r->pending, l);
+                if (!op->call || op->call->connected)
+                        renderer_fail_op(r, op, -ETIMEDOUT);
+                pending_op_free(op);
+        }
+        renderer_arm_pending_timer(r);
+        return 0;
+}
+
+static void renderer_arm_pending_timer(ipcbus_renderer *r) {
+        uint64_t earliest = UINT64_MAX;
+
+        for (GList *l = r->pending.head; l; l = l->next)
+                earliest = MIN(earliest, ((pending_op *)l->data)->deadline);
+        if (earliest == UINT64_MAX) {
+                if (r->pending_timer)
+                        (void)sd_event_source_set_enabled(r->pending_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!r->pending_timer) {
+                if (sd_event_add_time(r->event, &r->pending_timer, CLOCK_MONOTONIC, earliest, 0,
+                                      renderer_on_pending_timeout, r) < 0)
+                        return;
+                (void)sd_event_source_set_priority(r->pending_timer, r->priority);
+                return;
+        }
+        (void)sd_event_source_set_time(r->pending_timer, earliest);
+        (void)sd_event_source_set_enabled(r->pending_timer, SD_EVENT_ONESHOT);
+}
+
+/* Send now if the main is known and nothing waits before us; else queue. */
+static int renderer_submit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot *call, bool attach,
+                           uint64_t timeout_usec) {
+        pending_op *op;
+
+        if (!connection_is_open(r->conn))
+                return -ENOTCONN;
+        if (r->has_main && !r->pending.head)
+                return renderer_transmit(r, msg, call, attach, timeout_usec);
+
+        op = g_new0(pending_op, 1);
+        op->link.data = op;
+        op->msg = sd_bus_message_ref(msg);
+        op->call = ipcbus_slot_ref(call);
+        op->attach = attach;
+        op->timeout_usec = timeout_usec;
+        op->deadline = now_usec() + timeout_usec;
+        g_queue_push_tail_link(&r->pending, &op->link);
+        renderer_arm_pending_timer(r);
+        return 0;
+}
+
+int ipcbus_renderer_wait_for_main(ipcbus_renderer *r, uint64_t timeout_usec) {
+        uint64_t deadline;
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        deadline = now_usec() + renderer_timeout(r, timeout_usec);
+        while (!r->has_main) {
+                uint64_t now;
+
+                if (!connection_is_open(r->conn))
+                        return -ENOTCONN;
+                k = sd_bus_process(r->conn->bus, NULL);
+                if (k < 0)
+                        return k;
+                if (k > 0)
+                        continue;
+                now = now_usec();
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                k = sd_bus_wait(r->conn->bus, deadline - now);
+                if (k < 0)
+                        return k;
+        }
+        return connection_is_open(r->conn) ? 0 : -ENOTCONN;
+}
+
+void renderer_fail_pending(ipcbus_renderer *r, int error) {
+        pending_op *op;
+
+        while ((op = pending_pop(r))) {
+                if (!op->call || op->call->connected)
+                        renderer_fail_op(r, op, error);
+                pending_op_free(op);
+        }
+        renderer_arm_pending_timer(r);
+}
+
+void renderer_drop_pending(ipcbus_renderer *r) {
+        pending_op *op;
+
+        while ((op = pending_pop(r)))
+                pending_op_free(op);
+        r->pending_timer = sd_event_source_disable_unref(r->pending_timer);
+}
+
+/* ---- ipcRenderer ---------------------------------------------------------- */
+
+static int renderer_new_call(ipcbus_renderer *r, const char *member, sd_bus_message **ret) {
+        return sd_bus_message_new_method_call(r->conn->bus, ret, r->conn->direct ? NULL : r->main_name,
+                                              r->main_path, IPCBUS_INTERFACE_MAIN, member);
+}
+
+static int renderer_on_attach_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        ipcbus_renderer *r = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint64_t id;
+
+        r->attach_call = sd_bus_slot_unref(r->attach_call);
+        if (e || sd_bus_message_read(reply, "t", &id) < 0) {
+                log_emit(&r->log, LOG_ERR, "Attach failed: %s", e ? e->message : "bad reply");
+                r->attach = ATTACH_NONE;
+                return 0;
+        }
+        r->id = id;
+        r->attach = ATTACH_DONE;
+        return 0;
+}
+
+static int renderer_new_attach(ipcbus_renderer *r, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int k;
+
+        k = renderer_new_call(r, "Attach", &call);
+        if (k < 0)
+                return k;
+        if (r->attach_name)
+                k = sd_bus_message_append(call, "a{sv}", 1, "name", "s", r->attach_name);
+        else
+                k = sd_bus_message_append(call, "a{sv}", 0);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(call);
+        return 0;
+}
+
+int renderer_queue_attach(ipcbus_renderer *r) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int k;
+
+        k = renderer_new_attach(r, &call);
+        if (k < 0)
+                return k;
+        r->attach = ATTACH_WANTED;
+        k = renderer_submit(r, call, NULL, true, r->timeout_usec);
+        if (k < 0)
+                r->attach = ATTACH_NONE;
+        return k;
+}
+
+static int renderer_set_attach_name(ipcbus_renderer *r, const char *name) {
+        if (name && !g_utf8_validate(name, -1, NULL))
+                return -EINVAL;
+        if (!r->conn)
+                return -ENOTCONN;
+        if (r->attach != ATTACH_NONE)
+                return -EALREADY;
+        g_free(r->attach_name);
+        r->attach_name = g_strdup(name);
+        return 0;
+}
+
+int ipcbus_renderer_attach(ipcbus_renderer *r, const char *name) {
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        k = renderer_set_attach_name(r, name);
+        if (k < 0)
+                return k;
+        return renderer_queue_attach(r);
+}
+
+/* Block for @call's reply, after everything queued before it went out. */
+static int renderer_call_sync(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
+                              sd_bus_error *ret_error, sd_bus_message **ret_reply) {
+        int k;
+
+        k = ipcbus_renderer_wait_for_main(r, timeout_usec);
+        if (k < 0) {
+                if (k == -ETIMEDOUT)
+                        (void)error_main_missing(r, ret_error, renderer_timeout(r, timeout_usec));
+                return k;
+        }
+        renderer_flush(r);
+        return sd_bus_call(r->conn->bus, call, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
+}
+
+int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_error *ret_error, uint64_t *ret_id) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        uint64_t id;
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        k = renderer_set_attach_name(r, name);
+        if (k < 0)
+                return k;
+        k = renderer_new_attach(r, &call);
+        if (k < 0)
+                return k;
+        r->attach = ATTACH_WANTED;
+        k = renderer_call_sync(r, call, 0, ret_error, &reply);
+        if (k >= 0)
+                k = sd_bus_message_read(reply, "t", &id);
+        if (k < 0) {
+                r->attach = ATTACH_NONE;
+                return k;
+        }
+        r->id = id;
+        r->attach = ATTACH_DONE;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+int ipcbus_renderer_detach(ipcbus_renderer *r) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        if (r->attach == ATTACH_NONE || !r->conn)
+                return -ENOTCONN;
+        k = renderer_new_call(r, "Detach", &call);
+        if (k < 0)
+                return k;
+        /* Nobody waits for the answer. */
+        k = sd_bus_message_set_expect_reply(call, 0);
+        if (k < 0)
+                return k;
+        r->attach = ATTACH_NONE;
+        r->id = 0;
+        return renderer_submit(r, call, NULL, false, r->timeout_usec);
+}
+
+static void renderer_log_refused(ipcbus_renderer *r, const char *what, const char *channel, int k,
+                                 const sd_bus_error *error) {
+        log_emit(&r->log, LOG_ERR, "%s on '%s' refused: %s", what, strnull(channel),
+                 sd_bus_error_is_set(error) ? error->message : g_strerror(-k));
+}
+
+int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args) {
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        if (!r->conn)
+                return -ENOTCONN;
+        k = wire_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
+                             a, &error, &msg);
+        if (k < 0) {
+                renderer_log_refused(r, "send", channel, k, &error);
+                return k;
+        }
+        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+}
+
+/* Main1.Invoke or Main1.SendSync with "s channel, av args". */
+static int renderer_new_channel_call(ipcbus_renderer *r, const char *member, const char *channel, GVariant *args,
+                                     sd_bus_error *error, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int k;
+
+        if (!r->conn)
+                return -ENOTCONN;
+        k = renderer_new_call(r, member, &call);
+        if (k < 0)
+                return k;
+        k = wire_append_channel_args(call, channel, args, error);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(call);
+        return 0;
+}
+
+int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, GVariant *args,
+                           uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata) {
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        ipcbus_slot *slot;
+        int k;
+
+        if (!r || !callback)
+                return -EINVAL;
+        k = renderer_new_channel_call(r, "Invoke", channel, a, &error, &call);
+        if (k < 0) {
+                renderer_log_refused(r, "invoke", channel, k, &error);
+                return k;
+        }
+        slot = wire_call_new(&r->calls, NULL, callback, userdata);
+        k = renderer_submit(r, call, slot, false, renderer_timeout(r, timeout_usec));
+        if (k < 0) {
+                slot->call.fn = NULL;
+                slot_disconnect(slot);
+                return k;
+        }
+        if (ret_slot) {
+                /* The owner's reference becomes the caller's. */
+                slot->floating = false;
+                *ret_slot = slot;
+        }
+        return 0;
+}
+
+static int renderer_channel_call_sync(ipcbus_renderer *r, const char *member, const char *channel,
+                                      GVariant *args, uint64_t timeout_usec, sd_bus_error *ret_error,
+                                      GVariant **ret_result) {
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        GVariant *result = NULL;
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        k = renderer_new_channel_call(r, member, channel, a, &error, &call);
+        if (k >= 0)
+                k = renderer_call_sync(r, call, timeout_usec, &error, &reply);
+        if (k >= 0)
+                k = wire_read_result(reply, &error, &result);
+        if (k < 0) {
+                if (ret_error)
+                        sd_bus_error_move(ret_error, &error);
+                return k;
+        }
+        if (ret_result)
+                *ret_result = result;
+        else
+                g_variant_unref(result);
+        return 0;
+}
+
+int ipcbus_renderer_invoke_sync(ipcbus_renderer *r, const char *channel, GVariant *args, uint64_t timeout_usec,
+                                sd_bus_error *ret_error, GVariant **ret_result) {
+        return renderer_channel_call_sync(r, "Invoke", channel, args, timeout_usec, ret_error, ret_result);
+}
+
+int ipcbus_renderer_send_sync(ipcbus_renderer *r, const char *channel, GVariant *args, sd_bus_error *ret_error,
+                              GVariant **ret_value) {
+        return renderer_channel_call_sync(r, "SendSync", channel, args, 0, ret_error, ret_value);
+}
+
