@@ -13,6 +13,10 @@ int wire_read_channel_args(sd_bus_message *m, sd_bus_error *error, const char **
         GVariant *args;
         int r;
 
+        /* Method calls were checked by the vtable; signals were not. */
+        if (sd_bus_message_has_signature(m, "sav") <= 0)
+                return error_invalid_args(error, "Expected arguments (s channel, av args), got '%s'",
+                                          strnull(sd_bus_message_get_signature(m, true)));
         r = sd_bus_message_read_basic(m, 's', &channel);
         if (r <= 0)
                 return error_invalid_args(error, "Expected arguments (s channel, av args)");
