@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A private message bus for one test: its own daemon, config and socket in a
+ * temporary directory, so tests never touch the user's or the system's bus
+ * and can run in parallel. The config is session-like (EXTERNAL auth, every
+ * user may connect, everything allowed, no activatable services) with limits
+ * raised so that 64 MiB messages pass.
+ *
+ *     _cleanup_(test_bus_freep) test_bus *bus = NULL;
+ *     _cleanup_(sd_bus_flush_close_unrefp) sd_bus *conn = NULL;
+ *     assert_int_equal(test_bus_start(&bus, TEST_BUS_DBUS_DAEMON), 0);
+ *     assert_int_equal(test_bus_connect(bus, &conn), 0);
+ */
+
+#include <systemd/sd-bus.h>
+
+#include "test-process.h"
+
+/* The environment variable test_bus_setenv() sets for child processes. */
+#define TEST_BUS_ADDRESS_ENV "IPCBUS_TEST_BUS_ADDRESS"
+
+typedef enum test_bus_kind {
+        TEST_BUS_DBUS_DAEMON, /* the reference dbus-daemon */
+        TEST_BUS_DBUS_BROKER, /* dbus-broker, through dbus-broker-launch */
+} test_bus_kind;
+
+typedef struct test_bus test_bus;
+
+/**
+ * test_bus_start - start a private bus and wait until it accepts clients
+ * @ret: the running bus
+ * @kind: which implementation
+ *
+ * dbus-daemon reports its address when it listens (--print-address), which
+ * is the readiness signal. dbus-broker-launch needs a journal socket at a
+ * fixed path and takes its listening socket from the caller, so it runs in a
+ * private mount namespace (needs CAP_SYS_ADMIN: root outside a restricted
+ * container) under a small keeper process that reaps it and the broker;
+ * readiness is a first round trip to the bus. Both die with the test
+ * (PR_SET_PDEATHSIG).
+ * Return: 0; -EOPNOTSUPP for dbus-broker where no mount namespace can be
+ * made; -EINVAL for an
+ * unknown @kind; -EIO if the daemon exited or never became ready; -ENOMEM;
+ * -errno from creating the directory or config.
+ */
+int test_bus_start(test_bus **ret, test_bus_kind kind);
+
+/* Return: "dbus-daemon" or "dbus-broker", for messages and test names. */
+const char *test_bus_kind_to_string(test_bus_kind kind);
+
+/* Return: the bus address (unix:path=...), valid until test_bus_free(). */
+const char *test_bus_get_address(test_bus *b);
+
+/**
+ * test_bus_connect - a new started client connection to the bus
+ * @ret: the connection; release it with sd_bus_flush_close_unref()
+ *
+ * The Hello call is sent but not waited for; the first call waits for it.
+ * Return: 0; sd-bus errors.
+ */
+int test_bus_connect(test_bus *b, sd_bus **ret);
+
+/**
+ * test_bus_setenv - make the bus this process's (and its children's) session bus
+ *
+ * Sets DBUS_SESSION_BUS_ADDRESS, so sd_bus_open_user(), busctl --user and
+ * gdbus --session reach it, and TEST_BUS_ADDRESS_ENV. The variables are not
+ * restored by test_bus_free().
+ * Return: 0; -ENOMEM.
+ */
+int test_bus_setenv(test_bus *b);
+
+/**
+ * test_bus_free - stop the daemon, reap it, remove its directory
+ * Return: NULL.
+ */
+test_bus *test_bus_free(test_bus *b);
+void test_bus_freep(test_bus **b);
