@@ -5,6 +5,7 @@
 #include "channel.h"
 #include "errors.h"
 #include "util.h"
+#include "value.h"
 
 int channel_validate(const char *channel, sd_bus_error *error) {
         size_t n;
@@ -14,8 +15,13 @@ int channel_validate(const char *channel, sd_bus_error *error) {
         n = strnlen(channel, IPCBUS_CHANNEL_MAX + 1);
         if (n > IPCBUS_CHANNEL_MAX)
                 return error_invalid_args(error, "Channel name is longer than %d bytes", IPCBUS_CHANNEL_MAX);
+        /* Every message checks its channel: spare ASCII names the UTF-8 scans. */
+        if (value_is_plain_ascii(channel, n))
+                return 0;
         if (!g_utf8_validate(channel, n, NULL))
                 return error_invalid_args(error, "Channel name is not valid UTF-8");
+        if (value_utf8_has_noncharacter(channel, n))
+                return error_invalid_args(error, "Channel name holds a Unicode noncharacter, which D-Bus cannot carry");
         return 0;
 }
 
@@ -201,7 +207,7 @@ ipcbus_slot *registry_get_handler(registry *reg, const char *channel) {
 
         if (!e || !e->handler)
                 return NULL;
-        s = ipcbus_slot_ref(e->handler);
+        s = slot_pin(e->handler);
         if (s->once)
                 slot_disconnect_deferred(s);
         return s;
@@ -230,7 +236,7 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
         {
                 unsigned i = 0;
                 for (GList *l = e->listeners.head; l; l = l->next)
-                        snap[i++] = ipcbus_slot_ref(l->data);
+                        snap[i++] = slot_pin(l->data);
         }
 
         for (unsigned i = 0; i < n; i++) {
@@ -241,10 +247,11 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
                         ipcbus_listener_fn fn = s->listener.fn;
                         void *userdata = s->userdata;
 
+                        slot_run_begin(s);
                         if (s->once)
-                                slot_disconnect_deferred(s);
+                                slot_disconnect(s);
                         r = fn(event, args, userdata);
-                        slot_finish_deferred(s);
+                        slot_run_end(s);
                         ran++;
                         if (r < 0) {
                                 failed = true;
@@ -252,7 +259,7 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
                                          g_strerror(-r));
                         }
                 }
-                ipcbus_slot_unref(s);
+                slot_unpin(s);
         }
         if (snap != stack)
                 g_free(snap);

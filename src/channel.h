@@ -56,7 +56,7 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
  * registry_get_handler - the handler for @channel, ready to run
  * A once handler is disconnected here, before it runs; its userdata is
  * destroyed when the returned reference is dropped.
- * Return: a new reference to the slot (unref after running), or NULL.
+ * Return: the slot, pinned (slot_unpin() after running), or NULL.
  */
 ipcbus_slot *registry_get_handler(registry *reg, const char *channel);
 

@@ -34,6 +34,9 @@ ipcbus_event *ipcbus_event_unref(ipcbus_event *e) {
         ipcbus_renderer_unref(e->renderer);
         if (e->return_value)
                 g_variant_unref(e->return_value);
+        for (size_t i = 0; i < e->n_ports; i++)
+                ipcbus_port_unref(e->ports[i]);
+        g_free(e->ports);
         g_free(e);
         return NULL;
 }
@@ -81,6 +84,12 @@ int ipcbus_event_set_return_value(ipcbus_event *e, GVariant *value) {
                 return 0;
         e->return_value = v ? TAKE_PTR(v) : g_variant_ref_sink(ipcbus_value_undefined());
         return 1;
+}
+
+ipcbus_port **ipcbus_event_get_ports(ipcbus_event *e, size_t *ret_n) {
+        if (ret_n)
+                *ret_n = e ? e->n_ports : 0;
+        return e && e->n_ports ? e->ports : NULL;
 }
 
 bool ipcbus_event_is_sync(ipcbus_event *e) {

@@ -16,6 +16,8 @@ struct ipcbus_event {
         bool sync;                     /* SendSync: the sender waits */
         bool answered;                 /* SendSync: the reply went out */
         GVariant *return_value;
+        ipcbus_port **ports;           /* PostMessage: the ports that came */
+        size_t n_ports;
 };
 
 /* Takes over @args (a full reference); refs @message, @sender, @renderer.

@@ -138,8 +138,9 @@ const char *ipcbus_invocation_get_sender_bus_name(ipcbus_invocation *inv) {
 void invocation_run(ipcbus_invocation *inv, ipcbus_slot *handler) {
         int r;
 
+        slot_run_begin(handler);
         r = handler->handler.fn(inv, inv->args, handler->userdata);
-        slot_finish_deferred(handler);
+        slot_run_end(handler);
 
         if (!inv->completed) {
                 if (r < 0)

@@ -133,11 +133,11 @@ static void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_conten
         ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
 
         for (GList *l = queue->head; l; l = l->next)
-                snap[i++] = ipcbus_slot_ref(l->data);
+                snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
                 if (snap[i]->connected)
                         ((ipcbus_web_contents_fn)snap[i]->lifecycle.fn)(m, wc, snap[i]->userdata);
-                ipcbus_slot_unref(snap[i]);
+                slot_unpin(snap[i]);
         }
 }
 
@@ -253,7 +253,7 @@ static int method_invoke(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         hold = ipcbus_main_ref(m);
         sender = main_resolve_sender(m, c, msg);
         invocation_run(invocation_new(msg, c, channel, args, sender), handler);
-        ipcbus_slot_unref(handler);
+        slot_unpin(handler);
         return 1;
 }
 
@@ -375,7 +375,8 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         /* After the reply, so the renderer knows its id before anything the
          * callbacks send it. */
         hold = ipcbus_main_ref(m);
-        if (fresh || c->direct)
+        /* A direct renderer was announced when its connection was added. */
+        if (fresh)
                 main_fire_lifecycle(m, &m->on_attached, wc);
         return 1;
 }
@@ -440,6 +441,30 @@ static void main_on_message(ipcbus_main *m, connection *c, sd_bus_message *msg) 
                 log_emit(&m->log, LOG_DEBUG, "No listener for '%s'", channel);
 }
 
+static void main_on_post_message(ipcbus_main *m, connection *c, sd_bus_message *msg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        const char *channel;
+        GVariant *args;
+        ipcbus_port **ports;
+        size_t n;
+
+        if (wire_read_post_message(msg, m->event, m->priority, &error, &channel, &args, &ports, &n) < 0) {
+                log_emit(&m->log, LOG_WARNING, "Dropped PostMessage from %s: %s",
+                         strnull(sd_bus_message_get_sender(msg)), error.message);
+                return;
+        }
+        hold = ipcbus_main_ref(m);
+        sender = main_resolve_sender(m, c, msg);
+        event = event_new(msg, channel, args, sender, NULL, false);
+        event->ports = ports;
+        event->n_ports = n;
+        if (registry_emit(&m->registry, channel, event, args, NULL) == 0)
+                log_emit(&m->log, LOG_DEBUG, "No listener for '%s'", channel);
+}
+
 static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_main *m = c->owner;
@@ -454,6 +479,12 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 if (!c->direct && !sd_bus_message_get_destination(msg))
                         return 0;
                 main_on_message(m, c, msg);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "PostMessage")) {
+                if (!c->direct && !sd_bus_message_get_destination(msg))
+                        return 0;
+                main_on_post_message(m, c, msg);
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {

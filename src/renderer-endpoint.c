@@ -221,6 +221,27 @@ static void renderer_on_message(ipcbus_renderer *r, sd_bus_message *msg) {
                 log_emit(&r->log, LOG_DEBUG, "No listener for '%s'", channel);
 }
 
+static void renderer_on_post_message(ipcbus_renderer *r, sd_bus_message *msg) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = NULL;
+        const char *channel;
+        GVariant *args;
+        ipcbus_port **ports;
+        size_t n;
+
+        if (wire_read_post_message(msg, r->event, r->priority, &error, &channel, &args, &ports, &n) < 0) {
+                log_emit(&r->log, LOG_WARNING, "Dropped PostMessage from the main: %s", error.message);
+                return;
+        }
+        hold = ipcbus_renderer_ref(r);
+        event = event_new(msg, channel, args, NULL, r, false);
+        event->ports = ports;
+        event->n_ports = n;
+        if (registry_emit(&r->registry, channel, event, args, NULL) == 0)
+                log_emit(&r->log, LOG_DEBUG, "No listener for '%s'", channel);
+}
+
 static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_renderer *r = c->owner;
@@ -236,6 +257,12 @@ static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *er
                         return 1;
                 }
                 renderer_on_message(r, msg);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "PostMessage")) {
+                /* Ports from anyone but the main are closed unopened. */
+                if (renderer_is_from_main(r, msg))
+                        renderer_on_post_message(r, msg);
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
@@ -275,7 +302,7 @@ static int method_renderer_invoke(sd_bus_message *msg, void *userdata, sd_bus_er
         }
         hold = ipcbus_renderer_ref(r);
         invocation_run(invocation_new(msg, c, channel, args, NULL), handler);
-        ipcbus_slot_unref(handler);
+        slot_unpin(handler);
         return 1;
 }
 

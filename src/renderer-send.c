@@ -22,7 +22,8 @@ typedef struct pending_op {
 
 static void pending_op_free(pending_op *op) {
         sd_bus_message_unref(op->msg);
-        ipcbus_slot_unref(op->call);
+        if (op->call)
+                slot_unpin(op->call);
         g_free(op);
 }
 
@@ -158,7 +159,7 @@ static int renderer_submit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot 
         op = g_new0(pending_op, 1);
         op->link.data = op;
         op->msg = sd_bus_message_ref(msg);
-        op->call = ipcbus_slot_ref(call);
+        op->call = call ? slot_pin(call) : NULL;
         op->attach = attach;
         op->timeout_usec = timeout_usec;
         op->deadline = now_usec() + timeout_usec;
@@ -373,6 +374,26 @@ int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args
                              a, &error, &msg);
         if (k < 0) {
                 renderer_log_refused(r, "send", channel, k, &error);
+                return k;
+        }
+        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+}
+
+int ipcbus_renderer_post_message(ipcbus_renderer *r, const char *channel, GVariant *message,
+                                 ipcbus_port *const *transfer, size_t n_transfer) {
+        _cleanup_(g_variant_unrefp) GVariant *v = variant_take(message);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int k;
+
+        if (!r)
+                return -EINVAL;
+        if (!r->conn)
+                return -ENOTCONN;
+        k = wire_post_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name,
+                                  channel, v, transfer, n_transfer, &error, &msg);
+        if (k < 0) {
+                renderer_log_refused(r, "postMessage", channel, k, &error);
                 return k;
         }
         return renderer_submit(r, msg, NULL, false, r->timeout_usec);

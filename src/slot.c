@@ -29,7 +29,9 @@ void slot_disconnect(ipcbus_slot *s) {
 
         destroy = s->destroy;
         s->destroy = NULL;
-        if (destroy)
+        if (destroy && s->running)
+                s->deferred_destroy = destroy;
+        else if (destroy)
                 destroy(s->userdata);
 
         /* The owner's reference goes last: it may be the final one. */
@@ -55,10 +57,25 @@ void slot_finish_deferred(ipcbus_slot *s) {
                 destroy(s->userdata);
 }
 
+void slot_run_begin(ipcbus_slot *s) {
+        s->running++;
+}
+
+void slot_run_end(ipcbus_slot *s) {
+        g_assert(s->running > 0);
+        if (--s->running == 0)
+                slot_finish_deferred(s);
+}
+
 ipcbus_slot *ipcbus_slot_ref(ipcbus_slot *s) {
         if (s)
                 s->n_ref++;
         return s;
+}
+
+static void slot_free(ipcbus_slot *s) {
+        slot_finish_deferred(s);
+        g_free(s);
 }
 
 ipcbus_slot *ipcbus_slot_unref(ipcbus_slot *s) {
@@ -68,14 +85,24 @@ ipcbus_slot *ipcbus_slot_unref(ipcbus_slot *s) {
         if (--s->n_ref > 0)
                 return NULL;
 
-        /* The caller's last reference on a registration ends it. Keep the
-         * slot alive while disconnecting: unlink callbacks may look at it. */
-        s->n_ref = 1;
+        /* The caller's last reference on a registration ends it, pinned or
+         * not. n_ref is 0 here, so the floating path cannot unref again. */
         s->floating = false;
         slot_disconnect(s);
-        slot_finish_deferred(s);
-        g_free(s);
+        if (s->n_pin == 0)
+                slot_free(s);
         return NULL;
+}
+
+ipcbus_slot *slot_pin(ipcbus_slot *s) {
+        s->n_pin++;
+        return s;
+}
+
+void slot_unpin(ipcbus_slot *s) {
+        g_assert(s->n_pin > 0);
+        if (--s->n_pin == 0 && s->n_ref == 0)
+                slot_free(s);
 }
 
 void ipcbus_slot_unrefp(ipcbus_slot **s) {

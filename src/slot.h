@@ -22,7 +22,8 @@ typedef enum slot_type {
 typedef struct channel_entry channel_entry;
 
 struct ipcbus_slot {
-        unsigned n_ref;
+        unsigned n_ref;   /* the caller's references (or the owner's, floating) */
+        unsigned n_pin;   /* the library's own, while it runs or queues the slot */
         slot_type type;
         bool floating;
         bool connected;
@@ -32,6 +33,10 @@ struct ipcbus_slot {
         /* Set by slot_disconnect_deferred(): a once registration is removed
          * before it runs, but its userdata must outlive that run. */
         ipcbus_destroy_fn deferred_destroy;
+        /* Calls of this registration's callback under way: a registration
+         * removed from inside its own callback keeps its userdata until the
+         * callback returns, as sd-bus does. */
+        unsigned running;
         /* Unlinks the slot from its owner; called once by slot_disconnect(). */
         void (*unlink)(ipcbus_slot *slot);
         /* The owner's container link (listener lists, lifecycle lists, calls). */
@@ -62,6 +67,19 @@ struct ipcbus_slot {
 ipcbus_slot *slot_new(slot_type type, bool floating, void *userdata, void (*unlink)(ipcbus_slot *slot));
 
 void slot_disconnect(ipcbus_slot *slot);
+
+/*
+ * Keep a slot's memory while the library works with it (an emit's snapshot,
+ * a queued call). A pin never keeps the registration alive: when the
+ * caller's last reference goes, the slot disconnects at once, and a pinned
+ * one is freed at its last unpin. Pinned code checks slot->connected.
+ */
+ipcbus_slot *slot_pin(ipcbus_slot *slot);
+void slot_unpin(ipcbus_slot *slot);
+
+/* Around a call of the slot's callback (listener, handler, port events). */
+void slot_run_begin(ipcbus_slot *slot);
+void slot_run_end(ipcbus_slot *slot);
 
 /* Disconnect now, destroy the userdata at slot_finish_deferred() (or when
  * the last reference goes). For once listeners and handlers. */

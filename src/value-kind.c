@@ -255,34 +255,41 @@ static const Tag *tag_of(GVariant *value, GVariant **ret_payload) {
 }
 
 GVariant *ipcbus_args(GVariant *first, ...) {
-        GVariantBuilder b;
+        ChildList c;
+        GVariant *args;
         va_list ap;
 
-        g_variant_builder_init(&b, G_VARIANT_TYPE("av"));
+        /* A list of children rather than a GVariantBuilder: no copy of the
+         * type, no resizing; g_variant_new_array() takes them as they are. */
+        value_pin_types();
+        child_list_init(&c);
         va_start(ap, first);
         for (GVariant *v = first; v; v = va_arg(ap, GVariant *))
                 /* g_variant_new_variant() sinks a floating @v. */
-                g_variant_builder_add_value(&b, g_variant_new_variant(v));
+                child_list_push(&c, g_variant_new_variant(v));
         va_end(ap);
-        return g_variant_builder_end(&b);
+        args = g_variant_new_array(G_VARIANT_TYPE_VARIANT, c.items, c.n);
+        child_list_forget(&c);
+        return args;
 }
 
 GVariant *ipcbus_args_get(GVariant *args, size_t index) {
         GVariant *boxed, *value;
 
-        if (!args || !g_variant_is_of_type(args, G_VARIANT_TYPE("av")))
+        if (!args || !g_variant_is_of_type(args, VALUE_TYPE_ARGS))
                 return NULL;
         if (index >= g_variant_n_children(args))
                 return NULL;
 
         boxed = g_variant_get_child_value(args, index);
-        value = g_variant_get_variant(boxed);
+        /* g_variant_get_variant() less its type check: @boxed is a "v". */
+        value = g_variant_get_child_value(boxed, 0);
         g_variant_unref(boxed);
         return value;
 }
 
 size_t ipcbus_args_count(GVariant *args) {
-        if (!args || !g_variant_is_of_type(args, G_VARIANT_TYPE("av")))
+        if (!args || !g_variant_is_of_type(args, VALUE_TYPE_ARGS))
                 return 0;
         return g_variant_n_children(args);
 }

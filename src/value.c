@@ -95,10 +95,15 @@ static size_t fixed_array_element_size(char c) {
 /* A type reached by the walk: the types of variants' contents, checked once each. */
 static int walk_check_type(Walk *w, const char *type, unsigned depth) {
         const char *problem = NULL;
-        size_t len = strlen(type);
         unsigned type_depth = 0;
+        size_t len;
         int r;
 
+        /* Most values are basic: nothing to scan, no depth of their own. */
+        if (value_fast_paths && value_type_is_fast(type[0]) && type[1] == '\0')
+                goto depth;
+
+        len = strlen(type);
         r = value_type_check(type, len, false, &type_depth, &problem);
         if (r < 0) {
                 if (len > VALUE_SIGNATURE_MAX)
@@ -106,6 +111,7 @@ static int walk_check_type(Walk *w, const char *type, unsigned depth) {
                                          VALUE_SIGNATURE_MAX);
                 return walk_fail(w, r, "type '%s' %s", type, problem);
         }
+depth:
         if (depth + type_depth > IPCBUS_VALUE_MAX_DEPTH)
                 return walk_fail(w, -ELOOP, "value nested deeper than %d levels", IPCBUS_VALUE_MAX_DEPTH);
         return 0;
@@ -124,7 +130,7 @@ static int walk_basic(Walk *w, char type, const void *p, unsigned size) {
  * sd-bus refuses (on both ends) the Unicode noncharacters U+FDD0..U+FDEF and
  * U+nFFFE/U+nFFFF, which GLib and libdbus accept. @s is valid UTF-8 already.
  */
-static bool utf8_has_noncharacter(const char *s, size_t len) {
+bool value_utf8_has_noncharacter(const char *s, size_t len) {
         const unsigned char *p = (const unsigned char *) s, *end = p + len;
 
         for (; p < end; p++) {
@@ -158,13 +164,16 @@ static int walk_string(Walk *w, GVariant *v, GVariantClass class) {
         len = n - 1;
 
         if (class == G_VARIANT_CLASS_STRING) {
-                /* With a length, g_utf8_validate() also refuses NUL bytes. */
-                if (!g_utf8_validate(s, (gssize) len, NULL))
-                        return walk_fail(w, -EINVAL, "string is not valid UTF-8");
-                if (utf8_has_noncharacter(s, len))
-                        return walk_fail(w, -EINVAL,
-                                         "string holds a Unicode noncharacter (U+FDD0..U+FDEF or "
-                                         "U+nFFFE/U+nFFFF), which sd-bus refuses");
+                /* Plain ASCII passes both checks; most strings are. With a
+                 * length, g_utf8_validate() also refuses NUL bytes. */
+                if (!value_fast_paths || !value_is_plain_ascii(s, len)) {
+                        if (!g_utf8_validate(s, (gssize) len, NULL))
+                                return walk_fail(w, -EINVAL, "string is not valid UTF-8");
+                        if (value_utf8_has_noncharacter(s, len))
+                                return walk_fail(w, -EINVAL,
+                                                 "string holds a Unicode noncharacter (U+FDD0..U+FDEF or "
+                                                 "U+nFFFE/U+nFFFF), which sd-bus refuses");
+                }
                 if (!walk_grow(w, 4, 4 + n))
                         return 0;
                 /* Validated above; spares sd-bus a second pass over the string. */
@@ -362,7 +371,8 @@ static int walk(Walk *w, GVariant *v, unsigned depth) {
         case G_VARIANT_CLASS_SIGNATURE:
                 return walk_string(w, v, class);
         case G_VARIANT_CLASS_VARIANT: {
-                GVariant *child = g_variant_get_variant(v);
+                /* g_variant_get_variant() less its type check: @v is one. */
+                GVariant *child = g_variant_get_child_value(v, 0);
                 int r = walk_in_variant(w, child, depth + 1);
 
                 g_variant_unref(child);
@@ -447,7 +457,7 @@ int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
         assert(m);
 
         if (args) {
-                if (!g_variant_is_of_type(args, G_VARIANT_TYPE("av")))
+                if (!g_variant_is_of_type(args, VALUE_TYPE_ARGS))
                         return walk_fail(&w, -EINVAL, "arguments must be of type 'av', not '%s'",
                                          g_variant_get_type_string(args));
                 n = g_variant_n_children(args);
@@ -459,7 +469,7 @@ int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
 
         for (gsize i = 0; i < n; i++) {
                 GVariant *boxed = g_variant_get_child_value(args, i);
-                GVariant *value = g_variant_get_variant(boxed);
+                GVariant *value = g_variant_get_child_value(boxed, 0);
 
                 w.arg = (unsigned) i + 1;
                 r = walk_in_variant(&w, value, 0);
@@ -480,19 +490,17 @@ int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
 
 static int read_next(sd_bus_message *m, unsigned depth, GVariant **ret);
 
+/* sd-bus validated strings, paths and signatures when reading them, more
+ * strictly than GLib (noncharacters are refused too): no second pass. */
+static GVariant *new_trusted_string(const GVariantType *type, const char *s) {
+        size_t size = strlen(s) + 1;
+        void *copy = g_memdup2(s, size);
+
+        return g_variant_new_from_data(type, copy, size, TRUE, g_free, copy);
+}
+
 static int read_basic(sd_bus_message *m, char type, GVariant **ret) {
-        union {
-                uint8_t y;
-                int b;
-                int16_t n;
-                uint16_t q;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                double d;
-                const char *s;
-        } u;
+        BasicValue u;
         int r;
 
         r = sd_bus_message_read_basic(m, type, &u);
@@ -501,8 +509,6 @@ static int read_basic(sd_bus_message *m, char type, GVariant **ret) {
         if (r == 0)
                 return -EBADMSG;
 
-        /* sd-bus has validated strings, paths and signatures, so the
-         * constructors' own checks cannot fail. */
         switch (type) {
         case 'y': *ret = g_variant_new_byte(u.y); break;
         case 'b': *ret = g_variant_new_boolean(u.b); break;
@@ -513,17 +519,17 @@ static int read_basic(sd_bus_message *m, char type, GVariant **ret) {
         case 'x': *ret = g_variant_new_int64(u.x); break;
         case 't': *ret = g_variant_new_uint64(u.t); break;
         case 'd': *ret = g_variant_new_double(u.d); break;
-        case 's': *ret = g_variant_new_string(u.s); break;
-        case 'o': *ret = g_variant_new_object_path(u.s); break;
-        case 'g': *ret = g_variant_new_signature(u.s); break;
+        case 's': *ret = new_trusted_string(G_VARIANT_TYPE_STRING, u.s); break;
+        case 'o': *ret = new_trusted_string(G_VARIANT_TYPE_OBJECT_PATH, u.s); break;
+        case 'g': *ret = new_trusted_string(G_VARIANT_TYPE_SIGNATURE, u.s); break;
         default: return -EINVAL;
         }
         return 1;
 }
 
-/* Builds from the children that follow, up to the end of the open container. */
-static int read_children(sd_bus_message *m, unsigned depth, GVariantBuilder *b, gsize *ret_n) {
-        gsize n = 0;
+/* Reads the children that follow, up to the end of the open container
+ * (floating, as read_next() returns them). */
+static int read_children(sd_bus_message *m, unsigned depth, ChildList *c) {
         int r;
 
         for (;;) {
@@ -534,18 +540,56 @@ static int read_children(sd_bus_message *m, unsigned depth, GVariantBuilder *b, 
                         return r;
                 if (r == 0)
                         break;
-                g_variant_builder_add_value(b, child);
-                n++;
+                child_list_push(c, child);
         }
-        *ret_n = n;
         return sd_bus_message_exit_container(m);
+}
+
+/* "v" holding a value read at @depth (the variant's own depth + 1): the
+ * variant, floating. */
+int value_read_boxed(sd_bus_message *m, const char *contents, unsigned depth, GVariant **ret) {
+        GVariant *child;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        r = read_next(m, depth, &child);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                g_variant_unref(child);
+                return r;
+        }
+        *ret = g_variant_new_variant(child);
+        return 1;
 }
 
 static int read_array(sd_bus_message *m, const char *contents, unsigned depth, GVariant **ret) {
         size_t size = contents[1] == '\0' ? fixed_array_element_size(contents[0]) : 0;
-        GVariantBuilder b;
-        gsize n;
+        ChildList c;
         int r;
+
+        if (contents[0] == 'v' && contents[1] == '\0') {
+                GVariant *v;
+
+                r = sd_bus_message_enter_container(m, 'a', "v");
+                if (r < 0)
+                        return r;
+                r = value_read_av_contents(m, depth + 2, &v);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0) {
+                        g_variant_unref(v);
+                        return r;
+                }
+                *ret = v;
+                return 1;
+        }
 
         if (contents[0] == 'b' && contents[1] == '\0') {
                 GByteArray *array;
@@ -599,63 +643,39 @@ static int read_array(sd_bus_message *m, const char *contents, unsigned depth, G
         if (r < 0)
                 return r;
 
-        g_variant_builder_init(&b, G_VARIANT_TYPE_ARRAY);
-        r = read_children(m, depth + 1, &b, &n);
+        child_list_init(&c);
+        r = read_children(m, depth + 1, &c);
         if (r < 0) {
-                g_variant_builder_clear(&b);
+                child_list_clear(&c);
                 return r;
         }
-        if (n == 0) {
-                /* The builder cannot tell an empty array's type; sd-bus's
-                 * contents is a complete type string. */
-                g_variant_builder_clear(&b);
-                *ret = g_variant_new_array(G_VARIANT_TYPE(contents), NULL, 0);
-        } else
-                *ret = g_variant_builder_end(&b);
+        /* sd-bus's contents is the element's complete type, also what an
+         * empty array needs. */
+        *ret = g_variant_new_array((const GVariantType *) contents, c.items, c.n);
+        child_list_forget(&c);
         return 1;
 }
 
 static int read_struct(sd_bus_message *m, char type, const char *contents, unsigned depth, GVariant **ret) {
-        GVariantBuilder b;
-        gsize n;
+        ChildList c;
         int r;
 
         r = sd_bus_message_enter_container(m, type, contents);
         if (r < 0)
                 return r;
 
-        g_variant_builder_init(&b, type == 'e' ? G_VARIANT_TYPE_DICT_ENTRY : G_VARIANT_TYPE_TUPLE);
-        r = read_children(m, depth + 1, &b, &n);
-        /* sd-bus checked the signature, but never let the builder's own
+        child_list_init(&c);
+        r = read_children(m, depth + 1, &c);
+        /* sd-bus checked the signature, but never let GLib's own
          * assertions see a malformed count. */
-        if (r >= 0 && (n == 0 || (type == 'e' && n != 2)))
+        if (r >= 0 && (c.n == 0 || (type == 'e' && c.n != 2)))
                 r = -EBADMSG;
         if (r < 0) {
-                g_variant_builder_clear(&b);
+                child_list_clear(&c);
                 return r;
         }
-        *ret = g_variant_builder_end(&b);
-        return 1;
-}
-
-static int read_variant(sd_bus_message *m, const char *contents, unsigned depth, GVariant **ret) {
-        GVariant *child;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
-        r = read_next(m, depth + 1, &child);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -EBADMSG;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0) {
-                g_variant_unref(child);
-                return r;
-        }
-        *ret = g_variant_new_variant(child);
+        *ret = type == 'e' ? g_variant_new_dict_entry(c.items[0], c.items[1]) : g_variant_new_tuple(c.items, c.n);
+        child_list_forget(&c);
         return 1;
 }
 
@@ -687,7 +707,7 @@ static int read_next(sd_bus_message *m, unsigned depth, GVariant **ret) {
         case 'a':
                 return read_array(m, contents, depth, ret);
         case 'v':
-                return read_variant(m, contents, depth, ret);
+                return value_read_boxed(m, contents, depth + 1, ret);
         default:
                 return read_struct(m, type, contents, depth, ret);
         }
@@ -742,7 +762,7 @@ int value_read_variant(sd_bus_message *m, GVariant **ret) {
 }
 
 int value_read_args(sd_bus_message *m, GVariant **ret) {
-        GVariantBuilder b;
+        GVariant *v;
         int r;
 
         assert(m);
@@ -754,26 +774,16 @@ int value_read_args(sd_bus_message *m, GVariant **ret) {
         if (r == 0)
                 return -ENXIO;
 
-        g_variant_builder_init(&b, G_VARIANT_TYPE("av"));
-        for (;;) {
-                GVariant *v;
-
-                r = value_read_variant(m, &v);
-                if (r == -ENXIO)
-                        break;
-                if (r < 0) {
-                        g_variant_builder_clear(&b);
-                        return r;
-                }
-                g_variant_builder_add_value(&b, g_variant_new_variant(v));
-                g_variant_unref(v);
-        }
-
+        /* An argument's value sits inside "av" and "v", which the depth
+         * limit does not count (see IPCBUS_VALUE_MAX_DEPTH). */
+        r = value_read_av_contents(m, 0, &v);
+        if (r < 0)
+                return r;
         r = sd_bus_message_exit_container(m);
         if (r < 0) {
-                g_variant_builder_clear(&b);
+                g_variant_unref(v);
                 return r;
         }
-        *ret = g_variant_ref_sink(g_variant_builder_end(&b));
+        *ret = g_variant_ref_sink(v);
         return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
 
 /* D-Bus's limit on a signature, in characters. */
@@ -80,3 +81,92 @@ int value_read_variant(sd_bus_message *m, GVariant **ret);
 /* Read "av" into a GVariant of type "av" (boxed elements, as on the wire).
  * -ENXIO at the end or when the next value is not "av". */
 int value_read_args(sd_bus_message *m, GVariant **ret);
+
+/* Whether @s (@len bytes) is ASCII without NUL bytes: then it is valid UTF-8
+ * without noncharacters, and the slower checks can be skipped. */
+bool value_is_plain_ascii(const char *s, size_t len);
+
+/* Whether valid UTF-8 @s holds a Unicode noncharacter, which sd-bus refuses
+ * in any string (channel names included). */
+bool value_utf8_has_noncharacter(const char *s, size_t len);
+
+/*
+ * Internal to the value module: the shortcuts of value-fast.c.
+ */
+
+/* "av" without G_VARIANT_TYPE()'s check of the string on every use. */
+#define VALUE_TYPE_ARGS ((const GVariantType *) "av")
+
+/* Whether value.c takes the shortcuts; tests turn them off to compare the
+ * results with the general code's. Not for changing while messages flow. */
+extern bool value_fast_paths;
+
+/* Keep GLib's type information for the containers every message uses (see
+ * value-fast.c); cheap after the first call. */
+void value_pin_types(void);
+
+/* Whether an "av" element of this type is written by ArgsWriter: the basic
+ * types D-Bus and GVariant share, 'h' excepted. */
+bool value_type_is_fast(char type);
+
+/*
+ * ArgsWriter - an "av" of basic values, written as GVariant serializes it:
+ * each variant (the value, a NUL, its type) at a multiple of 8, then the
+ * framing offsets (each element's end, 1, 2, 4 or 8 bytes wide as the
+ * total size needs). One buffer; GLib reads it without copying.
+ */
+typedef struct ArgsWriter {
+        uint8_t *data;
+        size_t size;                /* bytes of elements so far */
+        size_t allocated;
+        size_t *ends;               /* each element's end, for the offsets */
+        size_t n;
+        size_t n_allocated;
+        size_t ends_inline[16];
+} ArgsWriter;
+
+void args_writer_init(ArgsWriter *w);
+/* One element: @size bytes of @value in GVariant's form for @type (for
+ * strings, paths and signatures: the text and its NUL; for 'b': one byte,
+ * 0 or 1). The caller vouches for the bytes: the result is trusted. */
+void args_writer_add(ArgsWriter *w, char type, const void *value, size_t size);
+/* A floating "av" (trusted) holding what was added; @w is empty again. */
+GVariant *args_writer_finish(ArgsWriter *w);
+void args_writer_clear(ArgsWriter *w);
+
+/* What sd_bus_message_read_basic() writes, for any basic type. */
+typedef union BasicValue {
+        uint8_t y;
+        int b;
+        int16_t n;
+        uint16_t q;
+        int32_t i;
+        uint32_t u;
+        int64_t x;
+        uint64_t t;
+        double d;
+        const char *s;
+} BasicValue;
+
+/* The children of a container being read: a few inline, more on the heap.
+ * Pushing hands the reference over; clear drops the references (floating
+ * or not) and the list, forget only the list (a constructor took them). */
+typedef struct ChildList {
+        GVariant **items;
+        size_t n;
+        size_t allocated;
+        GVariant *inline_items[8];
+} ChildList;
+
+void child_list_init(ChildList *c);
+void child_list_push(ChildList *c, GVariant *v);
+void child_list_forget(ChildList *c);
+void child_list_clear(ChildList *c);
+
+/* "v" of @contents whose value is read at @depth (the variant's own depth
+ * + 1), as a floating GVariant. Return: 1; errors as value_read(). */
+int value_read_boxed(sd_bus_message *m, const char *contents, unsigned depth, GVariant **ret);
+
+/* The elements of an open "av" up to its end, as a floating "av"; @depth
+ * is that of the elements' values. Return: 1; errors as value_read(). */
+int value_read_av_contents(sd_bus_message *m, unsigned depth, GVariant **ret);

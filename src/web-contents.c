@@ -97,6 +97,28 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         return r < 0 ? r : 0;
 }
 
+int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,
+                                     ipcbus_port *const *transfer, size_t n_transfer) {
+        _cleanup_(g_variant_unrefp) GVariant *v = variant_take(message);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!wc)
+                return -EINVAL;
+        if (!web_contents_reachable(wc))
+                return -ENOTCONN;
+        r = wire_post_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, v, transfer, n_transfer,
+                                  &error, &msg);
+        if (r < 0) {
+                log_emit(&wc->main->log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
+                         error.message ? error.message : g_strerror(-r));
+                return r;
+        }
+        r = sd_bus_send(wc->conn->bus, msg, NULL);
+        return r < 0 ? r : 0;
+}
+
 int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
                                GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
 
 #include "channel.h"
 #include "errors.h"
+#include "port.h"
 #include "slot.h"
 #include "util.h"
 #include "value.h"
@@ -84,11 +86,11 @@ static void call_unlink(ipcbus_slot *s) {
 
 /* Deliver the outcome once, then end the registration. */
 static void call_finish(ipcbus_slot *s, GVariant *result, const sd_bus_error *error) {
-        ipcbus_slot_ref(s);
+        slot_pin(s);
         if (s->connected)
                 (void)s->call.fn(result, error, s->userdata);
         slot_disconnect(s);
-        ipcbus_slot_unref(s);
+        slot_unpin(s);
 }
 
 static int call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -136,5 +138,102 @@ int wire_call_start(sd_bus *bus, GQueue *calls, ipcbus_slot **ret_slot, sd_bus_m
                 s->floating = false;
                 *ret_slot = s;
         }
+        return 0;
+}
+
+int wire_post_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel,
+                          GVariant *message, ipcbus_port *const *ports, size_t n_ports, sd_bus_error *error,
+                          sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = channel_validate(channel, error);
+        if (r < 0)
+                return r;
+        r = port_transfer_prepare(ports, n_ports, NULL, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_signal(bus, &m, path, IPCBUS_INTERFACE_CHANNEL, "PostMessage");
+        if (r < 0)
+                return r;
+        if (destination) {
+                r = sd_bus_message_set_destination(m, destination);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_append_basic(m, 's', channel);
+        if (r < 0)
+                return r;
+        r = value_append_variant(m, message, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_open_container(m, 'a', "h");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_ports; i++) {
+                _cleanup_(closep) int fd = -1;
+
+                r = port_transfer_take_fd(ports[i], &fd);
+                if (r < 0)
+                        return r;
+                /* sd-bus keeps its own duplicate. */
+                r = sd_bus_message_append_basic(m, 'h', &fd);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int wire_read_post_message(sd_bus_message *m, sd_event *event, int64_t priority, sd_bus_error *error,
+                           const char **ret_channel, GVariant **ret_args, ipcbus_port ***ret_ports, size_t *ret_n) {
+        _cleanup_(g_variant_unrefp) GVariant *message = NULL;
+        ipcbus_port **ports = NULL;
+        const char *channel;
+        size_t n = 0;
+        int r, fd;
+
+        if (sd_bus_message_has_signature(m, "svah") <= 0)
+                return error_invalid_args(error, "Expected arguments (s channel, v message, ah ports), got '%s'",
+                                          strnull(sd_bus_message_get_signature(m, true)));
+        r = sd_bus_message_read_basic(m, 's', &channel);
+        if (r < 0)
+                return error_invalid_args(error, "Cannot read the channel");
+        r = channel_validate(channel, error);
+        if (r < 0)
+                return r;
+        r = value_read_variant(m, &message);
+        if (r < 0)
+                return error_invalid_args(error, "The message on '%s' cannot be read: %s", channel,
+                                          g_strerror(-r));
+        r = sd_bus_message_enter_container(m, 'a', "h");
+        if (r < 0)
+                return error_invalid_args(error, "Cannot read the ports");
+        while ((r = sd_bus_message_read_basic(m, 'h', &fd)) > 0) {
+                int copy;
+
+                ports = g_renew(ipcbus_port *, ports, n + 1);
+                /* The message owns its descriptors: each port gets its own. */
+                copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                r = copy < 0 ? -errno : port_new_from_fd(event, priority, copy, &ports[n]);
+                if (r < 0)
+                        break;
+                n++;
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        ipcbus_port_unref(ports[i]);
+                g_free(ports);
+                return error_invalid_args(error, "Port %zu on '%s' is not usable: %s", n, channel, g_strerror(-r));
+        }
+
+        *ret_channel = channel;
+        *ret_args = g_variant_ref_sink(ipcbus_args(message, NULL));
+        *ret_ports = ports;
+        *ret_n = n;
         return 0;
 }

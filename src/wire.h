@@ -47,3 +47,24 @@ int wire_call_start(sd_bus *bus, GQueue *calls, ipcbus_slot **ret_slot, sd_bus_m
 
 /* Decode a "v" method reply: the value, or the error it carries. */
 int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_result);
+
+/**
+ * wire_post_message_new - a Channel1.PostMessage signal (s channel, v message, ah ports)
+ * The transfer list is checked and the value appended before any port is
+ * touched, so a refusal leaves every port usable; once built, the ports
+ * are transferred (neutered here).
+ * Return: 0; -EINVAL with the reason in @error; sd-bus and port errors.
+ */
+int wire_post_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel,
+                          GVariant *message, ipcbus_port *const *ports, size_t n_ports, sd_bus_error *error,
+                          sd_bus_message **ret);
+
+/**
+ * wire_read_post_message - read a PostMessage signal
+ * @event, @priority: where the arriving ports run
+ * @ret_args: "av" holding the message (listeners get (event, message))
+ * @ret_ports, @ret_n: the ports, new references in a new array
+ * Return: 0; -EINVAL with InvalidArgs in @error.
+ */
+int wire_read_post_message(sd_bus_message *m, sd_event *event, int64_t priority, sd_bus_error *error,
+                           const char **ret_channel, GVariant **ret_args, ipcbus_port ***ret_ports, size_t *ret_n);

@@ -20,6 +20,7 @@ typedef struct ipcbus_web_contents ipcbus_web_contents;
 typedef struct ipcbus_event ipcbus_event;
 typedef struct ipcbus_invocation ipcbus_invocation;
 typedef struct ipcbus_slot ipcbus_slot;
+typedef struct ipcbus_port ipcbus_port;
 
 /* D-Bus interface names and error names of wire contract version 1. */
 #define IPCBUS_INTERFACE_MAIN "org.ipcbus.Main1"

@@ -48,6 +48,15 @@ IPCBUS_EXPORT int ipcbus_event_reply(ipcbus_event *event, const char *channel, G
  */
 IPCBUS_EXPORT int ipcbus_event_set_return_value(ipcbus_event *event, GVariant *value);
 
+/**
+ * ipcbus_event_get_ports - event.ports: the MessagePorts that came with a
+ * PostMessage (ipcRenderer.postMessage / webContents.postMessage)
+ * @ret_n: how many (may be NULL)
+ * Return: the ports (borrowed; ipcbus_port_ref() the ones you keep; the
+ * others close when the event goes), or NULL when none came.
+ */
+IPCBUS_EXPORT ipcbus_port **ipcbus_event_get_ports(ipcbus_event *event, size_t *ret_n);
+
 /* Return: true if the event comes from SendSync (the sender is waiting). */
 IPCBUS_EXPORT bool ipcbus_event_is_sync(ipcbus_event *event);
 

@@ -102,6 +102,15 @@ IPCBUS_EXPORT int ipcbus_renderer_detach(ipcbus_renderer *r);
 IPCBUS_EXPORT int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args);
 
 /**
+ * ipcbus_renderer_post_message - ipcRenderer.postMessage(channel, message, transfer)
+ * The main's listeners on @channel get (event, message) and the ports in
+ * ipcbus_event_get_ports(). Queued like a send while the main is not there.
+ * Return: as ipcbus_web_contents_post_message().
+ */
+IPCBUS_EXPORT int ipcbus_renderer_post_message(ipcbus_renderer *r, const char *channel, GVariant *message,
+                                               ipcbus_port *const *transfer, size_t n_transfer);
+
+/**
  * ipcbus_renderer_invoke - ipcRenderer.invoke(channel, ...args), asynchronous
  * @ret_slot: optional; unreferencing it cancels (the callback is not called)
  * @timeout_usec: 0 for the renderer's timeout
@@ -116,8 +125,10 @@ IPCBUS_EXPORT int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_s
  * ipcbus_renderer_invoke_sync - invoke and block for the answer (small tools)
  * @ret_error: the D-Bus error on failure (may be NULL)
  * @ret_result: the value (new reference), on success
- * Return: 0; -EREMOTEIO (or the errno the error name maps to) with
- * @ret_error set when the main answered an error; -ETIMEDOUT; -ENOTCONN.
+ * Return: 0; when the main answered an error, a negative errno derived from
+ * its name by sd-bus (-EIO for ipcbus's own names, -EINVAL for InvalidArgs)
+ * with @ret_error holding the name and message: test the name, not the
+ * errno; -ETIMEDOUT; -ENOTCONN.
  */
 IPCBUS_EXPORT int ipcbus_renderer_invoke_sync(ipcbus_renderer *r, const char *channel, GVariant *args,
                                               uint64_t timeout_usec, sd_bus_error *ret_error,

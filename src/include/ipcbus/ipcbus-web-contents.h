@@ -38,6 +38,18 @@ IPCBUS_EXPORT ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc)
 IPCBUS_EXPORT int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVariant *args);
 
 /**
+ * ipcbus_web_contents_post_message - webContents.postMessage(channel, message, transfer)
+ * @message: the value (floating reference sunk); NULL means undefined
+ * @transfer: MessagePorts to hand over (neutered here once sent)
+ * The renderer's listeners on @channel get (event, message) and the ports
+ * in ipcbus_event_get_ports().
+ * Return: 0; -EINVAL for a bad channel, value or transfer list (nothing is
+ * sent, the ports stay usable); -ENOTCONN if gone.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,
+                                                   ipcbus_port *const *transfer, size_t n_transfer);
+
+/**
  * ipcbus_web_contents_invoke - call a handler the renderer registered
  * (org.ipcbus.Renderer1.Invoke); Electron lacks this, electron-better-ipc's
  * callRenderer fills the gap.

@@ -26,3 +26,13 @@
 #include <ipcbus/ipcbus-main.h>
 #include <ipcbus/ipcbus-web-contents.h>
 #include <ipcbus/ipcbus-renderer.h>
+#include <ipcbus/ipcbus-port.h>
+
+/* g_autoptr() support, for GLib programs. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_main, ipcbus_main_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_renderer, ipcbus_renderer_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_web_contents, ipcbus_web_contents_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_event, ipcbus_event_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_invocation, ipcbus_invocation_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_slot, ipcbus_slot_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_port, ipcbus_port_unref)

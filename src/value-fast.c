@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The per-message shortcuts of the value module. Most argument lists are a
+ * few basic values (a string, a number), and building them as a GVariant
+ * tree costs more than carrying them: a builder, three GVariants and a
+ * GBytes per argument, a type lookup for each container. Here an "av" of
+ * basic values is written in GVariant's own serialized form, in one buffer,
+ * and GLib makes GVariants for the elements only when someone reads them.
+ * Anything else falls back to value.c's general code; tests compare both
+ * (value_fast_paths).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+
+#include <ipcbus/ipcbus-value.h>
+
+#include "value.h"
+
+bool value_fast_paths = true;
+
+/* Elements of an "av" (variants) start at multiples of 8. */
+#define VARIANT_ALIGN 8U
+
+/* A first buffer that holds a handful of small arguments. */
+#define WRITER_FIRST_SIZE 128U
+
+/*
+ * GLib destroys a container type's bookkeeping (and, with the last one, its
+ * whole table of types) when the last value of that type goes, and builds
+ * it again for the next: a hash table, a copy of the type string and a lock
+ * per message. One long-lived value of each type every message uses keeps
+ * them: "av", "a{sv}" (and its "{sv}") and the tagged "(sv)".
+ */
+void value_pin_types(void) {
+        static GVariant **pinned = NULL;
+
+        if (g_once_init_enter(&pinned)) {
+                GVariant **keep = g_new(GVariant *, 3);
+
+                keep[0] = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE_VARIANT, NULL, 0));
+                keep[1] = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
+                keep[2] = g_variant_ref_sink(g_variant_new("(sv)", "", g_variant_new_string("")));
+                g_once_init_leave(&pinned, keep);
+        }
+}
+
+bool value_type_is_fast(char type) {
+        switch (type) {
+        case 'y': case 'b': case 'n': case 'q': case 'i': case 'u':
+        case 'x': case 't': case 'd': case 's': case 'o': case 'g':
+                return true;
+        default:
+                return false;
+        }
+}
+
+bool value_is_plain_ascii(const char *s, size_t len) {
+        const uint64_t low = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+        size_t i = 0;
+
+        /* Eight bytes at a time: no high bit, and no zero byte. */
+        for (; i + 8 <= len; i += 8) {
+                uint64_t x;
+
+                memcpy(&x, s + i, sizeof(x));
+                if ((x & high) || ((x - low) & ~x & high))
+                        return false;
+        }
+        for (; i < len; i++)
+                if ((unsigned char) s[i] - 1U >= 0x7FU)
+                        return false;
+        return true;
+}
+
+void args_writer_init(ArgsWriter *w) {
+        *w = (ArgsWriter) { .ends = w->ends_inline, .n_allocated = G_N_ELEMENTS(w->ends_inline) };
+}
+
+void args_writer_clear(ArgsWriter *w) {
+        g_free(w->data);
+        if (w->ends != w->ends_inline)
+                g_free(w->ends);
+        args_writer_init(w);
+}
+
+static void writer_reserve(ArgsWriter *w, size_t needed) {
+        size_t allocated;
+
+        if (needed <= w->allocated)
+                return;
+        allocated = MAX(MAX(w->allocated * 2, needed), (size_t) WRITER_FIRST_SIZE);
+        w->data = g_realloc(w->data, allocated);
+        w->allocated = allocated;
+}
+
+void args_writer_add(ArgsWriter *w, char type, const void *value, size_t size) {
+        size_t start = (w->size + VARIANT_ALIGN - 1) & ~((size_t) VARIANT_ALIGN - 1);
+        size_t end = start + size + 2;
+
+        writer_reserve(w, end);
+        /* A variant: its value at the start, then a NUL and the value's type. */
+        memset(w->data + w->size, 0, start - w->size);
+        memcpy(w->data + start, value, size);
+        w->data[start + size] = '\0';
+        w->data[start + size + 1] = (uint8_t) type;
+        w->size = end;
+
+        if (w->n == w->n_allocated) {
+                size_t n = w->n_allocated * 2;
+
+                if (w->ends == w->ends_inline) {
+                        w->ends = g_new(size_t, n);
+                        memcpy(w->ends, w->ends_inline, sizeof(w->ends_inline));
+                } else
+                        w->ends = g_renew(size_t, w->ends, n);
+                w->n_allocated = n;
+        }
+        w->ends[w->n++] = end;
+}
+
+/* GVariant's framing offsets: the narrowest width that can address the
+ * whole array, offsets included. */
+static size_t offset_size(size_t body, size_t n) {
+        if (body + n <= G_MAXUINT8)
+                return 1;
+        if (body + 2 * n <= G_MAXUINT16)
+                return 2;
+        if (body + 4 * n <= G_MAXUINT32)
+                return 4;
+        return 8;
+}
+
+GVariant *args_writer_finish(ArgsWriter *w) {
+        size_t width, total;
+        uint8_t *p, *data;
+
+        if (w->n == 0) {
+                args_writer_clear(w);
+                return g_variant_new_array(G_VARIANT_TYPE_VARIANT, NULL, 0);
+        }
+
+        /* After the last element, each element's end, little-endian. */
+        width = offset_size(w->size, w->n);
+        total = w->size + width * w->n;
+        writer_reserve(w, total);
+        p = w->data + w->size;
+        for (size_t i = 0; i < w->n; i++) {
+                uint64_t end = w->ends[i];
+
+                for (size_t k = 0; k < width; k++, end >>= 8)
+                        *p++ = (uint8_t) end;
+        }
+        assert(p == w->data + total);
+
+        data = g_steal_pointer(&w->data);
+        args_writer_clear(w);
+        /* Trusted: written in normal form, from values sd-bus or GLib checked. */
+        return g_variant_new_from_data(VALUE_TYPE_ARGS, data, total, TRUE, g_free, data);
+}
+
+/* ---- lists of children ------------------------------------------------ */
+
+void child_list_init(ChildList *c) {
+        c->items = c->inline_items;
+        c->n = 0;
+        c->allocated = G_N_ELEMENTS(c->inline_items);
+}
+
+void child_list_push(ChildList *c, GVariant *v) {
+        if (c->n == c->allocated) {
+                size_t n = c->allocated * 2;
+
+                if (c->items == c->inline_items) {
+                        c->items = g_new(GVariant *, n);
+                        memcpy(c->items, c->inline_items, sizeof(c->inline_items));
+                } else
+                        c->items = g_renew(GVariant *, c->items, n);
+                c->allocated = n;
+        }
+        c->items[c->n++] = v;
+}
+
+void child_list_forget(ChildList *c) {
+        if (c->items != c->inline_items)
+                g_free(c->items);
+        child_list_init(c);
+}
+
+void child_list_clear(ChildList *c) {
+        for (size_t i = 0; i < c->n; i++)
+                g_variant_unref(c->items[i]);
+        child_list_forget(c);
+}
+
+/* ---- reading "av" -------------------------------------------------------- */
+
+/* One "av" element, a variant of the basic @contents, added to @w as
+ * GVariant lays it out. */
+static int read_fast_element(sd_bus_message *m, const char *contents, ArgsWriter *w) {
+        const void *p = NULL;
+        size_t size = 0;
+        BasicValue u;
+        uint8_t b;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_basic(m, contents[0], &u);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        /* Strings stay valid as long as the message. sd-bus validated them
+         * (UTF-8, paths, signatures) more strictly than GLib does. */
+        switch (contents[0]) {
+        case 's': case 'o': case 'g':
+                p = u.s;
+                size = strlen(u.s) + 1;
+                break;
+        case 'b':
+                b = u.b != 0;
+                p = &b;
+                size = 1;
+                break;
+        case 'y':
+                p = &u.y;
+                size = 1;
+                break;
+        case 'n': case 'q':
+                p = &u.q;
+                size = 2;
+                break;
+        case 'i': case 'u':
+                p = &u.u;
+                size = 4;
+                break;
+        case 'x': case 't': case 'd':
+                p = &u.t;
+                size = 8;
+                break;
+        default:
+                /* value_type_is_fast() let only the above through. */
+                assert(false);
+                return -EINVAL;
+        }
+        args_writer_add(w, contents[0], p, size);
+        return 0;
+}
+
+/*
+ * While the elements are basic values the list is written serialized; at
+ * the first other one, what was written becomes children (references into
+ * the one buffer) and the rest is read by value.c's general code. The depth
+ * check is the one read_next() makes for each element's variant.
+ */
+int value_read_av_contents(sd_bus_message *m, unsigned depth, GVariant **ret) {
+        bool fast = value_fast_paths;
+        size_t owned = 0;
+        ChildList c;
+        ArgsWriter w;
+        int r;
+
+        value_pin_types();
+        child_list_init(&c);
+        args_writer_init(&w);
+
+        for (;;) {
+                const char *contents;
+                GVariant *child;
+                char type;
+
+                r = sd_bus_message_peek_type(m, &type, &contents);
+                if (r <= 0)
+                        break;
+                if (type != 'v') {
+                        /* Not an element: left to exit_container() to refuse. */
+                        r = 0;
+                        break;
+                }
+                if (depth > IPCBUS_VALUE_MAX_DEPTH) {
+                        r = -ELOOP;
+                        break;
+                }
+
+                if (fast && value_type_is_fast(contents[0]) && contents[1] == '\0') {
+                        r = read_fast_element(m, contents, &w);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+
+                if (fast) {
+                        GVariant *head = g_variant_ref_sink(args_writer_finish(&w));
+
+                        /* Our references, unlike the floating ones that follow. */
+                        owned = g_variant_n_children(head);
+                        for (size_t i = 0; i < owned; i++)
+                                child_list_push(&c, g_variant_get_child_value(head, i));
+                        g_variant_unref(head);
+                        fast = false;
+                }
+                r = value_read_boxed(m, contents, depth, &child);
+                if (r < 0)
+                        break;
+                child_list_push(&c, child);
+        }
+        if (r < 0) {
+                args_writer_clear(&w);
+                child_list_clear(&c);
+                return r;
+        }
+
+        if (fast) {
+                *ret = args_writer_finish(&w);
+                return 1;
+        }
+        *ret = g_variant_new_array(G_VARIANT_TYPE_VARIANT, c.items, c.n);
+        for (size_t i = 0; i < owned; i++)
+                g_variant_unref(c.items[i]);
+        child_list_forget(&c);
+        return 1;
+}
