@@ -35,6 +35,8 @@ typedef struct demo_main {
         unsigned delay_ms;
         char *last_test_call;
         GQueue delayed;      /* delayed_reply *, render-invoke-to-main answers not yet due */
+        uint64_t paired[2];  /* ids of the win1/win2 last given a 'port' channel */
+        ipcbus_port *kept;   /* port1 of the last ask-main-port */
 } demo_main;
 
 static void print_recv(const char *channel, GVariant *args) {
@@ -349,6 +351,8 @@ static int handle_render_invoke_to_main(ipcbus_invocation *inv, GVariant *args, 
         return 0;
 }
 
+static void demo_main_pair_windows(demo_main *d);
+
 /* ---- seed 001 主进程到渲染进程: testMsg on attach --------------------------- */
 
 static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
@@ -361,6 +365,63 @@ static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata)
         r = ipcbus_web_contents_send(wc, "testMsg", string_args(DEMO_TEST_MSG));
         if (r < 0)
                 fprintf(stderr, "ipcbus-demo main: testMsg: %s\n", g_strerror(-r));
+        demo_main_pair_windows(userdata);
+}
+
+/* ---- seed 002: a MessagePort for win1 and win2 ------------------------------ */
+
+/* const { port1, port2 } = new MessageChannelMain()
+ * mainWindow.webContents.postMessage('port', null, [port1])
+ * secondaryWindow.webContents.postMessage('port', null, [port2])
+ * Once both are attached; again if either comes back. */
+static void demo_main_pair_windows(demo_main *d) {
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *win1 = NULL, *win2 = NULL;
+        _cleanup_(ipcbus_port_unrefp) ipcbus_port *port1 = NULL, *port2 = NULL;
+        int r;
+
+        if (ipcbus_main_find_web_contents(d->m, "win1", &win1) < 0 ||
+            ipcbus_main_find_web_contents(d->m, "win2", &win2) < 0)
+                return;
+        if (ipcbus_web_contents_get_id(win1) == d->paired[0] && ipcbus_web_contents_get_id(win2) == d->paired[1])
+                return;
+        r = ipcbus_message_channel_new(ipcbus_main_get_event(d->m), &port1, &port2);
+        if (r >= 0)
+                r = ipcbus_web_contents_post_message(win1, "port", ipcbus_value_null(), &port1, 1);
+        if (r >= 0)
+                r = ipcbus_web_contents_post_message(win2, "port", ipcbus_value_null(), &port2, 1);
+        if (r < 0) {
+                fprintf(stderr, "ipcbus-demo main: port: %s\n", g_strerror(-r));
+                return;
+        }
+        d->paired[0] = ipcbus_web_contents_get_id(win1);
+        d->paired[1] = ipcbus_web_contents_get_id(win2);
+}
+
+/* ---- seed 003: MessageChannelMain, the main keeping port1 -------------------- */
+
+static int on_ask_main_port(ipcbus_event *event, GVariant *args, void *userdata) {
+        demo_main *d = userdata;
+        _cleanup_(ipcbus_port_unrefp) ipcbus_port *port1 = NULL, *port2 = NULL;
+        GVariantDict some;
+        int r;
+
+        print_recv(ipcbus_event_get_channel(event), args);
+        /* w.webContents.postMessage('port', null, [port2]); port1.postMessage({ some: 'message' }) */
+        r = ipcbus_message_channel_new(ipcbus_main_get_event(d->m), &port1, &port2);
+        if (r < 0)
+                return r;
+        r = ipcbus_web_contents_post_message(ipcbus_event_get_sender(event), "main-port", ipcbus_value_null(),
+                                             &port2, 1);
+        if (r < 0)
+                return r;
+        g_variant_dict_init(&some, NULL);
+        g_variant_dict_insert(&some, "some", "s", "message");
+        r = ipcbus_port_post_message(port1, g_variant_dict_end(&some), NULL, 0);
+        if (r < 0)
+                return r;
+        ipcbus_port_unref(d->kept);
+        d->kept = DEMO_TAKE_PTR(port1);
+        return 0;
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -386,6 +447,7 @@ static const demo_listener listeners[] = {
         { "from-renderer", on_from_renderer },
         { "render-send-to-main", on_render_send_to_main },
         { "render-send-sync-to-main", on_render_send_sync_to_main },
+        { "ask-main-port", on_ask_main_port },
 };
 
 static const demo_handler handlers[] = {
@@ -435,6 +497,7 @@ static void demo_main_clear(demo_main *d) {
 
         while ((x = g_queue_peek_head(&d->delayed)))
                 delayed_reply_free(x);
+        d->kept = ipcbus_port_unref(d->kept);
         d->m = ipcbus_main_unref(d->m);
         if (d->runtime_file)
                 (void)unlink(d->runtime_file);
@@ -455,47 +518,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return ipcbus_main_exit(d->m, 0);
 }
 
-/*
- * ipcbus_main_open_address() / _open_user() / _open_system() are the one-call
- * way. In this tree they close the connection they just opened (main_open()
- * drops a temporary wrapper around the sd_bus it hands to
- * ipcbus_main_add_bus(), which closes the shared bus; reported), so the demo
- * opens the bus itself and hands it over: the same thing, done by hand.
- */
 static int demo_main_open(demo_main *d, const demo_options *o) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r;
-
         switch (o->bus) {
         case DEMO_BUS_ADDRESS:
-                r = sd_bus_new(&bus);
-                if (r < 0)
-                        return r;
-                r = sd_bus_set_address(bus, o->address);
-                if (r < 0)
-                        return r;
-                r = sd_bus_set_bus_client(bus, 1);
-                if (r < 0)
-                        return r;
-                r = sd_bus_start(bus);
-                break;
+                return ipcbus_main_open_address(d->m, o->address);
         case DEMO_BUS_SYSTEM:
-                r = sd_bus_open_system(&bus);
-                break;
+                return ipcbus_main_open_system(d->m);
         case DEMO_BUS_USER:
-                r = sd_bus_open_user(&bus);
-                break;
+                return ipcbus_main_open_user(d->m);
         default:
                 return -EINVAL;
         }
-        if (r < 0)
-                return r;
-        r = ipcbus_main_add_bus(d->m, bus);
-        if (r < 0)
-                return r;
-        /* The main holds its own reference now. */
-        bus = sd_bus_unref(bus);
-        return 0;
 }
 
 int demo_main_run(const demo_options *o) {

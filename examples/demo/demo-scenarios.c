@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <signal.h>
+
 #include "demo.h"
 
 #define SCENARIO_TIMEOUT_USEC (5U * 1000U * 1000U)
@@ -28,6 +30,7 @@ typedef struct demo_window {
         char *log_prefix;
         ipcbus_renderer *r;
         GPtrArray *recv; /* "CHANNEL ARGS" of each message since the scenario began */
+        demo_port_end port;
 } demo_window;
 
 typedef struct demo_selftest {
@@ -513,6 +516,60 @@ static int scenario_render_invoke_to_main(demo_selftest *t) {
 }
 
 /* Electron's error for an invoke nobody handles. */
+/* ---- seeds 002, 003: MessagePorts ------------------------------------------ */
+
+static bool port_got(demo_port_end *end, const char *value) {
+        for (unsigned i = 0; i < end->recv->len; i++)
+                if (g_str_equal(end->recv->pdata[i], value))
+                        return true;
+        return false;
+}
+
+/* win1 posts "ping N" over its end; win2, at the other end, answers. */
+static int port_ping(demo_selftest *t, unsigned n) {
+        g_autofree char *ping = g_strdup_printf("ping %u", n), *pong = g_strdup_printf("'pong %u'", n);
+        int k;
+
+        k = ipcbus_port_post_message(t->win1.port.port, g_variant_new_string(ping), NULL, 0);
+        if (k < 0)
+                return fail(t, "win1 cannot post on its port: %s", g_strerror(-k));
+        if (WAIT_FOR(t, port_got(&t->win1.port, pong)) < 0)
+                return fail(t, "win1 got no %s over the port", pong);
+        return 0;
+}
+
+static int scenario_port(demo_selftest *t) {
+        /* The main gave each window one end once both were attached. */
+        if (WAIT_FOR(t, t->win1.port.port && t->win2.port.port) < 0)
+                return fail(t, "the windows did not both get an end of the 'port' channel");
+        return port_ping(t, 1);
+}
+
+static int scenario_port_main_stopped(demo_selftest *t) {
+        int k;
+
+        /* After the handoff the main is not on the path. */
+        if (kill(t->main->pid, SIGSTOP) < 0)
+                return fail(t, "cannot stop the main: %m");
+        k = port_ping(t, 2);
+        (void)kill(t->main->pid, SIGCONT);
+        return k;
+}
+
+static int scenario_main_port(demo_selftest *t) {
+        int k;
+
+        /* const { port1, port2 } = new MessageChannelMain()
+         * w.webContents.postMessage('port', null, [port2])
+         * port1.postMessage({ some: 'message' }) */
+        k = send(t, &t->win1, "ask-main-port", NULL);
+        if (k < 0)
+                return k;
+        if (WAIT_FOR(t, port_got(&t->win1.port, "{'some': <'message'>}")) < 0)
+                return fail(t, "win1 got no {some: 'message'} over the main's port");
+        return 0;
+}
+
 static int scenario_no_handler(demo_selftest *t) {
         return invoke_expect_error(t, &t->win1, "no-such-channel", string_args("hello"),
                                    IPCBUS_ERROR_NO_HANDLER, "No handler registered for 'no-such-channel'");
@@ -543,6 +600,9 @@ static const demo_scenario scenarios[] = {
         { "render-send-to-main", scenario_render_send_to_main },           /* 004 */
         { "render-send-sync-to-main", scenario_render_send_sync_to_main }, /* 004 */
         { "render-invoke-to-main", scenario_render_invoke_to_main },       /* 004 */
+        { "port", scenario_port },                                         /* 002 */
+        { "port-with-main-stopped", scenario_port_main_stopped },          /* 002 */
+        { "MessageChannelMain-port1.postMessage", scenario_main_port },    /* 003 */
         { "unknown-channel-NoHandler", scenario_no_handler },
 };
 
@@ -588,18 +648,17 @@ static int window_open(demo_selftest *t, demo_window *w, const char *name) {
         if (k >= 0)
                 /* Listeners before Attach: testMsg comes right after it. */
                 k = demo_renderer_listen(w->r, on_window_recv, w);
+        if (k >= 0) {
+                w->port.answer = g_str_equal(name, "win2");
+                k = demo_port_listen(w->r, &w->port);
+        }
         if (k < 0)
                 return fail(t, "%s: cannot connect: %s", name, g_strerror(-k));
-        /* The main is up already (it said 'ready'); learning its owner before
-         * sending keeps the renderer's queue for an absent main unused:
-         * draining that queue frees its entries twice in this tree (reported). */
-        k = ipcbus_renderer_wait_for_main(w->r, 0);
-        if (k < 0)
-                return fail(t, "%s: the main is not on the bus: %s", name, g_strerror(-k));
         return 0;
 }
 
 static void window_close(demo_window *w) {
+        demo_port_end_clear(&w->port);
         w->r = ipcbus_renderer_unref(w->r);
         if (w->recv)
                 g_ptr_array_unref(w->recv);

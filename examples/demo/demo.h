@@ -163,6 +163,22 @@ char *demo_self_exe(void);
  * A child whose stdout we read line by line from an sd-event loop: the main
  * in the self-test.
  */
+/* A renderer's end of the demo's MessagePorts (demo-port.c). */
+typedef struct demo_port_end {
+        ipcbus_port *port;          /* from the "port" channel (win1 <-> win2) */
+        ipcbus_port *main_port;     /* from "main-port" (the main keeps the other end) */
+        GPtrArray *recv;            /* char *, each message, GVariant text form */
+        bool answer;                /* win2: answer "ping N" with "pong N" */
+        bool print;                 /* renderer mode: print "port-recv VALUE" */
+        uint64_t interval_usec;     /* win1 in renderer mode: post "ping N" this often */
+        unsigned pings;
+        sd_event *event;
+        sd_event_source *timer;
+} demo_port_end;
+
+int demo_port_listen(ipcbus_renderer *r, demo_port_end *end);
+void demo_port_end_clear(demo_port_end *end);
+
 typedef struct demo_child {
         pid_t pid;
         int fd;
