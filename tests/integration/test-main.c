@@ -34,6 +34,14 @@
  *                            handler and answers its result, or rejects with its error name
  *   ids (handle)             returns "a(ts)" of attached renderers
  *   sender-name (handle)     the caller's unique bus name
+ *   port-echo (on)           creates a MessageChannel, posts port1 to the sender on
+ *                            port-echo-port after queueing "q1", "q2" on port2, and
+ *                            echoes everything that arrives on port2; prints
+ *                            "port-closed" when port1's holder closes it
+ *   port-pair (on)           (name): a MessageChannel, port1 to the sender and
+ *                            port2 to the renderer called name, both on "paired"
+ *   port-back (on)           a PostMessage carrying a port: posts "hello from main"
+ *                            on it and prints "got-port N" (N ports arrived)
  *   count (on)               counts; count-get (handle) returns the count
  */
 
@@ -230,7 +238,69 @@ static int h_ids(ipcbus_invocation *inv, GVariant *args, void *userdata) {
 }
 
 static int h_sender_name(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        return ipcbus_invocation_return_value(inv, g_variant_new_string(ipcbus_invocation_get_sender_bus_name(inv)));
+        const char *name = ipcbus_invocation_get_sender_bus_name(inv);
+
+        /* A direct connection has no bus names. */
+        return ipcbus_invocation_return_value(inv, g_variant_new_string(name ? name : ""));
+}
+
+static int on_port_echo_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                                void *userdata) {
+        return ipcbus_port_post_message(port, data, ports, n_ports);
+}
+
+static void on_port_echo_close(ipcbus_port *port, void *userdata) {
+        say("port-closed");
+        ipcbus_port_unref(port);
+}
+
+static int on_port_echo(ipcbus_event *e, GVariant *args, void *userdata) {
+        ipcbus_port *p1 = NULL, *p2 = NULL;
+        int r;
+
+        r = ipcbus_message_channel_new(ipcbus_main_get_event(the_main), &p1, &p2);
+        if (r < 0)
+                return r;
+        /* Posted before the renderer even has its end: they wait. */
+        (void)ipcbus_port_post_message(p2, g_variant_new_string("q1"), NULL, 0);
+        (void)ipcbus_port_post_message(p2, g_variant_new_string("q2"), NULL, 0);
+        (void)ipcbus_port_on_message(p2, NULL, on_port_echo_message, NULL);
+        (void)ipcbus_port_on_close(p2, NULL, on_port_echo_close, NULL);
+        (void)ipcbus_port_start(p2);
+        /* p2's reference now belongs to its close callback. */
+        r = ipcbus_web_contents_post_message(ipcbus_event_get_sender(e), "port-echo-port", NULL, &p1, 1);
+        ipcbus_port_unref(p1);
+        return r;
+}
+
+static int on_port_pair(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) name = ipcbus_args_get(args, 0);
+        ipcbus_web_contents *other = NULL;
+        ipcbus_port *p1 = NULL, *p2 = NULL;
+        int r;
+
+        r = ipcbus_main_find_web_contents(the_main, g_variant_get_string(name, NULL), &other);
+        if (r < 0)
+                return r;
+        r = ipcbus_message_channel_new(ipcbus_main_get_event(the_main), &p1, &p2);
+        if (r >= 0)
+                r = ipcbus_web_contents_post_message(ipcbus_event_get_sender(e), "paired", NULL, &p1, 1);
+        if (r >= 0)
+                r = ipcbus_web_contents_post_message(other, "paired", NULL, &p2, 1);
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        ipcbus_web_contents_unref(other);
+        return r;
+}
+
+static int on_port_back(ipcbus_event *e, GVariant *args, void *userdata) {
+        size_t n = 0;
+        ipcbus_port **ports = ipcbus_event_get_ports(e, &n);
+
+        say("got-port %zu", n);
+        if (n < 1)
+                return -EINVAL;
+        return ipcbus_port_post_message(ports[0], g_variant_new_string("hello from main"), NULL, 0);
 }
 
 static int on_count(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -298,6 +368,9 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_handle(the_main, NULL, "call-renderer", h_call_renderer, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "ids", h_ids, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "sender-name", h_sender_name, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "port-echo", on_port_echo, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "port-pair", on_port_pair, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "port-back", on_port_back, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "count", on_count, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "count-get", h_count_get, NULL));
         CHECK(ipcbus_main_on_attached(the_main, NULL, on_attached, NULL));

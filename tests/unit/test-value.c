@@ -111,6 +111,56 @@ static sd_bus_message *transfer(Pair *p, sd_bus_message *m) {
         return NULL;
 }
 
+/*
+ * What value_read_args() builds is marked trusted (normal form), and GLib
+ * takes that on trust. Check it: the same bytes, loaded as untrusted data,
+ * must be in normal form, and equal.
+ */
+static void assert_normal_form(GVariant *v) {
+        GVariant *copy;
+
+        assert_true(g_variant_is_normal_form(v));
+        copy = g_variant_ref_sink(g_variant_new_from_data(g_variant_get_type(v), g_variant_get_data(v),
+                                                          g_variant_get_size(v), FALSE, NULL, NULL));
+        if (!g_variant_is_normal_form(copy))
+                fail_msg("%s is not in normal form", g_variant_print(v, TRUE));
+        assert_true(g_variant_equal(copy, v));
+        g_variant_unref(copy);
+}
+
+/* Whether GLib holds @v serialized: it makes a new GVariant for each child
+ * of serialized data, and hands out a tree's own (a test may know that). */
+static bool held_serialized(GVariant *v) {
+        GVariant *a, *b;
+        bool serialized;
+
+        if (g_variant_n_children(v) == 0)
+                return false;
+        a = g_variant_get_child_value(v, 0);
+        b = g_variant_get_child_value(v, 0);
+        serialized = a != b;
+        g_variant_unref(a);
+        g_variant_unref(b);
+        return serialized;
+}
+
+/* Whether the last send_args() read its arguments into a serialized list
+ * (looked at before anything else made GLib serialize it). */
+static bool last_held_serialized;
+
+static bool all_basic(GVariant *args) {
+        bool basic = true;
+
+        for (size_t i = 0; basic && i < ipcbus_args_count(args); i++) {
+                GVariant *v = ipcbus_args_get(args, i);
+                const char *type = g_variant_get_type_string(v);
+
+                basic = type[1] == '\0' && strchr("ybnqiuxtdsog", type[0]);
+                g_variant_unref(v);
+        }
+        return basic;
+}
+
 /* Appends @args, sends, reads them back; returns what arrived. */
 static GVariant *send_args(Pair *p, GVariant *args) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -129,6 +179,8 @@ static GVariant *send_args(Pair *p, GVariant *args) {
         sd_bus_message_unref(in);
         assert_non_null(got);
         assert_false(g_variant_is_floating(got));
+        last_held_serialized = held_serialized(got);
+        assert_normal_form(got);
         return got;
 }
 
@@ -907,6 +959,277 @@ static void test_value_read_single_values(void **state) {
         g_variant_unref(b);
 }
 
+/* ---- the fast paths against the general code -------------------------- */
+
+/* Runs with the fast paths (value-fast.c) on or off, whichever the group set. */
+static bool group_fast = true;
+
+/*
+ * @args ("av") through a message twice, read with the fast paths on and
+ * off: both equal to @args, in normal form, and the fast one byte for byte
+ * what GLib itself serializes (an "av" of basic values comes back
+ * serialized by ipcbus, not built by GLib). Each argument also reads back
+ * equal through ipcbus_args_get().
+ */
+static void assert_fast_matches_general(Pair *p, GVariant *args) {
+        GVariant *fast, *general;
+        gsize n;
+
+        g_variant_ref_sink(args);
+        value_fast_paths = true;
+        fast = send_args(p, args);
+        /* The shortcut was taken exactly when it applies. */
+        assert_int_equal(last_held_serialized, ipcbus_args_count(args) > 0 && all_basic(args));
+        value_fast_paths = false;
+        general = send_args(p, args);
+        assert_false(last_held_serialized);
+        value_fast_paths = group_fast;
+
+        if (!g_variant_equal(args, fast) || !g_variant_equal(args, general)) {
+                char *a = g_variant_print(args, TRUE), *b = g_variant_print(fast, TRUE),
+                     *c = g_variant_print(general, TRUE);
+                fail_msg("sent %s, fast %s, general %s", a, b, c);
+        }
+        assert_int_equal(g_variant_get_size(fast), g_variant_get_size(args));
+        assert_memory_equal(g_variant_get_data(fast), g_variant_get_data(args), g_variant_get_size(args));
+
+        n = ipcbus_args_count(args);
+        assert_int_equal(ipcbus_args_count(fast), n);
+        for (gsize i = 0; i < n; i++) {
+                GVariant *x = ipcbus_args_get(args, i), *y = ipcbus_args_get(fast, i);
+
+                assert_true(g_variant_equal(x, y));
+                assert_true(g_variant_is_normal_form(y));
+                g_variant_unref(x);
+                g_variant_unref(y);
+        }
+        g_variant_unref(general);
+        g_variant_unref(fast);
+        g_variant_unref(args);
+}
+
+/* Each basic type, edge values included, alone and all together. */
+static void test_value_fast_basic_types(void **state) {
+        GVariant *values[] = {
+                g_variant_new_byte(0), g_variant_new_byte(255),
+                g_variant_new_boolean(true), g_variant_new_boolean(false),
+                g_variant_new_int16(INT16_MIN), g_variant_new_int16(-1), g_variant_new_uint16(UINT16_MAX),
+                g_variant_new_int32(INT32_MIN), g_variant_new_int32(0), g_variant_new_uint32(UINT32_MAX),
+                g_variant_new_int64(INT64_MIN), g_variant_new_uint64(UINT64_MAX),
+                g_variant_new_double(-0.0), g_variant_new_double(NAN), g_variant_new_double(-INFINITY),
+                g_variant_new_double(DBL_MIN), g_variant_new_double(1.5),
+                g_variant_new_string(""), g_variant_new_string("x"), g_variant_new_string("0123456789abcdef"),
+                g_variant_new_string("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80"),
+                g_variant_new_string("\x7f\x01 control and DEL"),
+                g_variant_new_object_path("/"), g_variant_new_object_path("/org/ipcbus/Demo"),
+                g_variant_new_signature(""), g_variant_new_signature("a{sv}(ii)h"),
+        };
+        GVariant *all[G_N_ELEMENTS(values)];
+
+        for (size_t i = 0; i < G_N_ELEMENTS(values); i++) {
+                all[i] = g_variant_new_variant(g_variant_ref_sink(values[i]));
+                assert_fast_matches_general(*state, ipcbus_args(values[i], NULL));
+                /* One before it, so that it does not start the list. */
+                assert_fast_matches_general(*state, ipcbus_args(g_variant_new_byte(1), values[i], NULL));
+        }
+        assert_fast_matches_general(*state, g_variant_new_array(G_VARIANT_TYPE_VARIANT, all, G_N_ELEMENTS(all)));
+        for (size_t i = 0; i < G_N_ELEMENTS(values); i++)
+                g_variant_unref(values[i]);
+        assert_fast_matches_general(*state, ipcbus_args(NULL, NULL));
+}
+
+/* @n arguments, each a string of @len 'x's. */
+static GVariant *many_strings(size_t n, size_t len) {
+        GVariant **children = g_new(GVariant *, n);
+        char *text = g_malloc(len + 1);
+        GVariant *args;
+
+        memset(text, 'x', len);
+        text[len] = '\0';
+        for (size_t i = 0; i < n; i++)
+                children[i] = g_variant_new_variant(g_variant_new_string(text));
+        args = g_variant_new_array(G_VARIANT_TYPE_VARIANT, children, n);
+        g_free(text);
+        g_free(children);
+        return args;
+}
+
+/*
+ * GVariant frames the elements with offsets 1, 2, 4 (or 8) bytes wide, the
+ * narrowest that can address the whole list: sizes around 255 and 65535
+ * bytes, one long argument or many short ones.
+ */
+static void test_value_fast_offset_widths(void **state) {
+        /* One string of L: L + 1 bytes, a NUL, 's', one offset. */
+        for (size_t len = 245; len <= 260; len++)
+                assert_fast_matches_general(*state, many_strings(1, len));
+        for (size_t len = 65525; len <= 65540; len++)
+                assert_fast_matches_general(*state, many_strings(1, len));
+        /* Two: the first padded to 8. */
+        for (size_t len = 115; len <= 130; len++)
+                assert_fast_matches_general(*state, many_strings(2, len));
+        /* Many short ones: 8 bytes each, and an offset each. */
+        for (size_t n = 25; n <= 32; n++)
+                assert_fast_matches_general(*state, many_strings(n, 1));
+        assert_fast_matches_general(*state, many_strings(7000, 1));
+        assert_fast_matches_general(*state, many_strings(20000, 1));
+        assert_fast_matches_general(*state, many_strings(3, 100000));
+}
+
+/* Basic values around others: the list is serialized up to the first other
+ * one, then built by GLib. Nested lists take the same path. */
+static void test_value_fast_mixed(void **state) {
+        static const char *const lists[] = {
+                "[<'a'>, <uint32 7>, <{'k': <1.5>}>, <'b'>, <('null', <''>)>, <2.5>]",
+                "[<[<1.0>, <'two'>]>, <'x'>]",
+                "[<'x'>, <[<1.0>, <'two'>, <[byte 1, 2]>]>, <@av []>, <[<@av []>]>]",
+                "[<[<'a'>, <[<'b'>, <[<'c'>]>]>]>]",
+                "[<<'boxed'>>, <objectpath '/a'>, <signature 'ay'>, <[1, 2]>, <(1, 'a')>]",
+                "[<true>, <false>, <@ab [true, false]>, <byte 0>]",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(lists); i++)
+                assert_fast_matches_general(*state, g_variant_new_parsed(lists[i]));
+}
+
+/* "av" inside "av" ... @levels deep around a string: 2 containers each. */
+static GVariant *nested_lists(unsigned levels) {
+        GVariant *v = g_variant_new_string("deep");
+
+        for (unsigned i = 0; i < levels; i++) {
+                GVariant *boxed = g_variant_new_variant(v);
+
+                v = g_variant_new_array(G_VARIANT_TYPE_VARIANT, &boxed, 1);
+        }
+        return v;
+}
+
+/* Nested lists count towards the depth limit as the general code counts
+ * them, on both ends: 31 levels (62 containers) go, 32 do not. */
+static void test_value_fast_nested_depth(void **state) {
+        Pair *p = *state;
+
+        assert_fast_matches_general(p, ipcbus_args(nested_lists(IPCBUS_VALUE_MAX_DEPTH / 2), NULL));
+        assert_refused(p, ipcbus_args(nested_lists(IPCBUS_VALUE_MAX_DEPTH / 2 + 1), NULL), -ELOOP,
+                       "argument 1", NULL);
+
+        /* Sent by a peer without the check: refused when read, either way. */
+        for (int fast = 0; fast <= 1; fast++) {
+                unsigned levels = IPCBUS_VALUE_MAX_DEPTH / 2 + 1;
+                sd_bus_message *m = new_message(p), *in;
+                GVariant *v = NULL;
+
+                assert_int_equal(sd_bus_message_open_container(m, 'a', "v"), 0);
+                for (unsigned i = 0; i < levels; i++) {
+                        assert_int_equal(sd_bus_message_open_container(m, 'v', "av"), 0);
+                        assert_int_equal(sd_bus_message_open_container(m, 'a', "v"), 0);
+                }
+                assert_true(sd_bus_message_append(m, "v", "s", "deep") >= 0);
+                for (unsigned i = 0; i < levels; i++) {
+                        assert_int_equal(sd_bus_message_close_container(m), 0);
+                        assert_int_equal(sd_bus_message_close_container(m), 0);
+                }
+                assert_int_equal(sd_bus_message_close_container(m), 0);
+                in = transfer(p, m);
+                sd_bus_message_unref(m);
+                value_fast_paths = fast;
+                assert_int_equal(value_read_args(in, &v), -ELOOP);
+                value_fast_paths = group_fast;
+                sd_bus_message_unref(in);
+        }
+}
+
+/* A result ("v") holding a list reads the same way. */
+static void test_value_fast_single_value(void **state) {
+        Pair *p = *state;
+        GVariant *value = g_variant_ref_sink(g_variant_new_parsed("[<'a'>, <int16 -2>, <[<'b'>, <{'k': <1>}>]>]"));
+
+        for (int fast = 0; fast <= 1; fast++) {
+                sd_bus_message *m = new_message(p), *in;
+                GVariant *got = NULL;
+
+                assert_int_equal(value_append_variant(m, value, NULL), 0);
+                in = transfer(p, m);
+                sd_bus_message_unref(m);
+                value_fast_paths = fast;
+                assert_int_equal(value_read_variant(in, &got), 0);
+                value_fast_paths = group_fast;
+                sd_bus_message_unref(in);
+                assert_true(g_variant_equal(value, got));
+                assert_normal_form(got);
+                g_variant_unref(got);
+        }
+        g_variant_unref(value);
+}
+
+/* ArgsWriter on its own, against GLib's serializer, without any message. */
+static void test_value_fast_writer(void **state) {
+        static const char *const lists[] = {
+                "[<byte 3>]", "[<true>, <false>]", "[<int16 -3>, <uint16 3>, <byte 1>]",
+                "[<-5>, <uint32 5>, <int64 -5>, <uint64 5>, <5.5>]",
+                "[<''>, <'a'>, <objectpath '/'>, <signature ''>, <signature 'a{sv}'>]",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
+                GVariant *expected = g_variant_ref_sink(g_variant_new_parsed(lists[i])), *got;
+                ArgsWriter w;
+
+                args_writer_init(&w);
+                for (gsize k = 0, n = g_variant_n_children(expected); k < n; k++) {
+                        GVariant *value = ipcbus_args_get(expected, k);
+
+                        args_writer_add(&w, g_variant_get_type_string(value)[0], g_variant_get_data(value),
+                                        g_variant_get_size(value));
+                        g_variant_unref(value);
+                }
+                got = g_variant_ref_sink(args_writer_finish(&w));
+                assert_true(g_variant_equal(expected, got));
+                assert_normal_form(got);
+                assert_int_equal(g_variant_get_size(got), g_variant_get_size(expected));
+                assert_memory_equal(g_variant_get_data(got), g_variant_get_data(expected),
+                                    g_variant_get_size(expected));
+                g_variant_unref(got);
+                g_variant_unref(expected);
+        }
+
+        /* Nothing added: an empty list; clearing a used writer frees it. */
+        {
+                ArgsWriter w;
+                GVariant *got;
+
+                args_writer_init(&w);
+                got = g_variant_ref_sink(args_writer_finish(&w));
+                assert_int_equal(g_variant_n_children(got), 0);
+                assert_string_equal(g_variant_get_type_string(got), "av");
+                g_variant_unref(got);
+                for (int k = 0; k < 100; k++)
+                        args_writer_add(&w, 'y', &(uint8_t){ 1 }, 1);
+                args_writer_clear(&w);
+        }
+        (void) state;
+}
+
+/* The ASCII shortcut agrees with the full checks. */
+static void test_value_plain_ascii(void **state) {
+        static const unsigned char odd[] = { 0x00, 0x7f, 0x80, 0xc3, 0xef, 0xff };
+        char buf[40];
+
+        assert_true(value_is_plain_ascii("", 0));
+        assert_true(value_is_plain_ascii("x", 1));
+        for (size_t len = 1; len <= sizeof(buf); len++)
+                for (size_t at = 0; at < len; at++)
+                        for (size_t k = 0; k < G_N_ELEMENTS(odd); k++) {
+                                bool plain = odd[k] != 0x00 && odd[k] < 0x80;
+
+                                memset(buf, 'a', sizeof(buf));
+                                buf[at] = (char) odd[k];
+                                assert_int_equal(value_is_plain_ascii(buf, len), plain);
+                                /* Only the first @len bytes count. */
+                                assert_true(value_is_plain_ascii(buf, at));
+                        }
+        (void) state;
+}
+
 /* ---- the kind helpers ------------------------------------------------- */
 
 static void test_value_kind_helpers(void **state) {
@@ -1014,7 +1337,20 @@ int main(void) {
                 cmocka_unit_test(test_value_hostile_nesting_read),
                 cmocka_unit_test(test_value_read_single_values),
                 cmocka_unit_test(test_value_kind_helpers),
+                cmocka_unit_test(test_value_fast_basic_types),
+                cmocka_unit_test(test_value_fast_offset_widths),
+                cmocka_unit_test(test_value_fast_mixed),
+                cmocka_unit_test(test_value_fast_nested_depth),
+                cmocka_unit_test(test_value_fast_single_value),
+                cmocka_unit_test(test_value_fast_writer),
+                cmocka_unit_test(test_value_plain_ascii),
         };
 
-        return cmocka_run_group_tests(tests, pair_setup, pair_teardown);
+        int failed;
+
+        /* Every test with the fast paths, then with the general code only. */
+        failed = cmocka_run_group_tests_name("fast paths", tests, pair_setup, pair_teardown);
+        group_fast = value_fast_paths = false;
+        failed += cmocka_run_group_tests_name("general code", tests, pair_setup, pair_teardown);
+        return failed;
 }

@@ -1,0 +1,1349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * MessagePorts: order, queue before start, every value kind, transfer
+ * refusals, ports through ports (in one process and across three), close
+ * (by close(), by the last reference, by SIGKILL), errors instead of
+ * SIGPIPE, 256 MiB messages, the size limit, and frames from a hostile peer
+ * written raw into the socket. Children are forked with tests/util's
+ * test_process; nothing sleeps: every wait runs the event loop until a
+ * condition holds, with a deadline.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "ipcbus-glib.h"
+#include "port-frame.h"
+#include "port.h"
+#include "test-process.h"
+
+/* Generous: valgrind runs these several times slower. */
+#define DEADLINE_USEC (120 * TEST_USEC_PER_SEC)
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * TEST_USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Runs @e until @cond holds; fails the test at the deadline. */
+#define RUN_UNTIL(e, cond)                                                        \
+        do {                                                                      \
+                uint64_t _deadline = now_usec() + DEADLINE_USEC;                  \
+                while (!(cond)) {                                                 \
+                        assert_true(now_usec() < _deadline);                      \
+                        assert_true(sd_event_run((e), 100 * TEST_USEC_PER_MSEC) >= 0); \
+                }                                                                 \
+        } while (0)
+
+/* Runs @e until nothing is left to dispatch right now. */
+static void run_idle(sd_event *e) {
+        for (unsigned i = 0; i < 100000; i++) {
+                int r = sd_event_run(e, 0);
+
+                assert_true(r >= 0);
+                if (r == 0)
+                        return;
+        }
+        fail_msg("event loop never went idle");
+}
+
+static unsigned count_fds(void) {
+        unsigned n = 0;
+        GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+
+        assert_non_null(d);
+        while (g_dir_read_name(d))
+                n++;
+        g_dir_close(d);
+        return n;
+}
+
+/* ---- a receiver that records everything ---------------------------------- */
+
+typedef struct inbox {
+        GPtrArray *values; /* GVariant */
+        GPtrArray *ports;  /* ipcbus_port, one array per message flattened */
+        unsigned closes;
+} inbox;
+
+static void inbox_init(inbox *in) {
+        in->values = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        in->ports = g_ptr_array_new_with_free_func((GDestroyNotify) (void (*)(void)) ipcbus_port_unref);
+        in->closes = 0;
+}
+
+static void inbox_clear(inbox *in) {
+        g_ptr_array_unref(in->values);
+        g_ptr_array_unref(in->ports);
+}
+
+static int inbox_on_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                            void *userdata) {
+        inbox *in = userdata;
+
+        g_ptr_array_add(in->values, g_variant_ref(data));
+        for (size_t i = 0; i < n_ports; i++)
+                g_ptr_array_add(in->ports, ipcbus_port_ref(ports[i]));
+        return 0;
+}
+
+static void inbox_on_close(ipcbus_port *port, void *userdata) {
+        inbox *in = userdata;
+
+        in->closes++;
+}
+
+static void inbox_listen(inbox *in, ipcbus_port *port) {
+        assert_int_equal(ipcbus_port_on_message(port, NULL, inbox_on_message, in), 0);
+        assert_int_equal(ipcbus_port_on_close(port, NULL, inbox_on_close, in), 0);
+}
+
+static int32_t inbox_int(inbox *in, unsigned i) {
+        GVariant *v = g_ptr_array_index(in->values, i);
+
+        assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE_INT32));
+        return g_variant_get_int32(v);
+}
+
+static const char *inbox_str(inbox *in, unsigned i) {
+        GVariant *v = g_ptr_array_index(in->values, i);
+
+        assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE_STRING));
+        return g_variant_get_string(v, NULL);
+}
+
+typedef struct logbook {
+        GString *text;
+} logbook;
+
+static void logbook_fn(int priority, const char *message, void *userdata) {
+        logbook *l = userdata;
+
+        g_string_append(l->text, message);
+        g_string_append_c(l->text, '\n');
+}
+
+static void assert_logged(logbook *l, const char *needle) {
+        if (!strstr(l->text->str, needle))
+                fail_msg("log lacks '%s'; it holds:\n%s", needle, l->text->str);
+        g_string_truncate(l->text, 0);
+}
+
+static int post_int(ipcbus_port *p, int32_t x) {
+        return ipcbus_port_post_message(p, g_variant_new_int32(x), NULL, 0);
+}
+
+static int post_str(ipcbus_port *p, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static int post_str(ipcbus_port *p, const char *format, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, format);
+        s = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        return ipcbus_port_post_message(p, g_variant_new_take_string(s), NULL, 0);
+}
+
+/* ---- in one process ------------------------------------------------------- */
+
+static void test_port_order(void **state) {
+        ipcbus_port *p1, *p2;
+        sd_event *e;
+        inbox in;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        inbox_listen(&in, p2);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+
+        /* Far more than the socket holds: most wait in p1's queue. */
+        for (int32_t i = 0; i < 1000; i++)
+                assert_int_equal(post_int(p1, i), 0);
+        RUN_UNTIL(e, in.values->len == 1000);
+        for (unsigned i = 0; i < 1000; i++)
+                assert_int_equal(inbox_int(&in, i), (int32_t) i);
+        assert_int_equal(in.closes, 0);
+
+        ipcbus_port_unref(p1);
+        RUN_UNTIL(e, in.closes == 1);
+        ipcbus_port_unref(p2);
+        inbox_clear(&in);
+        sd_event_unref(e);
+}
+
+static void test_port_queued_before_start(void **state) {
+        ipcbus_port *p1, *p2;
+        sd_event *e;
+        inbox in;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        inbox_listen(&in, p2);
+
+        for (int32_t i = 0; i < 500; i++)
+                assert_int_equal(post_int(p1, i), 0);
+        run_idle(e);
+        assert_int_equal(in.values->len, 0);
+
+        assert_int_equal(ipcbus_port_start(p2), 0);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+        RUN_UNTIL(e, in.values->len == 500);
+        for (unsigned i = 0; i < 500; i++)
+                assert_int_equal(inbox_int(&in, i), (int32_t) i);
+
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        inbox_clear(&in);
+        sd_event_unref(e);
+}
+
+static GVariant *av(GVariant *first, ...) G_GNUC_NULL_TERMINATED;
+static GVariant *av(GVariant *first, ...) {
+        GVariantBuilder b;
+        va_list ap;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("av"));
+        va_start(ap, first);
+        for (GVariant *v = first; v; v = va_arg(ap, GVariant *))
+                g_variant_builder_add_value(&b, g_variant_new_variant(v));
+        va_end(ap);
+        return g_variant_builder_end(&b);
+}
+
+/* Every row of docs/values.md. */
+static GPtrArray *value_kinds(void) {
+        GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        static const uint8_t bytes[] = { 0, 1, 2, 255 };
+        static const int32_t ints[] = { -1, 0, 7 };
+        GVariantBuilder b;
+
+#define ADD(v) g_ptr_array_add(a, g_variant_ref_sink(v))
+        ADD(g_variant_new_string("héllo"));
+        ADD(g_variant_new_string(""));
+        ADD(g_variant_new_double(3.5));
+        ADD(g_variant_new_double(NAN));
+        ADD(g_variant_new_double(-INFINITY));
+        ADD(g_variant_new_double(-0.0));
+        ADD(g_variant_new_byte(7));
+        ADD(g_variant_new_int16(-3));
+        ADD(g_variant_new_uint16(3));
+        ADD(g_variant_new_int32(3));
+        ADD(g_variant_new_uint32(4));
+        ADD(g_variant_new_int64(INT64_MIN));
+        ADD(g_variant_new_uint64(UINT64_MAX));
+        ADD(ipcbus_value_new_bigint("123456789012345678901234567890"));
+        ADD(g_variant_new_boolean(TRUE));
+        ADD(ipcbus_value_null());
+        ADD(ipcbus_value_undefined());
+        ADD(av(g_variant_new_double(1.0), g_variant_new_string("two"), ipcbus_value_null(), NULL));
+        ADD(g_variant_new_strv((const char *const[]) { "a", "b" }, 2));
+        ADD(g_variant_new_fixed_array(G_VARIANT_TYPE_INT32, ints, G_N_ELEMENTS(ints), sizeof(int32_t)));
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+        g_variant_builder_add(&b, "{sv}", "name", g_variant_new_string("Ada"));
+        g_variant_builder_add(&b, "{sv}", "age", g_variant_new_double(36));
+        ADD(g_variant_builder_end(&b));
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(vv)"));
+        g_variant_builder_add(&b, "(vv)", g_variant_new_string("key"), g_variant_new_double(1));
+        ADD(ipcbus_value_new_map(g_variant_builder_end(&b)));
+        ADD(ipcbus_value_new_set(av(g_variant_new_double(1), g_variant_new_string("one"), NULL)));
+        ADD(g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, bytes, sizeof(bytes), 1));
+        ADD(ipcbus_value_new_array_buffer(bytes, sizeof(bytes)));
+        ADD(ipcbus_value_new_date(1700000000000.0));
+        ADD(ipcbus_value_new_regexp("^a+$", "gi"));
+        ADD(ipcbus_value_new_error("TypeError", "bad thing"));
+        ADD(g_variant_new("(si)", "a", 1));
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{is}"));
+        g_variant_builder_add(&b, "{is}", 1, "one");
+        ADD(g_variant_builder_end(&b));
+        ADD(g_variant_new_object_path("/org/ipcbus/Demo"));
+        ADD(g_variant_new_signature("a{sv}"));
+        ADD(g_variant_new_variant(g_variant_new_variant(g_variant_new_int32(3))));
+#undef ADD
+        return a;
+}
+
+static void test_port_value_kinds(void **state) {
+        g_autoptr(GPtrArray) kinds = value_kinds();
+        ipcbus_port *p1, *p2;
+        sd_event *e;
+        inbox in;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        inbox_listen(&in, p2);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+
+        for (unsigned i = 0; i < kinds->len; i++)
+                assert_int_equal(ipcbus_port_post_message(p1, g_ptr_array_index(kinds, i), NULL, 0), 0);
+        RUN_UNTIL(e, in.values->len == kinds->len);
+        for (unsigned i = 0; i < kinds->len; i++) {
+                GVariant *sent = g_ptr_array_index(kinds, i), *got = g_ptr_array_index(in.values, i);
+
+                assert_string_equal(g_variant_get_type_string(got), g_variant_get_type_string(sent));
+                if (!g_variant_equal(sent, got))
+                        fail_msg("value %u changed on the way", i);
+                assert_int_equal(ipcbus_value_get_kind(got), ipcbus_value_get_kind(sent));
+        }
+
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        inbox_clear(&in);
+        sd_event_unref(e);
+}
+
+static void test_port_transfer_errors(void **state) {
+        ipcbus_port *p1, *p2, *q1, *q2, *c1, *c2, *t1, *t2, *many[IPCBUS_PORT_TRANSFER_MAX + 1];
+        uint32_t not_a_port[16] = { 0 };
+        logbook l = { g_string_new(NULL) };
+        sd_event *e;
+        inbox in;
+        int fd;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &q1, &q2), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &c1, &c2), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &t1, &t2), 0);
+        assert_int_equal(ipcbus_port_set_log_function(p1, logbook_fn, &l), 0);
+        inbox_listen(&in, p2);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+
+        assert_int_equal(ipcbus_port_close(c1), 0);
+        assert_int_equal(port_transfer_take_fd(t1, &fd), 0);
+        assert_int_equal(close(fd), 0);
+        assert_true(ipcbus_port_is_closed(t1));
+
+#define REFUSED(r, text, ...)                                                                        \
+        do {                                                                                         \
+                ipcbus_port *_list[] = { __VA_ARGS__ };                                              \
+                assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), _list,        \
+                                                          G_N_ELEMENTS(_list)),                      \
+                                 r);                                                                 \
+                assert_logged(&l, text);                                                             \
+        } while (0)
+
+        REFUSED(-EINVAL, "Port at index 0 is not a port.", NULL);
+        REFUSED(-EINVAL, "Port at index 1 is not a port.", q1, (ipcbus_port *) not_a_port);
+        REFUSED(-EINVAL, "Port at index 0 contains the source port.", p1);
+        REFUSED(-EINVAL, "Port at index 1 is the other end of the source port.", q1, p2);
+        REFUSED(-EINVAL, "Port at index 2 is a duplicate of an earlier port.", q1, q2, q1);
+        REFUSED(-EINVAL, "Port at index 0 is closed.", c1);
+        REFUSED(-EINVAL, "Port at index 1 is already neutered.", q2, t1);
+#undef REFUSED
+
+        for (size_t i = 0; i < G_N_ELEMENTS(many); i++)
+                many[i] = q1;
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), many, G_N_ELEMENTS(many)), -EINVAL);
+        assert_logged(&l, "one message carries at most 252");
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), NULL, 1), -EINVAL);
+        assert_logged(&l, "Transfer list is NULL");
+
+        /* Values: the channels' rules. */
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_maybe(G_VARIANT_TYPE_INT32, NULL), NULL, 0),
+                         -EINVAL);
+        assert_logged(&l, "An object could not be cloned: value: type 'mi' has a maybe type");
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_handle(0), NULL, 0), -EINVAL);
+        assert_logged(&l, "file descriptors travel only as MessagePort transfers");
+        assert_int_equal(ipcbus_port_post_message(p1, NULL, NULL, 0), -EINVAL);
+        assert_logged(&l, "the message is NULL");
+        assert_int_equal(ipcbus_port_post_message(NULL, g_variant_new_int32(1), NULL, 0), -EINVAL);
+
+        /* Nothing of that was sent, and every port is as it was. */
+        assert_false(ipcbus_port_is_closed(p1));
+        assert_false(ipcbus_port_is_closed(q1));
+        assert_false(ipcbus_port_is_closed(q2));
+        assert_int_equal(post_int(p1, 42), 0);
+        RUN_UNTIL(e, in.values->len == 1);
+        run_idle(e);
+        assert_int_equal(in.values->len, 1);
+        assert_int_equal(inbox_int(&in, 0), 42);
+        assert_int_equal(in.ports->len, 0);
+
+        /* And a good list goes through: both ends of another channel. */
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(43), (ipcbus_port *[]) { q1, q2 }, 2), 0);
+        assert_true(ipcbus_port_is_closed(q1));
+        assert_int_equal(ipcbus_port_post_message(q1, g_variant_new_int32(1), NULL, 0), -EBADF);
+        assert_int_equal(ipcbus_port_start(q1), -EBADF);
+        assert_int_equal(ipcbus_port_close(q1), -EBADF);
+        RUN_UNTIL(e, in.values->len == 2);
+        assert_int_equal(in.ports->len, 2);
+        assert_int_equal(post_int(g_ptr_array_index(in.ports, 0), 44), 0);
+
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        ipcbus_port_unref(q1);
+        ipcbus_port_unref(q2);
+        ipcbus_port_unref(c1);
+        ipcbus_port_unref(c2);
+        ipcbus_port_unref(t1);
+        ipcbus_port_unref(t2);
+        inbox_clear(&in);
+        g_string_free(l.text, TRUE);
+        sd_event_unref(e);
+}
+
+/*
+ * A port through a port in one process, with messages queued on it both
+ * ways: q2's unread messages sit in q1's socket, q1's unwritten ones in q1's
+ * queue (q2 is not reading), so q1 travels in a handover.
+ */
+static void test_port_through_port(void **state) {
+        ipcbus_port *pa, *pb, *q1, *q2, *r;
+        sd_event *e;
+        inbox at_b, at_q2, at_r;
+
+        inbox_init(&at_b);
+        inbox_init(&at_q2);
+        inbox_init(&at_r);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &pa, &pb), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &q1, &q2), 0);
+        inbox_listen(&at_b, pb);
+        inbox_listen(&at_q2, q2);
+        assert_int_equal(ipcbus_port_start(pb), 0);
+
+        for (int32_t i = 0; i < 3; i++)
+                assert_int_equal(post_int(q2, 100 + i), 0);
+        for (int32_t i = 0; i < 1000; i++)
+                assert_int_equal(post_int(q1, i), 0);
+        assert_int_equal(ipcbus_port_post_message(pa, g_variant_new_string("take q1"), &q1, 1), 0);
+        assert_true(ipcbus_port_is_closed(q1));
+        assert_int_equal(post_int(q2, 103), 0);
+
+        RUN_UNTIL(e, at_b.values->len == 1);
+        assert_string_equal(inbox_str(&at_b, 0), "take q1");
+        assert_int_equal(at_b.ports->len, 1);
+        r = ipcbus_port_ref(g_ptr_array_index(at_b.ports, 0));
+        inbox_listen(&at_r, r);
+        assert_int_equal(ipcbus_port_start(r), 0);
+        assert_int_equal(ipcbus_port_start(q2), 0);
+        assert_int_equal(post_int(r, 1000), 0);
+
+        RUN_UNTIL(e, at_r.values->len == 4 && at_q2.values->len == 1001);
+        for (unsigned i = 0; i < 4; i++)
+                assert_int_equal(inbox_int(&at_r, i), 100 + (int32_t) i);
+        for (unsigned i = 0; i <= 1000; i++)
+                assert_int_equal(inbox_int(&at_q2, i), (int32_t) i);
+
+        assert_int_equal(ipcbus_port_close(r), 0);
+        RUN_UNTIL(e, at_q2.closes == 1);
+        assert_int_equal(at_r.closes, 0);
+        ipcbus_port_unref(r);
+
+        ipcbus_port_unref(pa);
+        ipcbus_port_unref(pb);
+        ipcbus_port_unref(q1);
+        ipcbus_port_unref(q2);
+        inbox_clear(&at_b);
+        inbox_clear(&at_q2);
+        inbox_clear(&at_r);
+        sd_event_unref(e);
+}
+
+/* What Channel1.PostMessage does with a port: take its fd, make a port of it. */
+static void test_port_take_fd(void **state) {
+        ipcbus_port *q1, *q2, *r;
+        inbox at_q2, at_r;
+        sd_event *e;
+        int fd;
+
+        inbox_init(&at_q2);
+        inbox_init(&at_r);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &q1, &q2), 0);
+        inbox_listen(&at_q2, q2);
+
+        /* No queue: the socket itself. */
+        assert_int_equal(port_transfer_take_fd(q1, &fd), 0);
+        assert_true(port_frame_fd_is_port(fd));
+        assert_int_equal(port_transfer_take_fd(q1, &fd), -EBADF);
+        assert_int_equal(port_new_from_fd(e, 0, fd, &r), 0);
+        ipcbus_port_unref(q1);
+
+        /* A queue: a handover, twice over. */
+        for (int32_t i = 0; i < 700; i++)
+                assert_int_equal(post_int(r, i), 0);
+        assert_int_equal(port_transfer_take_fd(r, &fd), 0);
+        ipcbus_port_unref(r);
+        assert_int_equal(port_new_from_fd(e, 0, fd, &r), 0);
+        assert_int_equal(post_int(r, 700), 0);
+        assert_int_equal(port_transfer_take_fd(r, &fd), 0);
+        ipcbus_port_unref(r);
+        assert_int_equal(port_new_from_fd(e, 0, fd, &r), 0);
+        assert_int_equal(post_int(r, 701), 0);
+        inbox_listen(&at_r, r);
+        assert_int_equal(ipcbus_port_start(r), 0);
+        assert_int_equal(post_int(q2, -1), 0);
+
+        assert_int_equal(ipcbus_port_start(q2), 0);
+        RUN_UNTIL(e, at_q2.values->len == 702 && at_r.values->len == 1);
+        for (unsigned i = 0; i < 702; i++)
+                assert_int_equal(inbox_int(&at_q2, i), (int32_t) i);
+        assert_int_equal(inbox_int(&at_r, 0), -1);
+
+        /* Not a port. */
+        assert_int_equal(port_new_from_fd(e, 0, open("/dev/null", O_RDONLY | O_CLOEXEC), &r), -ENOTSOCK);
+
+        ipcbus_port_unref(r);
+        ipcbus_port_unref(q2);
+        inbox_clear(&at_q2);
+        inbox_clear(&at_r);
+        sd_event_unref(e);
+}
+
+static void test_port_close_once(void **state) {
+        for (unsigned how = 0; how < 4; how++) {
+                bool started = how & 1, by_unref = how & 2;
+                ipcbus_port *p1, *p2;
+                sd_event *e;
+                inbox in;
+
+                inbox_init(&in);
+                assert_int_equal(sd_event_new(&e), 0);
+                assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+                inbox_listen(&in, p2);
+                if (started)
+                        assert_int_equal(ipcbus_port_start(p2), 0);
+                run_idle(e);
+
+                if (by_unref)
+                        ipcbus_port_unref(p1);
+                else {
+                        assert_int_equal(ipcbus_port_close(p1), 0);
+                        assert_int_equal(ipcbus_port_close(p1), 0);
+                        assert_true(ipcbus_port_is_closed(p1));
+                        assert_int_equal(post_int(p1, 1), -EBADF);
+                        assert_int_equal(ipcbus_port_start(p1), -EBADF);
+                }
+                RUN_UNTIL(e, in.closes == 1);
+                run_idle(e);
+                assert_int_equal(in.closes, 1);
+                assert_true(ipcbus_port_is_closed(p2));
+                assert_null(ipcbus_port_get_close_error(p2));
+                assert_int_equal(post_int(p2, 1), -EPIPE);
+
+                if (!by_unref)
+                        ipcbus_port_unref(p1);
+                ipcbus_port_unref(p2);
+                inbox_clear(&in);
+                sd_event_unref(e);
+        }
+}
+
+/* Posted, then closed: an unstarted receiver sees close at once and the
+ * messages when it starts; a started one the messages, then close. */
+static void test_port_close_keeps_messages(void **state) {
+        ipcbus_port *p1, *p2;
+        sd_event *e;
+        inbox in;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        inbox_listen(&in, p2);
+        for (int32_t i = 0; i < 3; i++)
+                assert_int_equal(post_int(p1, i), 0);
+        assert_int_equal(ipcbus_port_close(p1), 0);
+        RUN_UNTIL(e, in.closes == 1);
+        assert_int_equal(in.values->len, 0);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+        RUN_UNTIL(e, in.values->len == 3);
+        run_idle(e);
+        assert_int_equal(in.closes, 1);
+        assert_int_equal(post_int(p2, 1), -EPIPE);
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        inbox_clear(&in);
+
+        /* More than the socket holds, then close: the rest lingers until written. */
+        inbox_init(&in);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        inbox_listen(&in, p2);
+        for (int32_t i = 0; i < 1000; i++)
+                assert_int_equal(post_int(p1, i), 0);
+        ipcbus_port_unref(p1);
+        run_idle(e);
+        assert_int_equal(in.closes, 0);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+        RUN_UNTIL(e, in.closes == 1);
+        assert_int_equal(in.values->len, 1000);
+        for (unsigned i = 0; i < 1000; i++)
+                assert_int_equal(inbox_int(&in, i), (int32_t) i);
+        ipcbus_port_unref(p2);
+        inbox_clear(&in);
+
+        /* A loop freed while a port lingers takes the linger with it. */
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        for (int32_t i = 0; i < 1000; i++)
+                assert_int_equal(post_int(p1, i), 0);
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        sd_event_unref(e);
+}
+
+static void test_port_message_max(void **state) {
+        g_autofree GVariant **children = g_new(GVariant *, 1025);
+        g_autofree uint8_t *mib = g_malloc0(1024 * 1024);
+        logbook l = { g_string_new(NULL) };
+        GVariant *one, *huge;
+        ipcbus_port *p1, *p2;
+        sd_event *e;
+        inbox in;
+
+        /* 1025 references to one 1 MiB array: over 1 GiB, no memory to speak of. */
+        one = g_variant_ref_sink(g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, mib, 1024 * 1024, 1));
+        for (unsigned i = 0; i < 1025; i++)
+                children[i] = one;
+        huge = g_variant_ref_sink(g_variant_new_array(NULL, children, 1025));
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        assert_int_equal(ipcbus_port_set_log_function(p1, logbook_fn, &l), 0);
+        inbox_listen(&in, p2);
+        assert_int_equal(ipcbus_port_start(p2), 0);
+
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_ref(huge), NULL, 0), -EMSGSIZE);
+        assert_logged(&l, "exceeds the limit of 1073741824 bytes");
+        assert_false(ipcbus_port_is_closed(p1));
+        /* Over the channels' 31 MiB is fine on a port. */
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_array(NULL, children, 40), NULL, 0), 0);
+        assert_int_equal(post_int(p1, 7), 0);
+        RUN_UNTIL(e, in.values->len == 2);
+        assert_int_equal(g_variant_n_children(g_ptr_array_index(in.values, 0)), 40);
+        assert_int_equal(inbox_int(&in, 1), 7);
+
+        g_variant_unref(huge);
+        g_variant_unref(one);
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        inbox_clear(&in);
+        g_string_free(l.text, TRUE);
+        sd_event_unref(e);
+}
+
+/* ---- frames from a hostile peer ------------------------------------------- */
+
+static void send_raw(int fd, const void *data, size_t size, const int *fds, size_t n_fds) {
+        struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * 8)];
+        } control;
+
+        if (n_fds > 0) {
+                struct cmsghdr *c;
+
+                memset(&control, 0, sizeof(control));
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t) size);
+}
+
+/* A frame as docs/ports.md spells it, byte by byte. */
+static size_t frame(uint8_t *buf, uint32_t magic, uint8_t version, uint8_t type, uint8_t flags, uint8_t n_ports,
+                    uint64_t size, const void *payload, size_t payload_len) {
+        uint32_t m = GUINT32_TO_LE(magic);
+        uint64_t s = GUINT64_TO_LE(size);
+
+        memcpy(buf, &m, 4);
+        buf[4] = version;
+        buf[5] = type;
+        buf[6] = flags;
+        buf[7] = n_ports;
+        memcpy(buf + 8, &s, 8);
+        if (payload_len)
+                memcpy(buf + 16, payload, payload_len);
+        return 16 + payload_len;
+}
+
+static int memfd_with(const void *data, size_t size, unsigned seals) {
+        int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, size), (ssize_t) size);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+typedef enum bad_kind {
+        BAD_MAGIC,
+        BAD_VERSION,
+        BAD_FLAGS,
+        BAD_TYPE,
+        BAD_TRUNCATED,
+        BAD_EMPTY,
+        BAD_SIZE_MISMATCH,
+        BAD_PORTS_WITHOUT_FDS,
+        BAD_FDS_WITHOUT_PORTS,
+        BAD_HUGE_SIZE,
+        BAD_TOO_LONG,
+        BAD_NOT_NORMAL,
+        BAD_MAYBE,
+        BAD_HANDLE,
+        BAD_MEMFD_UNSEALED,
+        BAD_MEMFD_WRITABLE,
+        BAD_MEMFD_SIZE,
+        BAD_MEMFD_PIPE,
+        BAD_PORT_IS_PIPE,
+        BAD_FDS_FRAME,
+        BAD_HANDOVER_PORT,
+        _BAD_MAX,
+} bad_kind;
+
+/* Writes one bad frame into @fd. */
+static void send_bad(int fd, bad_kind kind) {
+        g_autoptr(GVariant) good = g_variant_ref_sink(g_variant_new_variant(g_variant_new_int32(5)));
+        g_autoptr(GVariant) maybe = g_variant_ref_sink(
+                g_variant_new_variant(g_variant_new_maybe(NULL, g_variant_new_int32(5))));
+        g_autoptr(GVariant) handle = g_variant_ref_sink(g_variant_new_variant(g_variant_new_handle(0)));
+        const void *data = g_variant_get_data(good);
+        size_t size = g_variant_get_size(good), n;
+        static uint8_t buf[PORT_FRAME_DATAGRAM_MAX + 100];
+        int fds[2], sv[2];
+
+        switch (kind) {
+        case BAD_MAGIC:
+                n = frame(buf, 0x12345678, 1, 0, 0, 0, size, data, size);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_VERSION:
+                n = frame(buf, PORT_FRAME_MAGIC, 2, 0, 0, 0, size, data, size);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_FLAGS:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0x80, 0, size, data, size);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_TYPE:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 9, 0, 0, size, data, size);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_TRUNCATED:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, size, data, size);
+                send_raw(fd, buf, 10, NULL, 0);
+                break;
+        case BAD_EMPTY:
+                send_raw(fd, buf, 0, NULL, 0);
+                break;
+        case BAD_SIZE_MISMATCH:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, size + 100, data, size);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_PORTS_WITHOUT_FDS:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 1, size, data, size);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_FDS_WITHOUT_PORTS:
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, size, data, size);
+                send_raw(fd, buf, n, sv, 2);
+                close(sv[0]);
+                close(sv[1]);
+                break;
+        case BAD_HUGE_SIZE:
+                fds[0] = memfd_with(data, size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 1, 0, UINT64_MAX, NULL, 0);
+                send_raw(fd, buf, n, fds, 1);
+                close(fds[0]);
+                break;
+        case BAD_TOO_LONG:
+                memset(buf, 0, sizeof(buf));
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, sizeof(buf) - 16, NULL, 0);
+                send_raw(fd, buf, sizeof(buf), NULL, 0);
+                break;
+        case BAD_NOT_NORMAL:
+                /* A boolean of 2 inside a variant: GVariant reads it, normal form forbids it. */
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, 3, "\x02\0b", 3);
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_MAYBE:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(maybe), g_variant_get_data(maybe),
+                          g_variant_get_size(maybe));
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_HANDLE:
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(handle),
+                          g_variant_get_data(handle), g_variant_get_size(handle));
+                send_raw(fd, buf, n, NULL, 0);
+                break;
+        case BAD_MEMFD_UNSEALED:
+        case BAD_MEMFD_WRITABLE:
+        case BAD_MEMFD_SIZE:
+                fds[0] = memfd_with(data, size,
+                                    kind == BAD_MEMFD_UNSEALED ? 0 :
+                                    kind == BAD_MEMFD_WRITABLE ? F_SEAL_SHRINK | F_SEAL_GROW :
+                                                                 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 1, 0, kind == BAD_MEMFD_SIZE ? size + 1 : size, NULL, 0);
+                send_raw(fd, buf, n, fds, 1);
+                close(fds[0]);
+                break;
+        case BAD_MEMFD_PIPE:
+                assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 1, 0, size, NULL, 0);
+                send_raw(fd, buf, n, fds, 1);
+                close(fds[0]);
+                close(fds[1]);
+                break;
+        case BAD_PORT_IS_PIPE:
+                assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 1, size, data, size);
+                send_raw(fd, buf, n, fds, 1);
+                close(fds[0]);
+                close(fds[1]);
+                break;
+        case BAD_FDS_FRAME:
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 1, 0, 1, 0, NULL, 0);
+                send_raw(fd, buf, n, sv, 1);
+                close(sv[0]);
+                close(sv[1]);
+                break;
+        case BAD_HANDOVER_PORT:
+                /* A transferred port whose socket holds a handover with a bad bundle. */
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 2, 0, 1, 8, "garbage!", 8);
+                send_raw(sv[1], buf, n, fds, 1);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 1, size, data, size);
+                send_raw(fd, buf, n, sv, 1);
+                close(sv[0]);
+                close(sv[1]);
+                close(fds[0]);
+                close(fds[1]);
+                break;
+        case _BAD_MAX:
+                fail();
+        }
+}
+
+static void test_port_malformed_frames(void **state) {
+        g_autoptr(GVariant) good = g_variant_ref_sink(g_variant_new_variant(g_variant_new_int32(5)));
+        unsigned fds_before = count_fds();
+        uint8_t buf[64];
+        sd_event *e;
+
+        assert_int_equal(sd_event_new(&e), 0);
+
+        for (bad_kind kind = 0; kind < _BAD_MAX; kind++) {
+                logbook l = { g_string_new(NULL) };
+                const sd_bus_error *error;
+                ipcbus_port *p;
+                inbox in;
+                int sv[2];
+                size_t n;
+
+                inbox_init(&in);
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                assert_int_equal(port_new_from_fd(e, 0, sv[0], &p), 0);
+                assert_int_equal(ipcbus_port_set_log_function(p, logbook_fn, &l), 0);
+                inbox_listen(&in, p);
+                assert_int_equal(ipcbus_port_start(p), 0);
+
+                /* A good frame, raw: the layout docs/ports.md gives. */
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(good), g_variant_get_data(good),
+                          g_variant_get_size(good));
+                send_raw(sv[1], buf, n, NULL, 0);
+                send_bad(sv[1], kind);
+
+                RUN_UNTIL(e, in.closes == 1);
+                assert_int_equal(in.values->len, 1);
+                assert_int_equal(inbox_int(&in, 0), 5);
+                assert_true(ipcbus_port_is_closed(p));
+                error = ipcbus_port_get_close_error(p);
+                assert_non_null(error);
+                assert_string_equal(error->name, IPCBUS_ERROR_BAD_FRAME);
+                print_message("bad frame %u: %s\n", kind, error->message);
+                assert_logged(&l, "MessagePort closed: ");
+                assert_int_equal(ipcbus_port_post_message(p, g_variant_new_int32(1), NULL, 0), -EBADF);
+
+                /* The peer sees the port go. */
+                assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 0);
+                close(sv[1]);
+                ipcbus_port_unref(p);
+                inbox_clear(&in);
+                g_string_free(l.text, TRUE);
+        }
+
+        /* A handover that arrives directly is refused whole. */
+        {
+                int sv[2], inner[2];
+                ipcbus_port *p;
+
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+                assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, inner), 0);
+                send_raw(sv[1], buf, frame(buf, PORT_FRAME_MAGIC, 1, 1, 0, 1, 0, NULL, 0), inner, 1);
+                close(sv[1]);
+                assert_int_equal(port_new_from_fd(e, 0, sv[0], &p), -EBADMSG);
+                close(inner[0]);
+                close(inner[1]);
+        }
+
+        /* No descriptor of any of it is left, and ports still work. */
+        assert_int_equal(count_fds(), fds_before + 1 /* the loop's epoll */);
+        {
+                ipcbus_port *p1, *p2;
+                inbox in;
+
+                inbox_init(&in);
+                assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+                inbox_listen(&in, p2);
+                assert_int_equal(ipcbus_port_start(p2), 0);
+                assert_int_equal(post_int(p1, 9), 0);
+                RUN_UNTIL(e, in.values->len == 1);
+                ipcbus_port_unref(p1);
+                ipcbus_port_unref(p2);
+                inbox_clear(&in);
+        }
+        sd_event_unref(e);
+}
+
+/* ---- the GLib adapter drives ports too ----------------------------------- */
+
+typedef struct glib_pingpong {
+        GMainLoop *loop;
+        ipcbus_port *a, *b;
+        int32_t last;
+} glib_pingpong;
+
+static int pingpong_on_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                               void *userdata) {
+        glib_pingpong *pp = userdata;
+        int32_t x = g_variant_get_int32(data);
+
+        pp->last = x;
+        if (x == 200)
+                g_main_loop_quit(pp->loop);
+        else
+                assert_int_equal(post_int(port, x + 1), 0);
+        return 0;
+}
+
+static gboolean on_guard(gpointer userdata) {
+        fail_msg("GLib loop timed out");
+        return G_SOURCE_REMOVE;
+}
+
+static void test_port_glib_adapter(void **state) {
+        GMainContext *context = g_main_context_new();
+        glib_pingpong pp = { .loop = g_main_loop_new(context, FALSE) };
+        GSource *source, *guard;
+        sd_event *e;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        source = ipcbus_glib_source_new(e);
+        g_source_attach(source, context);
+        guard = g_timeout_source_new_seconds(60);
+        g_source_set_callback(guard, on_guard, NULL, NULL);
+        g_source_attach(guard, context);
+
+        assert_int_equal(ipcbus_message_channel_new(e, &pp.a, &pp.b), 0);
+        assert_int_equal(ipcbus_port_on_message(pp.a, NULL, pingpong_on_message, &pp), 0);
+        assert_int_equal(ipcbus_port_on_message(pp.b, NULL, pingpong_on_message, &pp), 0);
+        assert_int_equal(ipcbus_port_start(pp.a), 0);
+        assert_int_equal(ipcbus_port_start(pp.b), 0);
+        assert_int_equal(post_int(pp.a, 0), 0);
+        g_main_loop_run(pp.loop);
+        assert_int_equal(pp.last, 200);
+
+        ipcbus_port_unref(pp.a);
+        ipcbus_port_unref(pp.b);
+        g_source_destroy(guard);
+        g_source_unref(guard);
+        g_source_destroy(source);
+        g_source_unref(source);
+        g_main_loop_unref(pp.loop);
+        g_main_context_unref(context);
+        sd_event_unref(e);
+}
+
+/* ---- across processes ----------------------------------------------------- */
+
+/* In a forked child: close every descriptor inherited from the test but
+ * stdio and @keep, so that only the ports handed over stay open here. */
+static void child_keep_only(const int *keep, size_t n) {
+        int sorted[8];
+        unsigned lo = 3;
+
+        assert_true(n <= G_N_ELEMENTS(sorted));
+        memcpy(sorted, keep, n * sizeof(int));
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        if (sorted[j] < sorted[i]) {
+                                int t = sorted[i];
+                                sorted[i] = sorted[j];
+                                sorted[j] = t;
+                        }
+        for (size_t i = 0; i < n; i++) {
+                if ((unsigned) sorted[i] > lo)
+                        assert_int_equal(close_range(lo, (unsigned) sorted[i] - 1, 0), 0);
+                lo = (unsigned) sorted[i] + 1;
+        }
+        assert_int_equal(close_range(lo, ~0U, 0), 0);
+}
+
+static void assert_sigpipe_default(void) {
+        struct sigaction sa;
+
+        /* SIGPIPE kills, as in any program that did not ask otherwise. */
+        assert_int_equal(sigaction(SIGPIPE, NULL, &sa), 0);
+        assert_ptr_equal(sa.sa_handler, SIG_DFL);
+}
+
+typedef struct holder_args {
+        int fd;
+} holder_args;
+
+/* Holds one end and waits to be killed. */
+static int child_hold(void *userdata) {
+        holder_args *a = userdata;
+        ipcbus_port *p;
+        sd_event *e;
+
+        child_keep_only(&a->fd, 1);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(port_new_from_fd(e, 0, a->fd, &p), 0);
+        printf("ready\n");
+        fflush(stdout);
+        for (;;)
+                assert_true(sd_event_run(e, UINT64_MAX) >= 0);
+        return 0;
+}
+
+static void test_port_sigkill(void **state) {
+        assert_sigpipe_default();
+
+        for (unsigned started = 0; started < 2; started++) {
+                _cleanup_(test_process_freep) test_process *child = NULL;
+                holder_args args;
+                ipcbus_port *p1, *p2;
+                sd_event *e;
+                inbox in;
+                int status;
+
+                inbox_init(&in);
+                assert_int_equal(sd_event_new(&e), 0);
+                assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+                inbox_listen(&in, p1);
+                if (started)
+                        assert_int_equal(ipcbus_port_start(p1), 0);
+                assert_int_equal(port_transfer_take_fd(p2, &args.fd), 0);
+                ipcbus_port_unref(p2);
+
+                assert_int_equal(test_process_spawn(&child, child_hold, &args), 0);
+                close(args.fd);
+                assert_int_equal(test_process_wait_line(child, "ready", DEADLINE_USEC), 0);
+                assert_int_equal(post_int(p1, 1), 0);
+
+                assert_int_equal(test_process_kill(child, SIGKILL), 0);
+                assert_int_equal(test_process_wait_exit(child, &status), 0);
+                assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+                /* Before the loop noticed: the send itself fails, without SIGPIPE. */
+                assert_int_equal(post_int(p1, 2), -EPIPE);
+                assert_int_equal(post_int(p1, 3), -EPIPE);
+                RUN_UNTIL(e, in.closes == 1);
+                run_idle(e);
+                assert_int_equal(in.closes, 1);
+                assert_true(ipcbus_port_is_closed(p1));
+                assert_int_equal(post_int(p1, 4), -EPIPE);
+                assert_int_equal(ipcbus_port_close(p1), 0);
+                assert_int_equal(post_int(p1, 5), -EBADF);
+
+                ipcbus_port_unref(p1);
+                inbox_clear(&in);
+                sd_event_unref(e);
+        }
+}
+
+/* Two hops across three processes: A (the test) sends q1 to B over P, B
+ * sends it on to C over R; C and A (holding q2) then talk. Before the hops
+ * q2 posted more than a socket holds (half waits in A's queue) and so did q1
+ * (all of it waits: q2 is not started), so q1 travels in handovers twice. */
+#define HOPS_N 600
+
+typedef struct hop_args {
+        int fds[2];
+} hop_args;
+
+typedef struct hop_b {
+        ipcbus_port *forward_to;
+        bool done;
+} hop_b;
+
+static int hop_b_on_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                            void *userdata) {
+        hop_b *b = userdata;
+
+        assert_int_equal(n_ports, 1);
+        assert_int_equal(ipcbus_port_post_message(b->forward_to, g_variant_new_string("from B"), ports, 1), 0);
+        assert_true(ipcbus_port_is_closed(ports[0]));
+        b->done = true;
+        return 0;
+}
+
+static int child_hop_b(void *userdata) {
+        hop_args *a = userdata;
+        ipcbus_port *pb, *rb;
+        hop_b b = {};
+        sd_event *e;
+
+        child_keep_only(a->fds, 2);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(port_new_from_fd(e, 0, a->fds[0], &pb), 0);
+        assert_int_equal(port_new_from_fd(e, 0, a->fds[1], &rb), 0);
+        b.forward_to = rb;
+        assert_int_equal(ipcbus_port_on_message(pb, NULL, hop_b_on_message, &b), 0);
+        assert_int_equal(ipcbus_port_start(pb), 0);
+        RUN_UNTIL(e, b.done);
+        printf("forwarded\n");
+        ipcbus_port_unref(pb);
+        ipcbus_port_unref(rb);
+        sd_event_unref(e);
+        return 0;
+}
+
+static int child_hop_c(void *userdata) {
+        hop_args *a = userdata;
+        ipcbus_port *rc, *q;
+        inbox at_rc, at_q;
+        sd_event *e;
+
+        child_keep_only(a->fds, 1);
+        inbox_init(&at_rc);
+        inbox_init(&at_q);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(port_new_from_fd(e, 0, a->fds[0], &rc), 0);
+        inbox_listen(&at_rc, rc);
+        assert_int_equal(ipcbus_port_start(rc), 0);
+        RUN_UNTIL(e, at_rc.values->len == 1);
+        assert_string_equal(inbox_str(&at_rc, 0), "from B");
+        assert_int_equal(at_rc.ports->len, 1);
+        q = ipcbus_port_ref(g_ptr_array_index(at_rc.ports, 0));
+        inbox_listen(&at_q, q);
+        assert_int_equal(ipcbus_port_start(q), 0);
+
+        /* q2's messages from before the hops, then one from after them. */
+        RUN_UNTIL(e, at_q.values->len == HOPS_N + 1);
+        for (unsigned i = 0; i < HOPS_N; i++) {
+                g_autofree char *want = g_strdup_printf("before %u", i);
+
+                assert_string_equal(inbox_str(&at_q, i), want);
+        }
+        assert_string_equal(inbox_str(&at_q, HOPS_N), "after the hops");
+        assert_int_equal(post_str(q, "from C"), 0);
+        RUN_UNTIL(e, at_q.values->len == HOPS_N + 2);
+        assert_string_equal(inbox_str(&at_q, HOPS_N + 1), "ack");
+        printf("c ok\n");
+
+        ipcbus_port_unref(q);
+        ipcbus_port_unref(rc);
+        inbox_clear(&at_rc);
+        inbox_clear(&at_q);
+        sd_event_unref(e);
+        return 0;
+}
+
+static void test_port_two_hops(void **state) {
+        _cleanup_(test_process_freep) test_process *b = NULL, *c = NULL;
+        ipcbus_port *pa, *pb, *rb, *rc, *q1, *q2;
+        hop_args args_b, args_c;
+        sd_event *e;
+        inbox at_q2;
+        int status;
+
+        inbox_init(&at_q2);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &pa, &pb), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &rb, &rc), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &q1, &q2), 0);
+        assert_int_equal(port_transfer_take_fd(pb, &args_b.fds[0]), 0);
+        assert_int_equal(port_transfer_take_fd(rb, &args_b.fds[1]), 0);
+        assert_int_equal(port_transfer_take_fd(rc, &args_c.fds[0]), 0);
+        ipcbus_port_unref(pb);
+        ipcbus_port_unref(rb);
+        ipcbus_port_unref(rc);
+
+        for (unsigned i = 0; i < HOPS_N; i++)
+                assert_int_equal(post_str(q2, "before %u", i), 0);
+        for (unsigned i = 0; i < HOPS_N; i++)
+                assert_int_equal(post_str(q1, "early %u", i), 0);
+
+        assert_int_equal(test_process_spawn(&b, child_hop_b, &args_b), 0);
+        assert_int_equal(test_process_spawn(&c, child_hop_c, &args_c), 0);
+        close(args_b.fds[0]);
+        close(args_b.fds[1]);
+        close(args_c.fds[0]);
+
+        assert_int_equal(ipcbus_port_post_message(pa, g_variant_new_string("take q1"), &q1, 1), 0);
+        assert_int_equal(post_str(q2, "after the hops"), 0);
+        inbox_listen(&at_q2, q2);
+        assert_int_equal(ipcbus_port_start(q2), 0);
+
+        RUN_UNTIL(e, at_q2.values->len == HOPS_N + 1);
+        for (unsigned i = 0; i < HOPS_N; i++) {
+                g_autofree char *want = g_strdup_printf("early %u", i);
+
+                assert_string_equal(inbox_str(&at_q2, i), want);
+        }
+        assert_string_equal(inbox_str(&at_q2, HOPS_N), "from C");
+        assert_int_equal(post_str(q2, "ack"), 0);
+        RUN_UNTIL(e, at_q2.closes == 1);
+
+        assert_int_equal(test_process_wait_line(b, "forwarded", DEADLINE_USEC), 0);
+        assert_int_equal(test_process_wait_line(c, "c ok", DEADLINE_USEC), 0);
+        assert_int_equal(test_process_wait_exit(b, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        assert_int_equal(test_process_wait_exit(c, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        ipcbus_port_unref(pa);
+        ipcbus_port_unref(q1);
+        ipcbus_port_unref(q2);
+        inbox_clear(&at_q2);
+        sd_event_unref(e);
+}
+
+/* 256 MiB from a child: a memfd, whole and intact. */
+#define BIG_SIZE (256U * 1024U * 1024U)
+
+static uint64_t checksum(const uint8_t *p, size_t size) {
+        uint64_t h = UINT64_C(1469598103934665603), w;
+
+        for (size_t i = 0; i + 8 <= size; i += 8) {
+                memcpy(&w, p + i, 8);
+                h = (h ^ w) * UINT64_C(1099511628211);
+        }
+        return h;
+}
+
+static int child_big(void *userdata) {
+        holder_args *a = userdata;
+        uint64_t *data = g_malloc(BIG_SIZE), sum;
+        ipcbus_port *p;
+        sd_event *e;
+        inbox in;
+
+        child_keep_only(&a->fd, 1);
+        for (size_t i = 0; i < BIG_SIZE / 8; i++)
+                data[i] = i * UINT64_C(0x9E3779B97F4A7C15);
+        sum = checksum((const uint8_t *) data, BIG_SIZE);
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(port_new_from_fd(e, 0, a->fd, &p), 0);
+        inbox_listen(&in, p);
+        assert_int_equal(ipcbus_port_start(p), 0);
+        assert_int_equal(ipcbus_port_post_message(
+                                 p,
+                                 g_variant_new("(t@ay)", sum,
+                                               g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, data, BIG_SIZE,
+                                                                       TRUE, g_free, data)),
+                                 NULL, 0),
+                         0);
+        RUN_UNTIL(e, in.values->len == 1);
+        ipcbus_port_unref(p);
+        inbox_clear(&in);
+        sd_event_unref(e);
+        return 0;
+}
+
+static void test_port_256mib(void **state) {
+        _cleanup_(test_process_freep) test_process *child = NULL;
+        GVariant *v, *bytes;
+        ipcbus_port *p1, *p2;
+        holder_args args;
+        const uint8_t *data;
+        uint64_t sum, t0;
+        sd_event *e;
+        gsize size;
+        inbox in;
+        int status;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        inbox_listen(&in, p1);
+        assert_int_equal(ipcbus_port_start(p1), 0);
+        assert_int_equal(port_transfer_take_fd(p2, &args.fd), 0);
+        ipcbus_port_unref(p2);
+
+        t0 = now_usec();
+        assert_int_equal(test_process_spawn(&child, child_big, &args), 0);
+        close(args.fd);
+        RUN_UNTIL(e, in.values->len == 1);
+
+        v = g_ptr_array_index(in.values, 0);
+        assert_string_equal(g_variant_get_type_string(v), "(tay)");
+        g_variant_get_child(v, 0, "t", &sum);
+        bytes = g_variant_get_child_value(v, 1);
+        data = g_variant_get_fixed_array(bytes, &size, 1);
+        assert_int_equal(size, BIG_SIZE);
+        assert_true(sum == checksum(data, size));
+        print_message("256 MiB: built, sent, received and checked in %.2f s\n",
+                      (double) (now_usec() - t0) / TEST_USEC_PER_SEC);
+        g_variant_unref(bytes);
+
+        assert_int_equal(post_str(p1, "ack"), 0);
+        RUN_UNTIL(e, in.closes == 1);
+        assert_int_equal(test_process_wait_exit(child, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        ipcbus_port_unref(p1);
+        inbox_clear(&in);
+        sd_event_unref(e);
+}
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_port_order),
+                cmocka_unit_test(test_port_queued_before_start),
+                cmocka_unit_test(test_port_value_kinds),
+                cmocka_unit_test(test_port_transfer_errors),
+                cmocka_unit_test(test_port_through_port),
+                cmocka_unit_test(test_port_take_fd),
+                cmocka_unit_test(test_port_close_once),
+                cmocka_unit_test(test_port_close_keeps_messages),
+                cmocka_unit_test(test_port_message_max),
+                cmocka_unit_test(test_port_malformed_frames),
+                cmocka_unit_test(test_port_glib_adapter),
+                cmocka_unit_test(test_port_sigkill),
+                cmocka_unit_test(test_port_two_hops),
+                cmocka_unit_test(test_port_256mib),
+        };
+
+        /* test_port NAME runs the tests matching NAME (a glob). */
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
