@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench-clients.h"
+#include "bench-servers.h"
+#include "test-process.h"
+
+static int report(const bench_client *c, const char *what, int r, const sd_bus_error *error) {
+        fprintf(stderr, "bench-ipc: %s: %s failed: %s\n", c->label, what,
+                error && sd_bus_error_is_set(error) ? error->message : strerror(-r));
+        return r;
+}
+
+/* ---- ipcbus ---------------------------------------------------------------- */
+
+static int ipcbus_open(bench_client *c, const char *address) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t id;
+        int r;
+
+        r = ipcbus_renderer_new(&c->renderer, c->server);
+        if (r < 0)
+                return report(c, "ipcbus_renderer_new", r, NULL);
+        r = ipcbus_renderer_open_address(c->renderer, address);
+        if (r < 0)
+                return report(c, "ipcbus_renderer_open_address", r, NULL);
+        /* Waits for the main; a renderer is a webContents, known by id. */
+        r = ipcbus_renderer_attach_sync(c->renderer, "bench", &error, &id);
+        if (r < 0)
+                return report(c, "ipcbus_renderer_attach_sync", r, &error);
+        return 0;
+}
+
+static int ipcbus_call(bench_client *c, const char *payload) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) result = NULL, echoed = NULL;
+        int r;
+
+        r = ipcbus_renderer_invoke_sync(c->renderer, "echo",
+                                        ipcbus_args(g_variant_new_string(payload), NULL), 0, &error, &result);
+        if (r < 0)
+                return report(c, "invoke", r, &error);
+        if (!g_variant_is_of_type(result, G_VARIANT_TYPE("av")))
+                return -EBADMSG;
+        echoed = ipcbus_args_get(result, 0);
+        if (!echoed || !g_variant_is_of_type(echoed, G_VARIANT_TYPE_STRING) ||
+            strcmp(g_variant_get_string(echoed, NULL), payload) != 0)
+                return -EBADMSG;
+        return 0;
+}
+
+static int ipcbus_send(bench_client *c, const char *payload) {
+        return ipcbus_renderer_send(c->renderer, "count", ipcbus_args(g_variant_new_string(payload), NULL));
+}
+
+static int ipcbus_count(bench_client *c, uint32_t *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) result = NULL;
+        int r;
+
+        r = ipcbus_renderer_invoke_sync(c->renderer, "count-get", NULL, 0, &error, &result);
+        if (r < 0)
+                return report(c, "count-get", r, &error);
+        if (!g_variant_is_of_type(result, G_VARIANT_TYPE_UINT32))
+                return -EBADMSG;
+        *ret = g_variant_get_uint32(result);
+        return 0;
+}
+
+/* ---- plain sd-bus ---------------------------------------------------------- */
+
+static int plain_call(bench_client *c, const char *payload) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *echoed;
+        int r;
+
+        r = sd_bus_message_new_method_call(c->bus, &m, c->server, c->path, BENCH_PLAIN_INTERFACE, "Echo");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sav", "echo", 1, "s", payload);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(c->bus, m, 0, &error, &reply);
+        if (r < 0)
+                return report(c, "Echo", r, &error);
+        /* v holding av holding one v holding s */
+        r = sd_bus_message_read(reply, "v", "av", 1, "s", &echoed);
+        if (r < 0)
+                return r;
+        return strcmp(echoed, payload) == 0 ? 0 : -EBADMSG;
+}
+
+static int plain_send(bench_client *c, const char *payload) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(c->bus, &m, BENCH_PLAIN_CLIENT_PATH, BENCH_PLAIN_SIGNAL_INTERFACE,
+                                      "Message");
+        if (r < 0)
+                return r;
+        /* Unicast, as ipcbus's renderer addresses its main. */
+        r = sd_bus_message_set_destination(m, c->server);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "sav", "count", 1, "s", payload);
+        if (r < 0)
+                return r;
+        return sd_bus_send(c->bus, m, NULL);
+}
+
+static int plain_count(bench_client *c, uint32_t *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(c->bus, c->server, c->path, BENCH_PLAIN_INTERFACE, "Count", &error, &reply,
+                               NULL);
+        if (r < 0)
+                return report(c, "Count", r, &error);
+        return sd_bus_message_read(reply, "u", ret);
+}
+
+static int plain_open(bench_client *c, const char *address) {
+        int r;
+
+        bench_path_from_name(c->server, c->path, sizeof(c->path));
+        r = sd_bus_new(&c->bus);
+        if (r >= 0)
+                r = sd_bus_set_address(c->bus, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(c->bus, 1);
+        if (r >= 0)
+                r = sd_bus_start(c->bus);
+        return r < 0 ? report(c, "connect", r, NULL) : 0;
+}
+
+/* ---- either ---------------------------------------------------------------- */
+
+int bench_client_open(bench_client *c, const char *address) {
+        int64_t n;
+        int r;
+
+        r = c->ipcbus ? ipcbus_open(c, address) : plain_open(c, address);
+        if (r < 0)
+                return r;
+        n = bench_client_sync(c);
+        return n < 0 ? (int)n : 0;
+}
+
+int bench_client_call(bench_client *c, const char *payload) {
+        return c->ipcbus ? ipcbus_call(c, payload) : plain_call(c, payload);
+}
+
+int bench_client_send(bench_client *c, const char *payload) {
+        int r = c->ipcbus ? ipcbus_send(c, payload) : plain_send(c, payload);
+
+        return r < 0 ? report(c, "send", r, NULL) : 0;
+}
+
+int64_t bench_client_sync(bench_client *c) {
+        uint32_t count, before = c->count;
+        int r;
+
+        r = c->ipcbus ? ipcbus_count(c, &count) : plain_count(c, &count);
+        if (r < 0)
+                return r;
+        c->count = count;
+        return (int64_t)(uint32_t)(count - before);
+}
+
+static void bench_cpu_clear(bench_cpu *cpu) {
+        bench_samples_clear(&cpu->client);
+        bench_samples_clear(&cpu->bus);
+        bench_samples_clear(&cpu->server);
+}
+
+void bench_client_close(bench_client *c) {
+        c->renderer = ipcbus_renderer_unref(c->renderer);
+        c->bus = sd_bus_flush_close_unref(c->bus);
+        bench_samples_clear(&c->latency);
+        bench_samples_clear(&c->round_latency);
+        bench_samples_clear(&c->rate);
+        bench_samples_clear(&c->paired_latency);
+        bench_samples_clear(&c->paired_rate);
+        bench_cpu_clear(&c->call_cpu);
+        bench_cpu_clear(&c->send_cpu);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The client side of bench-ipc: one connection per server, all in the bench
+ * process. An ipcbus client is an ipcbus_renderer (attached, as Electron's
+ * renderers always are); a plain client is a bare sd-bus connection that
+ * builds and reads the same bodies with sd-bus calls. Each client also keeps
+ * the samples measured through it.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "bench-stats.h"
+
+/* CPU time per operation, µs, one sample per round, of each process involved. */
+typedef struct bench_cpu {
+        bench_samples client; /* this process (the client's thread) */
+        bench_samples bus;    /* the bus daemon */
+        bench_samples server; /* the client's server */
+} bench_cpu;
+
+typedef struct bench_client {
+        const char *label;  /* for the report */
+        const char *server; /* the server's well-known name */
+        bool ipcbus;        /* an ipcbus renderer, else plain sd-bus */
+
+        sd_bus *bus;               /* plain */
+        char path[256];            /* plain: the server's object path */
+        ipcbus_renderer *renderer; /* ipcbus */
+        uint32_t count;            /* the server's count at the last sync */
+        clockid_t server_clock;    /* the server's CPU-time clock */
+        bool has_server_clock;
+
+        bench_samples latency;        /* µs, every timed call */
+        bench_samples round_latency;  /* µs, the median of each round */
+        bench_samples rate;           /* messages/s, one per round */
+        bench_samples paired_latency; /* plain: ipcbus's round median / ours, same round */
+        bench_samples paired_rate;    /* plain: our rate / ipcbus's, same round */
+        double last;                  /* the last round's median latency or rate */
+        bench_cpu call_cpu;           /* per call, in the latency rounds */
+        bench_cpu send_cpu;           /* per message, in the throughput rounds */
+} bench_client;
+
+/**
+ * bench_client_open - connect, attach (ipcbus) and read the server's count
+ * @c: label, server and ipcbus set
+ * Return: 0; negative errno codes, with the reason on stderr.
+ */
+int bench_client_open(bench_client *c, const char *address);
+
+/**
+ * bench_client_call - one echo round trip of channel "echo" with @payload
+ * Builds the call, waits for the reply and checks that it carries @payload.
+ * Return: 0; -EBADMSG for a wrong echo; other negative errno codes, with the
+ * reason on stderr.
+ */
+int bench_client_call(bench_client *c, const char *payload);
+
+/**
+ * bench_client_send - one message on channel "count" with @payload, not waited for
+ * Return: 0; negative errno codes.
+ */
+int bench_client_send(bench_client *c, const char *payload);
+
+/**
+ * bench_client_sync - a round trip returning the server's count
+ * Everything sent before has been handled when it returns.
+ * Return: the number counted since the previous sync (>= 0); negative errno codes.
+ */
+int64_t bench_client_sync(bench_client *c);
+
+void bench_client_close(bench_client *c);

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "bench-servers.h"
+#include "test-process.h"
+
+/* Each server is its own process: one counter each is enough. */
+static uint32_t counted;
+
+void bench_path_from_name(const char *name, char *buf, size_t size) {
+        snprintf(buf, size, "/%s", name);
+        for (char *p = buf; *p; p++)
+                if (*p == '.')
+                        *p = '/';
+}
+
+static void ready(void) {
+        printf("ready\n");
+        fflush(stdout);
+}
+
+#define CHECK(what, expr) \
+        do { \
+                int _r = (expr); \
+                if (_r < 0) { \
+                        fprintf(stderr, "bench %s: %s: %s\n", what, #expr, strerror(-_r)); \
+                        return 1; \
+                } \
+        } while (0)
+
+/* ---- plain sd-bus ---------------------------------------------------------- */
+
+/* Echo(s channel, av args) -> v: the args, as one "av" in the variant. */
+static int plain_echo(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *channel;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &channel);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'v', "av");
+        if (r < 0)
+                return r;
+        /* The rest of the call is the "av": copied as it is, element by element. */
+        r = sd_bus_message_copy(reply, m, true);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_send(NULL, reply, NULL);
+        return r < 0 ? r : 1;
+}
+
+static int plain_count(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "u", counted);
+}
+
+/* Signals addressed to us: dispatch on the channel, as a receiver of
+ * several channels would; the counter needs no argument. */
+static int plain_filter(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *channel;
+
+        if (!sd_bus_message_is_signal(m, BENCH_PLAIN_SIGNAL_INTERFACE, "Message"))
+                return 0;
+        if (sd_bus_message_read_basic(m, 's', &channel) > 0 && strcmp(channel, "count") == 0)
+                counted++;
+        return 1;
+}
+
+static const sd_bus_vtable plain_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Echo", SD_BUS_ARGS("s", channel, "av", args), SD_BUS_RESULT("v", result),
+                                plain_echo, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Count", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", count), plain_count,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static int plain_loop(sd_bus *bus) {
+        for (;;) {
+                int r = sd_bus_process(bus, NULL);
+
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0 && r != -EINTR)
+                        return r;
+        }
+}
+
+int bench_plain_server(void *userdata) {
+        const bench_server_config *config = userdata;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        char path[256];
+
+        bench_path_from_name(config->name, path, sizeof(path));
+        CHECK("plain server", sd_bus_new(&bus));
+        CHECK("plain server", sd_bus_set_address(bus, config->address));
+        CHECK("plain server", sd_bus_set_bus_client(bus, 1));
+        CHECK("plain server", sd_bus_start(bus));
+        CHECK("plain server",
+              sd_bus_add_object_vtable(bus, NULL, path, BENCH_PLAIN_INTERFACE, plain_vtable, NULL));
+        CHECK("plain server", sd_bus_add_filter(bus, NULL, plain_filter, NULL));
+        if (config->use_event) {
+                CHECK("plain server", sd_event_default(&event));
+                CHECK("plain server", sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL));
+        }
+        CHECK("plain server", sd_bus_request_name(bus, config->name, 0));
+        ready();
+        /* Runs until SIGTERM ends the process. */
+        if (event)
+                CHECK("plain server", sd_event_loop(event));
+        else
+                CHECK("plain server", plain_loop(bus));
+        return 0;
+}
+
+/* ---- ipcbus ---------------------------------------------------------------- */
+
+static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, args);
+}
+
+static int on_count(ipcbus_event *e, GVariant *args, void *userdata) {
+        counted++;
+        return 0;
+}
+
+static int h_count_get(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, g_variant_new_uint32(counted));
+}
+
+int bench_ipcbus_main(void *userdata) {
+        const bench_server_config *config = userdata;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
+
+        CHECK("ipcbus main", ipcbus_main_new(&m, config->name));
+        CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "echo", h_echo, NULL));
+        CHECK("ipcbus main", ipcbus_main_on(m, NULL, "count", on_count, NULL));
+        CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "count-get", h_count_get, NULL));
+        CHECK("ipcbus main", ipcbus_main_open_address(m, config->address));
+        ready();
+        /* Runs until SIGTERM ends the process. */
+        CHECK("ipcbus main", ipcbus_main_run(m));
+        return 0;
+}
