@@ -45,7 +45,7 @@ void port_frame_header_write(void *buf, port_frame_type type, uint8_t flags, uin
 
         memcpy(p, &magic, 4);
         p[4] = PORT_FRAME_VERSION;
-        p[5] = (uint8_t) type;
+        p[5] = (uint8_t)type;
         p[6] = flags;
         p[7] = n_ports;
         memcpy(p + 8, &size, 8);
@@ -116,7 +116,7 @@ int port_frame_header_parse(const void *datagram, size_t size, size_t n_fds, por
                 return bad_frame(error, "frame type %u is unknown", h.type);
         }
 
-        if (n_fds != (size_t) h.n_ports + memfd)
+        if (n_fds != (size_t)h.n_ports + memfd)
                 return bad_frame(error, "frame announces %u descriptors, %zu arrived", h.n_ports + memfd,
                                  n_fds);
 
@@ -161,9 +161,9 @@ bool port_frame_is_handover(const void *header) {
 #define NORMAL_DEPTH_MAX 128U
 
 typedef struct type_info {
-        size_t len;       /* characters of the type string */
-        unsigned align;   /* alignment - 1 */
-        size_t fixed;     /* fixed size, 0 for variable-sized */
+        size_t len;     /* characters of the type string */
+        unsigned align; /* alignment - 1 */
+        size_t fixed;   /* fixed size, 0 for variable-sized */
 } type_info;
 
 /* @t is one complete type that value_type_check() accepted. */
@@ -173,21 +173,29 @@ static type_info type_info_of(const char *t) {
         bool fixed = true;
 
         switch (t[0]) {
-        case 'b': case 'y':
-                return (type_info) { 1, 0, 1 };
-        case 'n': case 'q':
-                return (type_info) { 1, 1, 2 };
-        case 'i': case 'u': case 'h':
-                return (type_info) { 1, 3, 4 };
-        case 'x': case 't': case 'd':
-                return (type_info) { 1, 7, 8 };
-        case 's': case 'o': case 'g':
-                return (type_info) { 1, 0, 0 };
+        case 'b':
+        case 'y':
+                return (type_info){ 1, 0, 1 };
+        case 'n':
+        case 'q':
+                return (type_info){ 1, 1, 2 };
+        case 'i':
+        case 'u':
+        case 'h':
+                return (type_info){ 1, 3, 4 };
+        case 'x':
+        case 't':
+        case 'd':
+                return (type_info){ 1, 7, 8 };
+        case 's':
+        case 'o':
+        case 'g':
+                return (type_info){ 1, 0, 0 };
         case 'v':
-                return (type_info) { 1, 7, 0 };
+                return (type_info){ 1, 7, 0 };
         case 'a':
                 m = type_info_of(t + 1);
-                return (type_info) { 1 + m.len, m.align, 0 };
+                return (type_info){ 1 + m.len, m.align, 0 };
         default: /* ( or { */
                 i.len = 1;
                 while (t[i.len] != ')' && t[i.len] != '}') {
@@ -198,12 +206,12 @@ static type_info type_info_of(const char *t) {
                         if (m.fixed == 0)
                                 fixed = false;
                         else
-                                offset = ((offset + m.align) & ~(size_t) m.align) + m.fixed;
+                                offset = ((offset + m.align) & ~(size_t)m.align) + m.fixed;
                 }
                 i.len++;
                 /* Empty structs are not D-Bus types; GLib gives them size 1. */
                 if (fixed)
-                        i.fixed = offset == 0 ? 1 : (offset + i.align) & ~(size_t) i.align;
+                        i.fixed = offset == 0 ? 1 : (offset + i.align) & ~(size_t)i.align;
                 return i;
         }
 }
@@ -235,8 +243,8 @@ static size_t read_offset(const uint8_t *p, unsigned n) {
 
         /* Little-endian, @n of 0, 1, 2, 4 or 8 bytes. */
         for (unsigned i = 0; i < n; i++)
-                x |= (uint64_t) p[i] << (8 * i);
-        return (size_t) x;
+                x |= (uint64_t)p[i] << (8 * i);
+        return (size_t)x;
 }
 
 static bool is_normal(const uint8_t *d, size_t size, const char *type, unsigned depth);
@@ -246,13 +254,13 @@ static bool string_is_normal(const uint8_t *d, size_t size, char type) {
 
         if (!d || size == 0 || d[size - 1] != '\0')
                 return false;
-        (void)g_utf8_validate_len((const char *) d, size, &end);
-        if (end != (const char *) d + size - 1)
+        (void)g_utf8_validate_len((const char *)d, size, &end);
+        if (end != (const char *)d + size - 1)
                 return false;
         if (type == 'o')
-                return g_variant_is_object_path((const char *) d);
+                return g_variant_is_object_path((const char *)d);
         if (type == 'g')
-                return g_variant_is_signature((const char *) d);
+                return g_variant_is_signature((const char *)d);
         return true;
 }
 
@@ -271,7 +279,7 @@ static bool variant_is_normal(const uint8_t *d, size_t size, unsigned depth) {
                         break;
         if (d[child_size] != '\0')
                 return false;
-        type = (const char *) d + child_size + 1;
+        type = (const char *)d + child_size + 1;
         /* Only types a channel carries: anything else is refused anyway. */
         if (value_type_check(type, size - child_size - 1, false, &type_depth, &problem) < 0)
                 return false;
@@ -459,7 +467,7 @@ int port_frame_value_decode(GBytes *payload, GVariant **ret_value, sd_bus_error 
                 GBytes *child = g_bytes_new_from_bytes(payload, 0, n);
 
                 value = g_variant_ref_sink(
-                        g_variant_new_from_bytes((const GVariantType *) (d + n + 1), child, FALSE));
+                        g_variant_new_from_bytes((const GVariantType *)(d + n + 1), child, FALSE));
                 g_bytes_unref(child);
         }
 
@@ -513,23 +521,23 @@ int port_frame_memfd_map(int fd, uint64_t size, GBytes **ret, sd_bus_error *erro
                 return bad_frame(error, "memfd payload cannot be inspected: %s", g_strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return bad_frame(error, "memfd payload is not a regular file");
-        if ((uint64_t) st.st_size != size)
+        if ((uint64_t)st.st_size != size)
                 return bad_frame(error, "memfd payload holds %" PRIu64 " bytes, the frame announces %" PRIu64,
-                                 (uint64_t) st.st_size, size);
+                                 (uint64_t)st.st_size, size);
         seals = fcntl(fd, F_GET_SEALS);
         if (seals < 0 || (seals & REQUIRED_SEALS) != REQUIRED_SEALS)
                 return bad_frame(error, "memfd payload is not sealed against shrinking, growing and writing");
 
         /* MAP_POPULATE: the page tables in one go rather than a fault per
          * page when the message is read. */
-        p = mmap(NULL, (size_t) size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
 
         m = g_new(mapping, 1);
         m->p = p;
-        m->size = (size_t) size;
-        *ret = g_bytes_new_with_free_func(p, (size_t) size, mapping_free, m);
+        m->size = (size_t)size;
+        *ret = g_bytes_new_with_free_func(p, (size_t)size, mapping_free, m);
         return 0;
 }
 
@@ -542,16 +550,16 @@ int port_frame_memfd_new(uint64_t size, port_frame_fill_fn fill, void *userdata,
         fd = memfd_create("ipcbus-port", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return -errno;
-        if (ftruncate(fd, (off_t) size) < 0)
+        if (ftruncate(fd, (off_t)size) < 0)
                 return -errno;
         /* MAP_POPULATE allocates the pages in one go instead of one fault
          * per page while @fill writes. */
-        p = mmap(NULL, (size_t) size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED)
                 return -errno;
         fill(p, userdata);
         /* F_SEAL_WRITE needs every writable mapping gone. */
-        if (munmap(p, (size_t) size) < 0)
+        if (munmap(p, (size_t)size) < 0)
                 return -errno;
         if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
                 return -errno;
@@ -582,7 +590,7 @@ int port_frame_memfd_new_from_iov(const struct iovec *iov, size_t n, int *ret_fd
                                 return -errno;
                         }
                         p += k;
-                        left -= (size_t) k;
+                        left -= (size_t)k;
                 }
         }
         if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
@@ -601,9 +609,9 @@ int port_frame_memfd_new_from_iov(const struct iovec *iov, size_t n, int *ret_fd
 int port_frame_payload_memfd(GVariant *value, int *ret_fd) {
         const char *type = g_variant_get_type_string(value);
         struct iovec iov[3] = {
-                { .iov_base = (void *) g_variant_get_data(value), .iov_len = g_variant_get_size(value) },
-                { .iov_base = (void *) "", .iov_len = 1 },
-                { .iov_base = (void *) type, .iov_len = strlen(type) },
+                { .iov_base = (void *)g_variant_get_data(value), .iov_len = g_variant_get_size(value) },
+                { .iov_base = (void *)"", .iov_len = 1 },
+                { .iov_base = (void *)type, .iov_len = strlen(type) },
         };
 
         return port_frame_memfd_new_from_iov(iov, G_N_ELEMENTS(iov), ret_fd);
@@ -619,7 +627,7 @@ void port_frame_record_write(void *dst, GVariant *value, unsigned n_ports) {
         uint8_t *p = dst;
         uint64_t size = port_frame_payload_size(value);
 
-        port_frame_header_write(p, PORT_FRAME_MESSAGE, 0, (uint8_t) n_ports, size);
+        port_frame_header_write(p, PORT_FRAME_MESSAGE, 0, (uint8_t)n_ports, size);
         port_frame_payload_write(value, p + PORT_FRAME_HEADER_SIZE);
         memset(p + PORT_FRAME_HEADER_SIZE + size, 0, ALIGN8(size) - size);
 }
@@ -660,13 +668,13 @@ int port_frame_bundle_parse(GBytes *bundle, size_t n_fds, port_frame_record **re
                         goto fail;
                 }
                 if (h.payload_size == 0 || h.payload_size > left || ALIGN8(h.payload_size) > left) {
-                        r = bad_frame(error, "handover record %zu announces %" PRIu64 " bytes, %" PRIu64
-                                             " are left", n, h.payload_size, left);
+                        r = bad_frame(error,
+                                      "handover record %zu announces %" PRIu64 " bytes, %" PRIu64 " are left",
+                                      n, h.payload_size, left);
                         goto fail;
                 }
                 if (h.n_ports > n_fds - ports) {
-                        r = bad_frame(error, "handover records use more than the %zu descriptors sent",
-                                      n_fds);
+                        r = bad_frame(error, "handover records use more than the %zu descriptors sent", n_fds);
                         goto fail;
                 }
 
@@ -705,7 +713,7 @@ typedef union fd_control {
 } fd_control;
 
 int port_frame_send(int fd, const void *datagram, size_t size, const int *fds, size_t n_fds) {
-        struct iovec iov = { .iov_base = (void *) datagram, .iov_len = size };
+        struct iovec iov = { .iov_base = (void *)datagram, .iov_len = size };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         fd_control control;
 
@@ -758,7 +766,7 @@ ssize_t port_frame_recv(int fd, void *buf, int *fds, size_t *ret_n_fds) {
         ssize_t k;
 
         for (;;) {
-                mh = (struct msghdr) {
+                mh = (struct msghdr){
                         .msg_iov = &iov,
                         .msg_iovlen = 1,
                         .msg_control = &control,
@@ -779,7 +787,7 @@ ssize_t port_frame_recv(int fd, void *buf, int *fds, size_t *ret_n_fds) {
                 if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
                         continue;
                 n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                p = (int *) (void *) CMSG_DATA(c);
+                p = (int *)(void *)CMSG_DATA(c);
                 for (size_t i = 0; i < n; i++) {
                         int x;
 

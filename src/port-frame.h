@@ -52,8 +52,8 @@ typedef enum port_frame_type {
 typedef struct port_frame_header {
         uint8_t type;
         uint8_t flags;
-        uint8_t n_ports;          /* fds before the memfd */
-        uint64_t payload_size;    /* inline: the bytes after the header; memfd: its size */
+        uint8_t n_ports;       /* fds before the memfd */
+        uint64_t payload_size; /* inline: the bytes after the header; memfd: its size */
 } port_frame_header;
 
 void port_frame_header_write(void *buf, port_frame_type type, uint8_t flags, uint8_t n_ports,
@@ -132,7 +132,7 @@ int port_frame_memfd_new_from_iov(const struct iovec *iov, size_t n, int *ret_fd
  * header, the payload and zeros up to a multiple of 8. */
 typedef struct port_frame_record {
         GVariant *value;
-        unsigned n_ports;  /* this record's share of the handover's FDS descriptors, in order */
+        unsigned n_ports; /* this record's share of the handover's FDS descriptors, in order */
 } port_frame_record;
 
 uint64_t port_frame_record_size(uint64_t payload_size);

@@ -48,15 +48,15 @@
 
 typedef enum port_state {
         PORT_OPEN,
-        PORT_PEER_GONE,   /* the other end went; the socket stays until what it sent before is read */
-        PORT_CLOSED,      /* by close() or a malformed frame */
+        PORT_PEER_GONE, /* the other end went; the socket stays until what it sent before is read */
+        PORT_CLOSED,    /* by close() or a malformed frame */
         PORT_TRANSFERRED,
 } port_state;
 
 /* One frame waiting for room in the socket. */
 typedef struct port_out {
         GVariant *value;
-        int *fds;          /* the transferred ports' sockets, owned */
+        int *fds; /* the transferred ports' sockets, owned */
         unsigned n_fds;
         /* The datagram (and memfd), built the first time the frame is tried. */
         uint8_t *datagram;
@@ -82,7 +82,7 @@ struct ipcbus_port {
         GQueue on_close;
         log_target log;
         sd_bus_error close_error;
-        uint8_t *rbuf; /* PORT_FRAME_DATAGRAM_MAX, while started */
+        uint8_t *rbuf;                      /* PORT_FRAME_DATAGRAM_MAX, while started */
         unsigned probe_backoff, probe_skip; /* port_read() */
 };
 
@@ -96,8 +96,8 @@ typedef struct port_linger {
 
 /* Where a transferred port's socket is, between the checks and the send. */
 typedef struct port_handoff {
-        int fd;         /* what travels */
-        bool handover;  /* @fd is a handover socket made here; otherwise the port's own */
+        int fd;        /* what travels */
+        bool handover; /* @fd is a handover socket made here; otherwise the port's own */
 } port_handoff;
 
 static void safe_close(int *fd) {
@@ -148,7 +148,7 @@ static int port_out_build(port_out *o) {
         size = port_frame_payload_size(o->value);
         if (size <= PORT_FRAME_INLINE_MAX) {
                 o->datagram = g_malloc(PORT_FRAME_HEADER_SIZE + size);
-                port_frame_header_write(o->datagram, PORT_FRAME_MESSAGE, 0, (uint8_t) o->n_fds, size);
+                port_frame_header_write(o->datagram, PORT_FRAME_MESSAGE, 0, (uint8_t)o->n_fds, size);
                 port_frame_payload_write(o->value, o->datagram + PORT_FRAME_HEADER_SIZE);
                 o->datagram_size = PORT_FRAME_HEADER_SIZE + size;
                 return 0;
@@ -158,7 +158,8 @@ static int port_out_build(port_out *o) {
         if (r < 0)
                 return r;
         o->datagram = g_malloc(PORT_FRAME_HEADER_SIZE);
-        port_frame_header_write(o->datagram, PORT_FRAME_MESSAGE, PORT_FRAME_FLAG_MEMFD, (uint8_t) o->n_fds, size);
+        port_frame_header_write(o->datagram, PORT_FRAME_MESSAGE, PORT_FRAME_FLAG_MEMFD, (uint8_t)o->n_fds,
+                                size);
         o->datagram_size = PORT_FRAME_HEADER_SIZE;
         return 0;
 }
@@ -313,7 +314,7 @@ static void port_fire_close(ipcbus_port *p) {
                 snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
                 if (snap[i]->connected)
-                        ((ipcbus_port_close_fn) snap[i]->lifecycle.fn)(p, snap[i]->userdata);
+                        ((ipcbus_port_close_fn)snap[i]->lifecycle.fn)(p, snap[i]->userdata);
                 slot_unpin(snap[i]);
         }
 }
@@ -442,7 +443,7 @@ static int handover_unpack(int hfd, int *ret_fd, GQueue *ret_out, sd_bus_error *
                                              "handover holds a datagram that cannot be a frame");
                         goto fail;
                 }
-                r = port_frame_header_parse(buf, (size_t) k, n, &h, error);
+                r = port_frame_header_parse(buf, (size_t)k, n, &h, error);
                 if (r >= 0 && h.type == PORT_FRAME_MESSAGE)
                         r = sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME, "message frame inside a handover");
                 if (r >= 0 && h.type == PORT_FRAME_FDS && fds->len + n > PORT_HANDOVER_FDS_MAX)
@@ -479,9 +480,8 @@ static int handover_unpack(int hfd, int *ret_fd, GQueue *ret_out, sd_bus_error *
 
         for (size_t i = 0; i < n_records; i++) {
                 int *record_fds = records[i].n_ports > 0
-                                          ? g_memdup2(&g_array_index(fds, int, used),
-                                                      records[i].n_ports * sizeof(int))
-                                          : NULL;
+                        ? g_memdup2(&g_array_index(fds, int, used), records[i].n_ports * sizeof(int))
+                        : NULL;
 
                 used += records[i].n_ports;
                 g_queue_push_tail(ret_out, port_out_new(records[i].value, record_fds, records[i].n_ports));
@@ -496,7 +496,7 @@ fail:
         if (error && !sd_bus_error_is_set(error))
                 (void)sd_bus_error_set_errnof(error, r, "Could not map a handover: %s", g_strerror(-r));
         safe_close(&sock);
-        port_frame_close_fds((const int *) (void *) fds->data, fds->len);
+        port_frame_close_fds((const int *)(void *)fds->data, fds->len);
         g_array_free(fds, TRUE);
         return r == -ENOMEM ? r : -EBADMSG;
 }
@@ -505,8 +505,8 @@ static bool fd_is_handover(int fd) {
         uint8_t header[PORT_FRAME_HEADER_SIZE];
 
         /* Without room for control data the kernel installs no descriptors on a peek. */
-        return recv(fd, header, sizeof(header), MSG_PEEK | MSG_DONTWAIT) == (ssize_t) sizeof(header) &&
-               port_frame_is_handover(header);
+        return recv(fd, header, sizeof(header), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(header) &&
+                port_frame_is_handover(header);
 }
 
 /* A port of a socket that arrived (takes @fd). */
@@ -589,8 +589,8 @@ static void port_deliver(ipcbus_port *p, GVariant *value, ipcbus_port **ports, s
                 snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
                 if (snap[i]->connected) {
-                        int r = ((ipcbus_port_message_fn) snap[i]->lifecycle.fn)(p, value, ports, n_ports,
-                                                                                 snap[i]->userdata);
+                        int r = ((ipcbus_port_message_fn)snap[i]->lifecycle.fn)(p, value, ports, n_ports,
+                                                                                snap[i]->userdata);
                         if (r < 0)
                                 log_emit(&p->log, LOG_WARNING, "MessagePort message listener failed: %s",
                                          g_strerror(-r));
@@ -640,13 +640,14 @@ static int port_read_one(ipcbus_port *p) {
                 return port_reject_frame(p, fds, 0, &error);
         }
         if (k < 0) {
-                port_fail_errno(p, (int) k, "Could not read from the port");
-                return (int) k;
+                port_fail_errno(p, (int)k, "Could not read from the port");
+                return (int)k;
         }
 
-        r = port_frame_header_parse(p->rbuf, (size_t) k, n_fds, &h, &error);
+        r = port_frame_header_parse(p->rbuf, (size_t)k, n_fds, &h, &error);
         if (r >= 0 && h.type != PORT_FRAME_MESSAGE)
-                r = sd_bus_error_setf(&error, IPCBUS_ERROR_BAD_FRAME, "frame type %u outside a handover", h.type);
+                r = sd_bus_error_setf(&error, IPCBUS_ERROR_BAD_FRAME, "frame type %u outside a handover",
+                                      h.type);
         if (r < 0)
                 return port_reject_frame(p, fds, n_fds, &error);
 
@@ -654,7 +655,8 @@ static int port_read_one(ipcbus_port *p) {
                 r = port_frame_memfd_map(fds[--n_fds], h.payload_size, &payload, &error);
                 (void)close(fds[n_fds]);
                 if (r < 0 && !sd_bus_error_is_set(&error))
-                        (void)sd_bus_error_set_errnof(&error, r, "Could not map a message: %s", g_strerror(-r));
+                        (void)sd_bus_error_set_errnof(&error, r, "Could not map a message: %s",
+                                                      g_strerror(-r));
                 if (r < 0)
                         return port_reject_frame(p, fds, n_fds, &error);
         } else
@@ -672,7 +674,8 @@ static int port_read_one(ipcbus_port *p) {
                                 ipcbus_port_unref(ports[j]);
                         g_variant_unref(value);
                         if (!sd_bus_error_is_set(&error))
-                                (void)sd_bus_error_set_errnof(&error, r, "Could not open a transferred port: %s",
+                                (void)sd_bus_error_set_errnof(&error, r,
+                                                              "Could not open a transferred port: %s",
                                                               g_strerror(-r));
                         return port_reject_frame(p, fds + i + 1, n_fds - i - 1, &error);
                 }
@@ -750,7 +753,7 @@ static void fill_bundle(void *dst, void *userdata) {
 static int handover_send_fds(int fd, const int *fds, size_t n) {
         uint8_t header[PORT_FRAME_HEADER_SIZE];
 
-        port_frame_header_write(header, PORT_FRAME_FDS, 0, (uint8_t) n, 0);
+        port_frame_header_write(header, PORT_FRAME_FDS, 0, (uint8_t)n, 0);
         return port_frame_send(fd, header, sizeof(header), fds, n);
 }
 
@@ -835,7 +838,7 @@ static int port_handoff_prepare(ipcbus_port *p, port_handoff *ret) {
                 return r;
 
         if (g_queue_is_empty(&p->out)) {
-                *ret = (port_handoff) { .fd = p->fd, .handover = false };
+                *ret = (port_handoff){ .fd = p->fd, .handover = false };
                 return 0;
         }
         r = handover_new(p->fd, &p->out, &ret->fd);
@@ -863,7 +866,8 @@ int port_transfer_prepare(ipcbus_port *const *ports, size_t n, const ipcbus_port
         if (n > 0 && !ports)
                 return error_invalid_args(error, "Transfer list is NULL but counts %zu ports.", n);
         if (n > IPCBUS_PORT_TRANSFER_MAX)
-                return error_invalid_args(error, "Transfer list holds %zu ports; one message carries at most %d.",
+                return error_invalid_args(error,
+                                          "Transfer list holds %zu ports; one message carries at most %d.",
                                           n, IPCBUS_PORT_TRANSFER_MAX);
 
         for (size_t i = 0; i < n; i++) {
@@ -874,8 +878,8 @@ int port_transfer_prepare(ipcbus_port *const *ports, size_t n, const ipcbus_port
                 if (q == sender)
                         return error_invalid_args(error, "Port at index %zu contains the source port.", i);
                 if (sender && q == sender->sibling)
-                        return error_invalid_args(
-                                error, "Port at index %zu is the other end of the source port.", i);
+                        return error_invalid_args(error,
+                                                  "Port at index %zu is the other end of the source port.", i);
                 for (size_t j = 0; j < i; j++)
                         if (ports[j] == q)
                                 return error_invalid_args(
@@ -924,7 +928,7 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         port_handoff handoffs[IPCBUS_PORT_TRANSFER_MAX];
         int fds[IPCBUS_PORT_TRANSFER_MAX];
-        unsigned n = (unsigned) n_transfer;
+        unsigned n = (unsigned)n_transfer;
         port_out *o = NULL;
         uint64_t size;
         int r;
@@ -948,8 +952,9 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
 
         size = port_frame_payload_size(value);
         if (size > IPCBUS_PORT_MESSAGE_MAX)
-                return port_refuse(p, -EMSGSIZE, "message of %" PRIu64 " bytes exceeds the limit of %llu bytes.",
-                                   size, IPCBUS_PORT_MESSAGE_MAX);
+                return port_refuse(p, -EMSGSIZE,
+                                   "message of %" PRIu64 " bytes exceeds the limit of %llu bytes.", size,
+                                   IPCBUS_PORT_MESSAGE_MAX);
 
         for (unsigned i = 0; i < n; i++) {
                 r = port_handoff_prepare(transfer[i], &handoffs[i]);
@@ -972,7 +977,7 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
                         uint8_t buf[PORT_FRAME_HEADER_SIZE + PORT_POST_STACK_MAX];
                 } d;
 
-                port_frame_header_write(d.buf, PORT_FRAME_MESSAGE, 0, (uint8_t) n, size);
+                port_frame_header_write(d.buf, PORT_FRAME_MESSAGE, 0, (uint8_t)n, size);
                 port_frame_payload_write(value, d.buf + PORT_FRAME_HEADER_SIZE);
                 r = port_frame_send(p->fd, d.buf, PORT_FRAME_HEADER_SIZE + size, fds, n);
                 if (r == -EAGAIN) {
@@ -1054,18 +1059,16 @@ void ipcbus_port_unrefp(ipcbus_port **p) {
                 ipcbus_port_unref(*p);
 }
 
-int ipcbus_port_on_message(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_message_fn fn,
-                                    void *userdata) {
+int ipcbus_port_on_message(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_message_fn fn, void *userdata) {
         if (!port_valid(p))
                 return -EINVAL;
-        return slot_list_add(&p->on_message, ret_slot, (void *) fn, userdata);
+        return slot_list_add(&p->on_message, ret_slot, (void *)fn, userdata);
 }
 
-int ipcbus_port_on_close(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_close_fn fn,
-                                  void *userdata) {
+int ipcbus_port_on_close(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_close_fn fn, void *userdata) {
         if (!port_valid(p))
                 return -EINVAL;
-        return slot_list_add(&p->on_close, ret_slot, (void *) fn, userdata);
+        return slot_list_add(&p->on_close, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_port_start(ipcbus_port *p) {

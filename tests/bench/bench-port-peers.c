@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -117,7 +118,8 @@ static int peer_on_message(ipcbus_port *port, GVariant *data, ipcbus_port **port
                 gsize size = 0;
                 const void *bytes = g_variant_get_fixed_array(data, &size, 1);
 
-                return ipcbus_port_post_message(port, g_variant_new_uint64(bench_port_digest(bytes, size, p->touch)),
+                return ipcbus_port_post_message(port,
+                                                g_variant_new_uint64(bench_port_digest(bytes, size, p->touch)),
                                                 NULL, 0);
         }
 
@@ -225,14 +227,16 @@ static int recv_fd(int sock, int *ret_fd) {
         } control;
         uint8_t byte;
         struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = sizeof(control) };
+        struct msghdr mh = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)
+        };
         struct cmsghdr *c;
 
         if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0)
                 return -errno;
         c = CMSG_FIRSTHDR(&mh);
-        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len != CMSG_LEN(sizeof(int)))
                 return -EBADMSG;
         memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
         return 0;
@@ -266,11 +270,21 @@ typedef struct raw_buffer {
         size_t size;
 } raw_buffer;
 
-/* The receive buffer outlives the command and is written once up front:
- * the raw side never pays a page fault in the timed part (its best case). */
-static int raw_stream(int ctl, int stream, raw_buffer *b, uint64_t size, bench_port_touch touch) {
+static int raw_stream(int ctl, int stream, raw_buffer *b, uint64_t size, const bench_port_peer_config *c) {
+        uint64_t digest;
         int r;
 
+        if (c->fresh_buffer) {
+                /* malloc() of this size is a fresh mmap(): the pages fault in as read() fills them. */
+                uint8_t *p = malloc(size);
+
+                if (!p)
+                        return -ENOMEM;
+                r = bench_port_read_all(stream, p, size);
+                digest = bench_port_digest(p, size, c->touch);
+                free(p);
+                return r < 0 ? r : raw_answer(ctl, digest);
+        }
         if (size > b->size) {
                 free(b->p);
                 b->p = malloc(size);
@@ -282,7 +296,7 @@ static int raw_stream(int ctl, int stream, raw_buffer *b, uint64_t size, bench_p
         r = bench_port_read_all(stream, b->p, size);
         if (r < 0)
                 return r;
-        return raw_answer(ctl, bench_port_digest(b->p, size, touch));
+        return raw_answer(ctl, bench_port_digest(b->p, size, c->touch));
 }
 
 /* As the port's receiver maps a large message (port-frame.c). */
@@ -305,10 +319,103 @@ static int raw_memfd(int ctl, int fdsock, uint64_t size, bench_port_touch touch)
         return r;
 }
 
+/* The raw protocol on evsock, from an sd-event loop. */
+typedef struct raw_event {
+        bool quit, counting;
+        uint64_t counted, target;
+        int error;
+} raw_event;
+
+static int raw_event_write(int fd, const void *buf, size_t size) {
+        ssize_t k;
+
+        do
+                k = write(fd, buf, size);
+        while (k < 0 && errno == EINTR);
+        /* One message in flight at a time: the socket always has room. */
+        if (k < 0)
+                return -errno;
+        return (size_t)k == size ? 0 : -EIO;
+}
+
+/* The best a plain reader on sd-event does: one datagram per wakeup while
+ * echoing (a second read() would only find the socket empty), up to
+ * EVENT_READ_BATCH while counting (as a port reads, PORT_READ_BATCH). */
+#define EVENT_READ_BATCH 32U
+
+static int raw_event_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        raw_event *x = userdata;
+        uint8_t buf[BENCH_PORT_SMALL + BENCH_PORT_CMD_SIZE];
+
+        for (unsigned n = 0; n < EVENT_READ_BATCH && !x->quit && x->error == 0; n++) {
+                uint64_t arg;
+                ssize_t k;
+                char cmd;
+
+                k = read(fd, buf, sizeof(buf));
+                if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (k <= 0) {
+                        x->error = k < 0 ? -errno : -EPIPE;
+                        return 0;
+                }
+                if (k == BENCH_PORT_SMALL) {
+                        if (!x->counting) {
+                                x->error = raw_event_write(fd, buf, (size_t)k);
+                                return 0;
+                        }
+                        if (++x->counted == x->target) {
+                                x->counting = false;
+                                bench_port_cmd_write(buf, 'A', x->counted);
+                                x->error = raw_event_write(fd, buf, BENCH_PORT_CMD_SIZE);
+                                return 0;
+                        }
+                        continue;
+                }
+                if (k != BENCH_PORT_CMD_SIZE) {
+                        x->error = -EPROTO;
+                        return 0;
+                }
+                bench_port_cmd_read(buf, &cmd, &arg);
+                if (cmd == 'Q')
+                        x->quit = true;
+                else if (cmd == 'C' && arg > 0) {
+                        x->counting = true;
+                        x->counted = 0;
+                        x->target = arg;
+                } else
+                        x->error = -EPROTO;
+        }
+        return 0;
+}
+
+static int raw_event_serve(sd_event **event, int evsock) {
+        sd_event_source *io = NULL;
+        raw_event x = { 0 };
+        int r;
+
+        if (!*event) {
+                r = sd_event_new(event);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_add_io(*event, &io, evsock, EPOLLIN, raw_event_on_io, &x);
+        if (r < 0)
+                return r;
+        while (!x.quit && x.error == 0) {
+                r = sd_event_run(*event, UINT64_MAX);
+                if (r < 0)
+                        break;
+        }
+        sd_event_source_disable_unref(io);
+        return r < 0 ? r : x.error;
+}
+
 int bench_port_raw_peer(void *userdata) {
         const bench_port_peer_config *config = userdata;
         uint8_t buf[BENCH_PORT_SMALL + BENCH_PORT_CMD_SIZE];
         raw_buffer b = { 0 };
+        sd_event *event = NULL;
         int ctl = config->ctl_fd;
 
         close_inherited(config);
@@ -335,10 +442,13 @@ int bench_port_raw_peer(void *userdata) {
                         CHECK("raw peer", raw_count(ctl, arg));
                         break;
                 case 'S':
-                        CHECK("raw peer", raw_stream(ctl, config->stream_fd, &b, arg, config->touch));
+                        CHECK("raw peer", raw_stream(ctl, config->stream_fd, &b, arg, config));
                         break;
                 case 'M':
                         CHECK("raw peer", raw_memfd(ctl, config->fdsock_fd, arg, config->touch));
+                        break;
+                case 'V':
+                        CHECK("raw peer", raw_event_serve(&event, config->evsock_fd));
                         break;
                 default:
                         fprintf(stderr, "bench-port raw peer: unknown command '%c'\n", cmd);
@@ -346,5 +456,6 @@ int bench_port_raw_peer(void *userdata) {
                 }
         }
         free(b.p);
+        sd_event_unref(event);
         return 0;
 }

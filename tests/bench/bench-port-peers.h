@@ -31,10 +31,11 @@
  *   stream, SOCK_STREAM   the byte stream of 'S'
  *   fdsock, SOCK_SEQPACKET  the memfds of 'M' (kept off ctl so that the echo
  *                         path stays a bare read() and write())
- *   evsock, SOCK_SEQPACKET, nonblocking  the echo and 'C' of ctl, one
- *                         datagram read per wakeup of an sd-event io source,
- *                         as a port reads: ipcbus minus ipcbus, to tell the
- *                         loop's cost from the library's
+ *   evsock, SOCK_SEQPACKET, nonblocking  the echo and 'C' of ctl from an
+ *                         sd-event io source (one read per wakeup while
+ *                         echoing, up to 32 while counting, as a port reads):
+ *                         ipcbus minus ipcbus, to tell the loop's cost from
+ *                         the library's
  */
 
 #include <stdbool.h>
@@ -52,14 +53,14 @@ typedef enum bench_port_touch {
 } bench_port_touch;
 
 /* Descriptors a child closes first: the other processes' ends. */
-#define BENCH_PORT_CLOSE_MAX 8
+#define BENCH_PORT_CLOSE_MAX 12
 
 typedef struct bench_port_peer_config {
         bench_port_touch touch;
-        int direct_fd;                       /* ipcbus: the renderer's end of the direct connection */
+        int direct_fd; /* ipcbus: the renderer's end of the direct connection */
         int ctl_fd, stream_fd, fdsock_fd, evsock_fd; /* raw */
-        bool fresh_buffer;                   /* raw: a new receive buffer per 'S' */
-        int close_fds[BENCH_PORT_CLOSE_MAX]; /* -1 for unused */
+        bool fresh_buffer;                           /* raw: a new receive buffer per 'S' */
+        int close_fds[BENCH_PORT_CLOSE_MAX];         /* -1 for unused */
 } bench_port_peer_config;
 
 /* The raw protocol's command datagram: the letter, 7 zero bytes, a

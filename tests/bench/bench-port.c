@@ -7,27 +7,32 @@
  * and echoed, against a 64-byte datagram written and echoed on a blocking
  * SOCK_SEQPACKET socketpair. Throughput: N such strings posted, the receiver
  * counts them and answers after the last, against N datagrams written with
- * blocking write(). Bandwidth: one "ay" of 1 MiB and of 256 MiB, timed until
- * the receiver has it mapped and digested (bench_port_digest()) and said so,
- * against the same bytes through a SOCK_STREAM socketpair into a buffer the
- * receiver keeps (the raw baseline of the aim) and through a sealed memfd
- * passed on a socket and mapped (what the port does, minus ipcbus).
+ * blocking write(). Both also run "raw on sd-event": the same datagrams on a
+ * nonblocking socketpair watched by an sd-event io source on each side, one
+ * read per wakeup, as a port reads. It is no baseline of an aim; it splits
+ * the gap into what the loop costs and what ipcbus adds on top.
+ *
+ * Bandwidth: one "ay" of 1 MiB and of 256 MiB, timed until the receiver has
+ * it mapped and digested (bench_port_digest()) and said so, against the same
+ * bytes through a SOCK_STREAM socketpair into a buffer the receiver keeps
+ * (the raw baseline of the aim) and through a sealed memfd passed on a
+ * socket and mapped (what the port does, minus ipcbus).
  *
  * The bench is one process, the far ends are two children
  * (bench-port-peers.h). The ipcbus child is a renderer on a direct
  * connection to this process's main: the main creates the channel after the
  * fork and posts one end to the renderer (webContents.postMessage), as an
- * application hands a renderer a port. The brief's "fork after creating the
- * channel" cannot work: sd-event refuses a loop in a forked child (-ECHILD)
- * and a port cannot move to another loop. The renderer and the main are
- * dropped before anything is measured; each side then runs its own sd-event
- * loop with nothing but the port on it.
+ * application hands a renderer a port. Creating the channel before the fork
+ * cannot work: sd-event refuses a loop in a forked child (-ECHILD) and a
+ * port cannot move to another loop. The renderer and the main are dropped
+ * before anything is measured; each side then runs its own sd-event loop
+ * with nothing but the port on it (this side's loop also watches the idle
+ * raw-on-sd-event socket).
  *
  * Contenders alternate within each round (the first rotates), results are
  * medians; see README.md.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,32 +43,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ipcbus/ipcbus.h>
-
-#include "bench-port-peers.h"
+#include "bench-port-ops.h"
 #include "bench-stats.h"
 #include "test-process.h"
 
-/* 64 characters. */
-#define PAYLOAD "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define MIB (1024U * 1024U)
-#define WAIT_USEC (30 * TEST_USEC_PER_SEC)
 
 #define AIM_ROUND_TRIP 1.3
 #define AIM_BANDWIDTH 0.5
 
 typedef struct options {
-        unsigned rounds;     /* round-trip rounds */
-        unsigned calls;      /* round trips per contender per round */
-        unsigned warmup;     /* untimed round trips per contender first */
-        unsigned tp_rounds;  /* throughput rounds */
-        unsigned messages;   /* messages per contender per throughput round */
-        unsigned bw_rounds;  /* 1 MiB rounds */
-        unsigned bw_reps;    /* 1 MiB transfers per contender per round */
-        unsigned big_reps;   /* big transfers per contender (0: none) */
-        unsigned big_mib;    /* the big value's size */
+        unsigned rounds;    /* round-trip rounds */
+        unsigned calls;     /* round trips per contender per round */
+        unsigned warmup;    /* untimed round trips per contender first */
+        unsigned tp_rounds; /* throughput rounds */
+        unsigned messages;  /* messages per contender per throughput round */
+        unsigned bw_rounds; /* 1 MiB rounds */
+        unsigned bw_reps;   /* 1 MiB transfers per contender per round */
+        unsigned big_reps;  /* big transfers per contender (0: none) */
+        unsigned big_mib;   /* the big value's size */
         bench_port_touch touch;
-        const char *only;    /* "ipcbus" or "raw": one side only, for profiling */
+        bool fresh_buffer; /* the raw stream receiver allocates per value */
+        const char *only;  /* "ipcbus" or "raw": one side only, for profiling */
 } options;
 
 static const options defaults = {
@@ -108,6 +109,8 @@ static void usage(FILE *f) {
                 "  --big-mib=N       size of the big value in MiB (256)\n"
                 "  --touch=HOW       what a receiver reads of a bulk value: sample (a word\n"
                 "                    per page, default) or full (every byte)\n"
+                "  --raw-fresh-buffer  the raw stream receiver reads into a new malloc() per\n"
+                "                    value instead of one buffer kept and pre-faulted\n"
                 "  --only=SIDE       ipcbus or raw: one side only (profiling)\n");
 }
 
@@ -135,6 +138,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 OPT_BIG_REPS,
                 OPT_BIG_MIB,
                 OPT_TOUCH,
+                OPT_FRESH,
                 OPT_ONLY,
         };
         static const struct option longopts[] = {
@@ -150,6 +154,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 { "big-reps", required_argument, NULL, OPT_BIG_REPS },
                 { "big-mib", required_argument, NULL, OPT_BIG_MIB },
                 { "touch", required_argument, NULL, OPT_TOUCH },
+                { "raw-fresh-buffer", no_argument, NULL, OPT_FRESH },
                 { "only", required_argument, NULL, OPT_ONLY },
                 {},
         };
@@ -205,6 +210,9 @@ static int parse_options(int argc, char **argv, options *o) {
                         else
                                 r = -EINVAL;
                         break;
+                case OPT_FRESH:
+                        o->fresh_buffer = true;
+                        break;
                 case OPT_ONLY:
                         if (strcmp(optarg, "ipcbus") != 0 && strcmp(optarg, "raw") != 0)
                                 r = -EINVAL;
@@ -221,30 +229,21 @@ static int parse_options(int argc, char **argv, options *o) {
         return r;
 }
 
-/* ---- the bench's side ------------------------------------------------------ */
-
+/* The operations' context and how to run them. */
 typedef struct bench {
+        bench_port_ctx ctx;
         options o;
-        /* ipcbus */
-        sd_event *event;
-        ipcbus_port *port;
-        unsigned received; /* messages that arrived on the port */
-        GVariant *last;    /* the last of them */
-        bool closed;
-        /* raw, blocking */
-        int ctl, stream, fdsock;
-        /* the bulk bytes, written once */
-        uint8_t *bytes;
-        size_t bytes_size;
 } bench;
 
 typedef struct contender contender;
-typedef int (*op_fn)(bench *b, contender *c, size_t arg);
+typedef int (*op_fn)(bench_port_ctx *b, size_t arg);
+typedef int (*hook_fn)(bench_port_ctx *b);
 
 struct contender {
         const char *label;
         bool ipcbus;
         op_fn op;
+        hook_fn begin, end;   /* around each round's share, untimed */
         clockid_t peer_clock; /* the far end's process CPU clock */
         bool has_peer_clock;
 
@@ -252,227 +251,8 @@ struct contender {
         bench_samples round;  /* round trip: each round's median */
         bench_samples paired; /* not ipcbus: the aim's ratio against ipcbus, same round */
         bench_samples cpu_self, cpu_peer; /* µs of CPU per operation, per round */
-        double last;          /* this round's median (or rate) */
+        double last;                      /* this round's median (or rate) */
 };
-
-static int report_error(const char *what, int r) {
-        fprintf(stderr, "bench-port: %s: %s\n", what, strerror(-r));
-        return r;
-}
-
-static int on_port_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
-                           void *userdata) {
-        bench *b = userdata;
-
-        b->received++;
-        if (b->last)
-                g_variant_unref(b->last);
-        b->last = g_variant_ref(data);
-        return 0;
-}
-
-static void on_port_close(ipcbus_port *port, void *userdata) {
-        bench *b = userdata;
-
-        b->closed = true;
-}
-
-static void on_log(int priority, const char *message, void *userdata) {
-        fprintf(stderr, "bench-port: %s\n", message);
-}
-
-/* Runs the loop until @want messages have arrived in all. */
-static int port_wait(bench *b, unsigned want) {
-        while (b->received < want) {
-                int r;
-
-                if (b->closed)
-                        return -EPIPE;
-                r = sd_event_run(b->event, WAIT_USEC);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return -ETIMEDOUT;
-        }
-        return 0;
-}
-
-static bool last_is_uint64(bench *b, uint64_t want) {
-        return b->last && g_variant_is_of_type(b->last, G_VARIANT_TYPE_UINT64) &&
-               g_variant_get_uint64(b->last) == want;
-}
-
-/* ---- the operations -------------------------------------------------------- */
-
-static int ipcbus_round_trip(bench *b, contender *c, size_t unused) {
-        unsigned want = b->received + 1;
-        const char *s;
-        int r;
-
-        /* A new value each time, as an application builds one per message. */
-        r = ipcbus_port_post_message(b->port, g_variant_new_string(PAYLOAD), NULL, 0);
-        if (r < 0)
-                return r;
-        r = port_wait(b, want);
-        if (r < 0)
-                return r;
-        if (!g_variant_is_of_type(b->last, G_VARIANT_TYPE_STRING))
-                return -EBADMSG;
-        s = g_variant_get_string(b->last, NULL);
-        return strcmp(s, PAYLOAD) == 0 ? 0 : -EBADMSG;
-}
-
-static int raw_round_trip(bench *b, contender *c, size_t unused) {
-        uint8_t buf[BENCH_PORT_SMALL + 1];
-        ssize_t k;
-
-        k = write(b->ctl, PAYLOAD, BENCH_PORT_SMALL);
-        if (k != BENCH_PORT_SMALL)
-                return k < 0 ? -errno : -EIO;
-        do
-                k = read(b->ctl, buf, sizeof(buf));
-        while (k < 0 && errno == EINTR);
-        if (k != BENCH_PORT_SMALL)
-                return k < 0 ? -errno : -EBADMSG;
-        return memcmp(buf, PAYLOAD, BENCH_PORT_SMALL) == 0 ? 0 : -EBADMSG;
-}
-
-static int ipcbus_throughput(bench *b, contender *c, size_t n) {
-        unsigned want = b->received + 1;
-        int r;
-
-        r = ipcbus_port_post_message(b->port, g_variant_new("(st)", "count", (guint64)n), NULL, 0);
-        /* Never blocks: what the socket has no room for waits here, in order. */
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = ipcbus_port_post_message(b->port, g_variant_new_string(PAYLOAD), NULL, 0);
-        if (r < 0)
-                return r;
-        r = port_wait(b, want);
-        if (r < 0)
-                return r;
-        return last_is_uint64(b, n) ? 0 : -EBADMSG;
-}
-
-static int raw_answer(bench *b, uint64_t want) {
-        uint8_t buf[BENCH_PORT_CMD_SIZE];
-        uint64_t arg;
-        char cmd;
-        int r;
-
-        r = bench_port_read_all(b->ctl, buf, sizeof(buf));
-        if (r < 0)
-                return r;
-        bench_port_cmd_read(buf, &cmd, &arg);
-        return cmd == 'A' && arg == want ? 0 : -EBADMSG;
-}
-
-static int raw_command(bench *b, char cmd, uint64_t arg) {
-        uint8_t buf[BENCH_PORT_CMD_SIZE];
-
-        bench_port_cmd_write(buf, cmd, arg);
-        return bench_port_write_all(b->ctl, buf, sizeof(buf));
-}
-
-static int raw_throughput(bench *b, contender *c, size_t n) {
-        int r;
-
-        r = raw_command(b, 'C', n);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                ssize_t k = write(b->ctl, PAYLOAD, BENCH_PORT_SMALL);
-
-                if (k < 0 && errno == EINTR)
-                        i--;
-                else if (k != BENCH_PORT_SMALL)
-                        r = k < 0 ? -errno : -EIO;
-        }
-        if (r < 0)
-                return r;
-        return raw_answer(b, n);
-}
-
-static uint64_t expected_digest(bench *b, size_t size) {
-        static size_t sizes[2];
-        static uint64_t digests[2];
-
-        for (size_t i = 0; i < 2; i++)
-                if (sizes[i] == size)
-                        return digests[i];
-        for (size_t i = 0; i < 2; i++)
-                if (sizes[i] == 0) {
-                        sizes[i] = size;
-                        digests[i] = bench_port_digest(b->bytes, size, b->o.touch);
-                        return digests[i];
-                }
-        return bench_port_digest(b->bytes, size, b->o.touch);
-}
-
-static int ipcbus_bulk(bench *b, contender *c, size_t size) {
-        unsigned want = b->received + 1;
-        GBytes *bytes = g_bytes_new_static(b->bytes, size);
-        GVariant *v;
-        int r;
-
-        /* The application's bytes as they are: no copy until the port's memfd. */
-        v = g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
-        g_bytes_unref(bytes);
-        r = ipcbus_port_post_message(b->port, v, NULL, 0);
-        if (r < 0)
-                return r;
-        r = port_wait(b, want);
-        if (r < 0)
-                return r;
-        return last_is_uint64(b, expected_digest(b, size)) ? 0 : -EBADMSG;
-}
-
-static int raw_stream_bulk(bench *b, contender *c, size_t size) {
-        int r;
-
-        r = raw_command(b, 'S', size);
-        if (r >= 0)
-                r = bench_port_write_all(b->stream, b->bytes, size);
-        if (r < 0)
-                return r;
-        return raw_answer(b, expected_digest(b, size));
-}
-
-static int send_fd(int sock, int fd) {
-        union {
-                struct cmsghdr align;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = { 0 };
-        uint8_t byte = 0;
-        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                             .msg_controllen = sizeof(control) };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-        return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-/* What the port does for a large message (port-frame.c): write() into a
- * new memfd, seal it, pass it on a socket; the receiver maps it. */
-static int raw_memfd_bulk(bench *b, contender *c, size_t size) {
-        int fd, r;
-
-        fd = memfd_create("bench-port", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return -errno;
-        r = bench_port_write_all(fd, b->bytes, size);
-        if (r >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-                r = -errno;
-        if (r >= 0)
-                r = raw_command(b, 'M', size);
-        if (r >= 0)
-                r = send_fd(b->fdsock, fd);
-        (void)close(fd);
-        if (r < 0)
-                return r;
-        return raw_answer(b, expected_digest(b, size));
-}
 
 /* ---- rounds ---------------------------------------------------------------- */
 
@@ -510,13 +290,18 @@ static int run_one(bench *b, const test *t, contender *c, bool timed) {
         uint64_t self0, peer0;
         int r = 0;
 
+        if (c->begin) {
+                r = c->begin(&b->ctx);
+                if (r < 0)
+                        return r;
+        }
         self0 = bench_clock_nsec(CLOCK_THREAD_CPUTIME_ID);
         peer0 = c->has_peer_clock ? bench_clock_nsec(c->peer_clock) : 0;
         for (unsigned i = 0; r >= 0 && i < t->reps; i++) {
                 uint64_t t0 = bench_now_nsec(), t1;
                 double v;
 
-                r = c->op(b, c, t->arg);
+                r = c->op(&b->ctx, t->arg);
                 t1 = bench_now_nsec();
                 if (r < 0 || !timed)
                         continue;
@@ -536,19 +321,18 @@ static int run_one(bench *b, const test *t, contender *c, bool timed) {
                 if (r >= 0)
                         r = bench_samples_add(&round, v);
         }
-        if (r < 0) {
-                fprintf(stderr, "bench-port: %s, %s: %s\n", t->title, c->label, strerror(-r));
-                bench_samples_clear(&round);
-                return r;
-        }
-        if (timed) {
+        if (r >= 0 && timed) {
                 unsigned ops = t->kind == TEST_THROUGHPUT ? (unsigned)t->arg : t->reps;
 
+                r = cpu_record(c, self0, peer0, ops);
                 c->last = bench_samples_percentile(&round, 50);
-                r = bench_samples_add(&c->round, c->last);
                 if (r >= 0)
-                        r = cpu_record(c, self0, peer0, ops);
+                        r = bench_samples_add(&c->round, c->last);
         }
+        if (r >= 0 && c->end)
+                r = c->end(&b->ctx);
+        if (r < 0)
+                fprintf(stderr, "bench-port: %s, %s: %s\n", t->title, c->label, strerror(-r));
         bench_samples_clear(&round);
         return r;
 }
@@ -598,7 +382,8 @@ static void report_cpu(const bench *b, const test *t, const char *per) {
                         continue;
                 printf("  %-41s %8.2f", c->label, median(&c->cpu_self));
                 if (c->cpu_peer.n > 0)
-                        printf(" %8.2f %8.2f", median(&c->cpu_peer), median(&c->cpu_self) + median(&c->cpu_peer));
+                        printf(" %8.2f %8.2f", median(&c->cpu_peer),
+                               median(&c->cpu_self) + median(&c->cpu_peer));
                 printf("\n");
         }
 }
@@ -638,6 +423,10 @@ static void report_round_trip(const bench *b, const test *t) {
         report_paired(b, t, "ipcbus/raw");
         if (!both(b, t))
                 return;
+        if (t->n > 2 && active(b, &t->c[2]))
+                printf("  (of the gap: raw on sd-event/raw blocking %.3f, ipcbus/raw on sd-event %.3f)\n",
+                       median(&t->c[2].value) / median(&raw->value),
+                       median(&ipc->value) / median(&t->c[2].value));
         printf("port round trip: ipcbus %.2f µs, raw socketpair %.2f µs, ratio %.3f (aim <= %.2f)\n",
                median(&ipc->value), median(&raw->value), median(&ipc->value) / median(&raw->value),
                AIM_ROUND_TRIP);
@@ -661,6 +450,10 @@ static void report_throughput(const bench *b, const test *t) {
         report_paired(b, t, "raw/ipcbus");
         if (!both(b, t))
                 return;
+        if (t->n > 2 && active(b, &t->c[2]))
+                printf("  (of the gap: raw blocking/raw on sd-event %.3f, raw on sd-event/ipcbus %.3f)\n",
+                       median(&raw->value) / median(&t->c[2].value),
+                       median(&t->c[2].value) / median(&ipc->value));
         printf("port throughput: ipcbus %.0f msg/s, raw socketpair %.0f msg/s, ratio raw/ipcbus %.3f "
                "(no aim set; > 1: ipcbus slower)\n",
                median(&ipc->value), median(&raw->value), median(&raw->value) / median(&ipc->value));
@@ -669,9 +462,10 @@ static void report_throughput(const bench *b, const test *t) {
 static void report_bulk(const bench *b, const test *t, unsigned rounds, const char *name) {
         contender *ipc = &t->c[0], *raw = &t->c[1];
 
-        printf("\n%s: %u rounds x %u per contender, alternating, after a warm-up; receiver reads %s\n",
+        printf("\n%s: %u rounds x %u per contender, alternating, after a warm-up; receiver reads %s%s\n",
                t->title, rounds, t->reps,
-               b->o.touch == BENCH_PORT_TOUCH_FULL ? "every byte" : "one word per page");
+               b->o.touch == BENCH_PORT_TOUCH_FULL ? "every byte" : "one word per page",
+               b->o.fresh_buffer ? "; raw stream into a new malloc() each" : "");
         printf("  %-24s %12s %10s %26s\n", "contender", "median", "per value", "transfers min..max");
         for (size_t i = 0; i < t->n; i++) {
                 contender *c = &t->c[i];
@@ -699,20 +493,23 @@ static void report_bulk(const bench *b, const test *t, unsigned rounds, const ch
 /* ---- setup ----------------------------------------------------------------- */
 
 static int spawn_peers(bench *b, test_process **ret_ipcbus, test_process **ret_raw, int *ret_direct) {
-        int ctl[2], stream[2], fdsock[2], direct[2], r;
-        bench_port_peer_config raw = { .touch = b->o.touch }, ipc = { .touch = b->o.touch };
+        int ctl[2], stream[2], fdsock[2], evsock[2], direct[2], r;
+        bench_port_peer_config raw = { .touch = b->o.touch, .fresh_buffer = b->o.fresh_buffer },
+                               ipc = { .touch = b->o.touch };
 
         /* Blocking sockets: the raw side's best case. */
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream) < 0 ||
             socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fdsock) < 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, evsock) < 0 ||
             socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, direct) < 0)
-                return report_error("socketpair", -errno);
+                return bench_port_error("socketpair", -errno);
 
         /* Each child closes the other processes' ends, so a close is seen. */
         raw.ctl_fd = ctl[1];
         raw.stream_fd = stream[1];
         raw.fdsock_fd = fdsock[1];
+        raw.evsock_fd = evsock[1];
         ipc.direct_fd = direct[1];
         for (size_t i = 0; i < BENCH_PORT_CLOSE_MAX; i++)
                 raw.close_fds[i] = ipc.close_fds[i] = -1;
@@ -720,10 +517,13 @@ static int spawn_peers(bench *b, test_process **ret_ipcbus, test_process **ret_r
         raw.close_fds[1] = ipc.close_fds[1] = stream[0];
         raw.close_fds[2] = ipc.close_fds[2] = fdsock[0];
         raw.close_fds[3] = ipc.close_fds[3] = direct[0];
-        raw.close_fds[4] = direct[1];
-        ipc.close_fds[4] = ctl[1];
-        ipc.close_fds[5] = stream[1];
-        ipc.close_fds[6] = fdsock[1];
+        raw.close_fds[4] = evsock[0];
+        raw.close_fds[5] = direct[1];
+        ipc.close_fds[4] = evsock[0];
+        ipc.close_fds[5] = ctl[1];
+        ipc.close_fds[6] = stream[1];
+        ipc.close_fds[7] = fdsock[1];
+        ipc.close_fds[8] = evsock[1];
 
         r = test_process_spawn(ret_raw, bench_port_raw_peer, &raw);
         if (r >= 0)
@@ -731,81 +531,14 @@ static int spawn_peers(bench *b, test_process **ret_ipcbus, test_process **ret_r
         (void)close(ctl[1]);
         (void)close(stream[1]);
         (void)close(fdsock[1]);
+        (void)close(evsock[1]);
         (void)close(direct[1]);
-        b->ctl = ctl[0];
-        b->stream = stream[0];
-        b->fdsock = fdsock[0];
+        b->ctx.ctl = ctl[0];
+        b->ctx.stream = stream[0];
+        b->ctx.fdsock = fdsock[0];
+        b->ctx.evsock = evsock[0];
         *ret_direct = direct[0];
-        return r < 0 ? report_error("test_process_spawn", r) : 0;
-}
-
-static int on_ready(ipcbus_event *event, GVariant *args, void *userdata) {
-        bool *ready = userdata;
-
-        *ready = true;
-        return 0;
-}
-
-/*
- * The port reaches the child as an application hands one to a renderer:
- * webContents.postMessage("port", undefined, [port2]) on the direct
- * connection. Only after the renderer said "ready": a message with
- * descriptors that reaches it while sd-bus still reads the handshake is
- * refused there (bus-socket.c: fds during auth are "playing games") and the
- * connection drops, port and all; see README.md. A string posted first on
- * port1 waits in port2's socket and comes back once the child has started
- * port2: then both ends are ready.
- */
-static int connect_port(bench *b, int direct_fd) {
-        ipcbus_main *m = NULL;
-        ipcbus_web_contents *wc = NULL;
-        ipcbus_port *other = NULL;
-        bool ready = false;
-        int r;
-
-        r = sd_event_new(&b->event);
-        if (r >= 0)
-                r = ipcbus_main_new(&m, BENCH_PORT_MAIN_NAME);
-        if (r < 0) {
-                (void)close(direct_fd);
-                return report_error("ipcbus_main_new", r);
-        }
-        ipcbus_main_set_log_function(m, on_log, NULL);
-        r = ipcbus_main_on(m, NULL, "ready", on_ready, &ready);
-        if (r >= 0)
-                r = ipcbus_main_attach_event(m, b->event, 0);
-        if (r >= 0)
-                r = ipcbus_main_add_direct(m, direct_fd, &wc);
-        else
-                (void)close(direct_fd);
-        while (r >= 0 && !ready) {
-                r = sd_event_run(b->event, WAIT_USEC);
-                if (r == 0)
-                        r = -ETIMEDOUT;
-        }
-        if (r >= 0)
-                r = ipcbus_message_channel_new(b->event, &b->port, &other);
-        if (r >= 0)
-                r = ipcbus_port_set_log_function(b->port, on_log, NULL);
-        if (r >= 0)
-                r = ipcbus_port_on_message(b->port, NULL, on_port_message, b);
-        if (r >= 0)
-                r = ipcbus_port_on_close(b->port, NULL, on_port_close, b);
-        if (r >= 0)
-                r = ipcbus_port_start(b->port);
-        if (r >= 0)
-                r = ipcbus_port_post_message(b->port, g_variant_new_string(PAYLOAD), NULL, 0);
-        if (r >= 0)
-                r = ipcbus_web_contents_post_message(wc, BENCH_PORT_CHANNEL, NULL, &other, 1);
-        ipcbus_port_unref(other);
-        if (r >= 0)
-                r = port_wait(b, 1);
-        /* Nothing but the port stays on either loop. */
-        ipcbus_web_contents_unref(wc);
-        ipcbus_main_unref(m);
-        if (r < 0)
-                return report_error("handing the port to the child", r);
-        return 0;
+        return r < 0 ? bench_port_error("test_process_spawn", r) : 0;
 }
 
 /* A peer ends once its sockets close; one that does not within 10 s is killed. */
@@ -826,25 +559,33 @@ static void stop_peer(test_process *p, const char *label) {
 
 int main(int argc, char **argv) {
         test_process *ipcbus_peer = NULL, *raw_peer = NULL;
-        bench b = { .ctl = -1, .stream = -1, .fdsock = -1 };
-        contender rt[2] = {
-                { .label = "ipcbus port", .ipcbus = true, .op = ipcbus_round_trip },
-                { .label = "raw socketpair", .op = raw_round_trip },
+        bench b = { .ctx = { .ctl = -1, .stream = -1, .fdsock = -1, .evsock = -1 } };
+        contender rt[3] = {
+                { .label = "ipcbus port", .ipcbus = true, .op = bench_port_ipcbus_round_trip },
+                { .label = "raw socketpair", .op = bench_port_raw_round_trip },
+                { .label = "raw on sd-event",
+                  .op = bench_port_event_round_trip,
+                  .begin = bench_port_event_begin,
+                  .end = bench_port_event_end },
         };
-        contender tp[2] = {
-                { .label = "ipcbus port", .ipcbus = true, .op = ipcbus_throughput },
-                { .label = "raw socketpair", .op = raw_throughput },
+        contender tp[3] = {
+                { .label = "ipcbus port", .ipcbus = true, .op = bench_port_ipcbus_throughput },
+                { .label = "raw socketpair", .op = bench_port_raw_throughput },
+                { .label = "raw on sd-event",
+                  .op = bench_port_event_throughput,
+                  .begin = bench_port_event_begin,
+                  .end = bench_port_event_end },
         };
         contender bw[2][3] = {
-                { { .label = "ipcbus port", .ipcbus = true, .op = ipcbus_bulk },
-                  { .label = "raw stream socketpair", .op = raw_stream_bulk },
-                  { .label = "raw memfd", .op = raw_memfd_bulk } },
-                { { .label = "ipcbus port", .ipcbus = true, .op = ipcbus_bulk },
-                  { .label = "raw stream socketpair", .op = raw_stream_bulk },
-                  { .label = "raw memfd", .op = raw_memfd_bulk } },
+                { { .label = "ipcbus port", .ipcbus = true, .op = bench_port_ipcbus_bulk },
+                  { .label = "raw stream socketpair", .op = bench_port_raw_stream_bulk },
+                  { .label = "raw memfd", .op = bench_port_raw_memfd_bulk } },
+                { { .label = "ipcbus port", .ipcbus = true, .op = bench_port_ipcbus_bulk },
+                  { .label = "raw stream socketpair", .op = bench_port_raw_stream_bulk },
+                  { .label = "raw memfd", .op = bench_port_raw_memfd_bulk } },
         };
-        contender *all[] = { &rt[0], &rt[1], &tp[0], &tp[1], &bw[0][0], &bw[0][1], &bw[0][2],
-                             &bw[1][0], &bw[1][1], &bw[1][2] };
+        contender *all[] = { &rt[0],    &rt[1],    &rt[2],    &tp[0],    &tp[1],    &tp[2],
+                             &bw[0][0], &bw[0][1], &bw[0][2], &bw[1][0], &bw[1][1], &bw[1][2] };
         test t_rt, t_tp, t_bw, t_big;
         clockid_t ipcbus_clock = 0, raw_clock = 0;
         bool has_ipcbus_clock, has_raw_clock;
@@ -853,22 +594,26 @@ int main(int argc, char **argv) {
 
         if (parse_options(argc, argv, &b.o) < 0)
                 return EXIT_FAILURE;
+        b.ctx.touch = b.o.touch;
         setvbuf(stdout, NULL, _IOLBF, 0);
         /* A peer that dies is an error from write(), not the end of the bench. */
         signal(SIGPIPE, SIG_IGN);
 
         /* Written once, before the children exist: no copy-on-write later. */
-        b.bytes_size = (size_t)(b.o.big_reps > 0 && b.o.big_mib > 1 ? b.o.big_mib : 1) * MIB;
-        b.bytes = mmap(NULL, b.bytes_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (b.bytes == MAP_FAILED) {
-                report_error("mmap", -errno);
+        b.ctx.bytes_size = (size_t)(b.o.big_reps > 0 && b.o.big_mib > 1 ? b.o.big_mib : 1) * MIB;
+        b.ctx.bytes = mmap(NULL, b.ctx.bytes_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b.ctx.bytes == MAP_FAILED) {
+                bench_port_error("mmap", -errno);
                 return EXIT_FAILURE;
         }
-        bench_port_fill(b.bytes, b.bytes_size);
+        bench_port_fill(b.ctx.bytes, b.ctx.bytes_size);
 
         r = spawn_peers(&b, &ipcbus_peer, &raw_peer, &direct_fd);
         if (r >= 0)
-                r = connect_port(&b, direct_fd);
+                r = bench_port_connect(&b.ctx, direct_fd);
+        /* On the same loop as the port, so both loops watch the same sources. */
+        if (r >= 0)
+                r = bench_port_event_attach(&b.ctx);
         if (r < 0)
                 goto finish;
 
@@ -883,10 +628,10 @@ int main(int argc, char **argv) {
                (int)getpid(), (int)test_process_get_pid(ipcbus_peer), (int)test_process_get_pid(raw_peer));
         printf("small message: ipcbus a %zu-character string (\"s\", %zu bytes as the port's \"v\"), "
                "raw a %u-byte datagram\n",
-               strlen(PAYLOAD), strlen(PAYLOAD) + 3, BENCH_PORT_SMALL);
+               strlen(BENCH_PORT_PAYLOAD), strlen(BENCH_PORT_PAYLOAD) + 3, BENCH_PORT_SMALL);
 
-        t_rt = (test){ TEST_ROUND_TRIP, "Round trip", rt, 2, 0, b.o.calls };
-        t_tp = (test){ TEST_THROUGHPUT, "One-way throughput", tp, 2, b.o.messages, 1 };
+        t_rt = (test){ TEST_ROUND_TRIP, "Round trip", rt, 3, 0, b.o.calls };
+        t_tp = (test){ TEST_THROUGHPUT, "One-way throughput", tp, 3, b.o.messages, 1 };
         t_bw = (test){ TEST_BULK, "Bandwidth, 1 MiB \"ay\"", bw[0], 3, MIB, b.o.bw_reps };
         snprintf(big_name, sizeof(big_name), "%u MiB", b.o.big_mib);
         t_big = (test){ TEST_BULK, "Bandwidth, big \"ay\"", bw[1], 3, (size_t)b.o.big_mib * MIB, 1 };
@@ -938,18 +683,21 @@ finish:
         if (r < 0)
                 fprintf(stderr, "bench-port: failed: %s\n", strerror(-r));
         /* Closing our ends ends the children. */
-        b.port = ipcbus_port_unref(b.port);
-        if (b.last)
-                g_variant_unref(b.last);
-        if (b.ctl >= 0)
-                (void)close(b.ctl);
-        if (b.stream >= 0)
-                (void)close(b.stream);
-        if (b.fdsock >= 0)
-                (void)close(b.fdsock);
+        b.ctx.port = ipcbus_port_unref(b.ctx.port);
+        if (b.ctx.last)
+                g_variant_unref(b.ctx.last);
+        if (b.ctx.ctl >= 0)
+                (void)close(b.ctx.ctl);
+        if (b.ctx.stream >= 0)
+                (void)close(b.ctx.stream);
+        if (b.ctx.fdsock >= 0)
+                (void)close(b.ctx.fdsock);
+        sd_event_source_disable_unref(b.ctx.ev_io);
+        if (b.ctx.evsock >= 0)
+                (void)close(b.ctx.evsock);
         stop_peer(ipcbus_peer, "ipcbus");
         stop_peer(raw_peer, "raw");
-        sd_event_unref(b.event);
+        sd_event_unref(b.ctx.event);
         for (size_t i = 0; i < G_N_ELEMENTS(all); i++) {
                 bench_samples_clear(&all[i]->value);
                 bench_samples_clear(&all[i]->round);
@@ -957,7 +705,7 @@ finish:
                 bench_samples_clear(&all[i]->cpu_self);
                 bench_samples_clear(&all[i]->cpu_peer);
         }
-        (void)munmap(b.bytes, b.bytes_size);
+        (void)munmap(b.ctx.bytes, b.ctx.bytes_size);
         /* A benchmark, not a test: numbers beyond the aim are reported, not failed. */
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

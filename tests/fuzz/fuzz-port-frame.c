@@ -112,7 +112,7 @@ static void fuzz_memfd(const uint8_t *data, size_t size, uint8_t seal_bits) {
                 abort();
         if (size > PORT_FRAME_HEADER_SIZE &&
             write(fd, data + PORT_FRAME_HEADER_SIZE, size - PORT_FRAME_HEADER_SIZE) !=
-                    (ssize_t) (size - PORT_FRAME_HEADER_SIZE))
+                    (ssize_t)(size - PORT_FRAME_HEADER_SIZE))
                 abort();
         if (seal_sets[seal_bits % 4] && fcntl(fd, F_ADD_SEALS, seal_sets[seal_bits % 4]) < 0)
                 abort();

@@ -40,17 +40,17 @@ static uint64_t now_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * TEST_USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+        return (uint64_t)ts.tv_sec * TEST_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* Runs @e until @cond holds; fails the test at the deadline. */
-#define RUN_UNTIL(e, cond)                                                        \
-        do {                                                                      \
-                uint64_t _deadline = now_usec() + DEADLINE_USEC;                  \
-                while (!(cond)) {                                                 \
-                        assert_true(now_usec() < _deadline);                      \
+#define RUN_UNTIL(e, cond) \
+        do { \
+                uint64_t _deadline = now_usec() + DEADLINE_USEC; \
+                while (!(cond)) { \
+                        assert_true(now_usec() < _deadline); \
                         assert_true(sd_event_run((e), 100 * TEST_USEC_PER_MSEC) >= 0); \
-                }                                                                 \
+                } \
         } while (0)
 
 /* Runs @e until nothing is left to dispatch right now. */
@@ -85,8 +85,8 @@ typedef struct inbox {
 } inbox;
 
 static void inbox_init(inbox *in) {
-        in->values = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
-        in->ports = g_ptr_array_new_with_free_func((GDestroyNotify) (void (*)(void)) ipcbus_port_unref);
+        in->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+        in->ports = g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))ipcbus_port_unref);
         in->closes = 0;
 }
 
@@ -180,7 +180,7 @@ static void test_port_order(void **state) {
                 assert_int_equal(post_int(p1, i), 0);
         RUN_UNTIL(e, in.values->len == 1000);
         for (unsigned i = 0; i < 1000; i++)
-                assert_int_equal(inbox_int(&in, i), (int32_t) i);
+                assert_int_equal(inbox_int(&in, i), (int32_t)i);
         assert_int_equal(in.closes, 0);
 
         ipcbus_port_unref(p1);
@@ -209,7 +209,7 @@ static void test_port_queued_before_start(void **state) {
         assert_int_equal(ipcbus_port_start(p2), 0);
         RUN_UNTIL(e, in.values->len == 500);
         for (unsigned i = 0; i < 500; i++)
-                assert_int_equal(inbox_int(&in, i), (int32_t) i);
+                assert_int_equal(inbox_int(&in, i), (int32_t)i);
 
         ipcbus_port_unref(p1);
         ipcbus_port_unref(p2);
@@ -232,7 +232,7 @@ static GVariant *av(GVariant *first, ...) {
 
 /* Every row of docs/values.md. */
 static GPtrArray *value_kinds(void) {
-        GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        GPtrArray *a = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
         static const uint8_t bytes[] = { 0, 1, 2, 255 };
         static const int32_t ints[] = { -1, 0, 7 };
         GVariantBuilder b;
@@ -256,7 +256,7 @@ static GPtrArray *value_kinds(void) {
         ADD(ipcbus_value_null());
         ADD(ipcbus_value_undefined());
         ADD(av(g_variant_new_double(1.0), g_variant_new_string("two"), ipcbus_value_null(), NULL));
-        ADD(g_variant_new_strv((const char *const[]) { "a", "b" }, 2));
+        ADD(g_variant_new_strv((const char *const[]){ "a", "b" }, 2));
         ADD(g_variant_new_fixed_array(G_VARIANT_TYPE_INT32, ints, G_N_ELEMENTS(ints), sizeof(int32_t)));
         g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
         g_variant_builder_add(&b, "{sv}", "name", g_variant_new_string("Ada"));
@@ -312,6 +312,56 @@ static void test_port_value_kinds(void **state) {
         sd_event_unref(e);
 }
 
+/* The fast normal-form check agrees with GLib's on values whose offsets
+ * take 1, 2 and 4 bytes (tests/fuzz compares them on small inputs). */
+static void test_port_normal_form(void **state) {
+        g_autoptr(GPtrArray) values = value_kinds();
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("as"));
+        for (unsigned i = 0; i < 20000; i++)
+                g_variant_builder_add(&b, "s", i % 7 ? "x" : "a longer string");
+        g_ptr_array_add(values, g_variant_ref_sink(g_variant_builder_end(&b)));
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+        for (unsigned i = 0; i < 300; i++) {
+                g_autofree char *key = g_strdup_printf("key %u", i);
+
+                g_variant_builder_add(&b, "{sv}", key,
+                                      i % 2 ? g_variant_new_int32(i) : g_variant_new_string(key));
+        }
+        g_ptr_array_add(values,
+                        g_variant_ref_sink(g_variant_new("(s@a{sv}s)", "a", g_variant_builder_end(&b), "z")));
+        g_ptr_array_add(values, g_variant_ref_sink(g_variant_new("(sas)", "", NULL)));
+
+        for (unsigned i = 0; i < values->len; i++) {
+                GVariant *v = g_ptr_array_index(values, i);
+                uint64_t size = port_frame_payload_size(v);
+                g_autofree uint8_t *buf = g_malloc(size);
+                g_autoptr(GBytes) payload = NULL;
+                g_autoptr(GVariant) boxed = NULL;
+
+                port_frame_payload_write(v, buf);
+                payload = g_bytes_new(buf, size);
+                boxed = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE_VARIANT, payload, FALSE));
+                assert_true(g_variant_is_normal_form(boxed));
+                assert_true(port_frame_is_normal(payload));
+
+                /* Every single-byte change: the same verdict as GLib. */
+                for (size_t at = 0; at < size && size < 4096; at++) {
+                        g_autoptr(GBytes) bad = NULL;
+                        g_autoptr(GVariant) bad_boxed = NULL;
+
+                        buf[at] ^= 0x01;
+                        bad = g_bytes_new(buf, size);
+                        bad_boxed = g_variant_ref_sink(
+                                g_variant_new_from_bytes(G_VARIANT_TYPE_VARIANT, bad, FALSE));
+                        if (port_frame_is_normal(bad) && !g_variant_is_normal_form(bad_boxed))
+                                fail_msg("value %u, byte %zu: accepted what GLib calls not normal", i, at);
+                        buf[at] ^= 0x01;
+                }
+        }
+}
+
 static void test_port_transfer_errors(void **state) {
         ipcbus_port *p1, *p2, *q1, *q2, *c1, *c2, *t1, *t2, *many[IPCBUS_PORT_TRANSFER_MAX + 1];
         uint32_t not_a_port[16] = { 0 };
@@ -335,17 +385,17 @@ static void test_port_transfer_errors(void **state) {
         assert_int_equal(close(fd), 0);
         assert_true(ipcbus_port_is_closed(t1));
 
-#define REFUSED(r, text, ...)                                                                        \
-        do {                                                                                         \
-                ipcbus_port *_list[] = { __VA_ARGS__ };                                              \
-                assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), _list,        \
-                                                          G_N_ELEMENTS(_list)),                      \
-                                 r);                                                                 \
-                assert_logged(&l, text);                                                             \
+#define REFUSED(r, text, ...) \
+        do { \
+                ipcbus_port *_list[] = { __VA_ARGS__ }; \
+                assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), _list, \
+                                                          G_N_ELEMENTS(_list)), \
+                                 r); \
+                assert_logged(&l, text); \
         } while (0)
 
         REFUSED(-EINVAL, "Port at index 0 is not a port.", NULL);
-        REFUSED(-EINVAL, "Port at index 1 is not a port.", q1, (ipcbus_port *) not_a_port);
+        REFUSED(-EINVAL, "Port at index 1 is not a port.", q1, (ipcbus_port *)not_a_port);
         REFUSED(-EINVAL, "Port at index 0 contains the source port.", p1);
         REFUSED(-EINVAL, "Port at index 1 is the other end of the source port.", q1, p2);
         REFUSED(-EINVAL, "Port at index 2 is a duplicate of an earlier port.", q1, q2, q1);
@@ -355,7 +405,8 @@ static void test_port_transfer_errors(void **state) {
 
         for (size_t i = 0; i < G_N_ELEMENTS(many); i++)
                 many[i] = q1;
-        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), many, G_N_ELEMENTS(many)), -EINVAL);
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), many, G_N_ELEMENTS(many)),
+                         -EINVAL);
         assert_logged(&l, "one message carries at most 252");
         assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(-1), NULL, 1), -EINVAL);
         assert_logged(&l, "Transfer list is NULL");
@@ -382,7 +433,8 @@ static void test_port_transfer_errors(void **state) {
         assert_int_equal(in.ports->len, 0);
 
         /* And a good list goes through: both ends of another channel. */
-        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(43), (ipcbus_port *[]) { q1, q2 }, 2), 0);
+        assert_int_equal(ipcbus_port_post_message(p1, g_variant_new_int32(43), (ipcbus_port *[]){ q1, q2 }, 2),
+                         0);
         assert_true(ipcbus_port_is_closed(q1));
         assert_int_equal(ipcbus_port_post_message(q1, g_variant_new_int32(1), NULL, 0), -EBADF);
         assert_int_equal(ipcbus_port_start(q1), -EBADF);
@@ -443,9 +495,9 @@ static void test_port_through_port(void **state) {
 
         RUN_UNTIL(e, at_r.values->len == 4 && at_q2.values->len == 1001);
         for (unsigned i = 0; i < 4; i++)
-                assert_int_equal(inbox_int(&at_r, i), 100 + (int32_t) i);
+                assert_int_equal(inbox_int(&at_r, i), 100 + (int32_t)i);
         for (unsigned i = 0; i <= 1000; i++)
-                assert_int_equal(inbox_int(&at_q2, i), (int32_t) i);
+                assert_int_equal(inbox_int(&at_q2, i), (int32_t)i);
 
         assert_int_equal(ipcbus_port_close(r), 0);
         RUN_UNTIL(e, at_q2.closes == 1);
@@ -500,7 +552,7 @@ static void test_port_take_fd(void **state) {
         assert_int_equal(ipcbus_port_start(q2), 0);
         RUN_UNTIL(e, at_q2.values->len == 702 && at_r.values->len == 1);
         for (unsigned i = 0; i < 702; i++)
-                assert_int_equal(inbox_int(&at_q2, i), (int32_t) i);
+                assert_int_equal(inbox_int(&at_q2, i), (int32_t)i);
         assert_int_equal(inbox_int(&at_r, 0), -1);
 
         /* Not a port. */
@@ -590,7 +642,7 @@ static void test_port_close_keeps_messages(void **state) {
         RUN_UNTIL(e, in.closes == 1);
         assert_int_equal(in.values->len, 1000);
         for (unsigned i = 0; i < 1000; i++)
-                assert_int_equal(inbox_int(&in, i), (int32_t) i);
+                assert_int_equal(inbox_int(&in, i), (int32_t)i);
         ipcbus_port_unref(p2);
         inbox_clear(&in);
 
@@ -625,7 +677,7 @@ static void test_port_message_max(void **state) {
         inbox_listen(&in, p2);
         assert_int_equal(ipcbus_port_start(p2), 0);
 
-        assert_int_equal(ipcbus_port_post_message(p1, g_variant_ref(huge), NULL, 0), -EMSGSIZE);
+        assert_int_equal(ipcbus_port_post_message(p1, huge, NULL, 0), -EMSGSIZE);
         assert_logged(&l, "exceeds the limit of 1073741824 bytes");
         assert_false(ipcbus_port_is_closed(p1));
         /* Over the channels' 31 MiB is fine on a port. */
@@ -647,7 +699,7 @@ static void test_port_message_max(void **state) {
 /* ---- frames from a hostile peer ------------------------------------------- */
 
 static void send_raw(int fd, const void *data, size_t size, const int *fds, size_t n_fds) {
-        struct iovec iov = { .iov_base = (void *) data, .iov_len = size };
+        struct iovec iov = { .iov_base = (void *)data, .iov_len = size };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
         union {
                 struct cmsghdr h;
@@ -666,12 +718,12 @@ static void send_raw(int fd, const void *data, size_t size, const int *fds, size
                 c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
                 memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
         }
-        assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t) size);
+        assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)size);
 }
 
 /* A frame as docs/ports.md spells it, byte by byte. */
-static size_t frame(uint8_t *buf, uint32_t magic, uint8_t version, uint8_t type, uint8_t flags, uint8_t n_ports,
-                    uint64_t size, const void *payload, size_t payload_len) {
+static size_t frame(uint8_t *buf, uint32_t magic, uint8_t version, uint8_t type, uint8_t flags,
+                    uint8_t n_ports, uint64_t size, const void *payload, size_t payload_len) {
         uint32_t m = GUINT32_TO_LE(magic);
         uint64_t s = GUINT64_TO_LE(size);
 
@@ -690,7 +742,7 @@ static int memfd_with(const void *data, size_t size, unsigned seals) {
         int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
         assert_true(fd >= 0);
-        assert_int_equal(write(fd, data, size), (ssize_t) size);
+        assert_int_equal(write(fd, data, size), (ssize_t)size);
         if (seals)
                 assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
         return fd;
@@ -788,8 +840,8 @@ static void send_bad(int fd, bad_kind kind) {
                 send_raw(fd, buf, n, NULL, 0);
                 break;
         case BAD_MAYBE:
-                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(maybe), g_variant_get_data(maybe),
-                          g_variant_get_size(maybe));
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(maybe),
+                          g_variant_get_data(maybe), g_variant_get_size(maybe));
                 send_raw(fd, buf, n, NULL, 0);
                 break;
         case BAD_HANDLE:
@@ -801,10 +853,12 @@ static void send_bad(int fd, bad_kind kind) {
         case BAD_MEMFD_WRITABLE:
         case BAD_MEMFD_SIZE:
                 fds[0] = memfd_with(data, size,
-                                    kind == BAD_MEMFD_UNSEALED ? 0 :
-                                    kind == BAD_MEMFD_WRITABLE ? F_SEAL_SHRINK | F_SEAL_GROW :
-                                                                 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
-                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 1, 0, kind == BAD_MEMFD_SIZE ? size + 1 : size, NULL, 0);
+                                    kind == BAD_MEMFD_UNSEALED ? 0
+                                            : kind == BAD_MEMFD_WRITABLE
+                                            ? F_SEAL_SHRINK | F_SEAL_GROW
+                                            : F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 1, 0, kind == BAD_MEMFD_SIZE ? size + 1 : size, NULL,
+                          0);
                 send_raw(fd, buf, n, fds, 1);
                 close(fds[0]);
                 break;
@@ -871,8 +925,8 @@ static void test_port_malformed_frames(void **state) {
                 assert_int_equal(ipcbus_port_start(p), 0);
 
                 /* A good frame, raw: the layout docs/ports.md gives. */
-                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(good), g_variant_get_data(good),
-                          g_variant_get_size(good));
+                n = frame(buf, PORT_FRAME_MAGIC, 1, 0, 0, 0, g_variant_get_size(good),
+                          g_variant_get_data(good), g_variant_get_size(good));
                 send_raw(sv[1], buf, n, NULL, 0);
                 send_bad(sv[1], kind);
 
@@ -1005,9 +1059,9 @@ static void child_keep_only(const int *keep, size_t n) {
                                 sorted[j] = t;
                         }
         for (size_t i = 0; i < n; i++) {
-                if ((unsigned) sorted[i] > lo)
-                        assert_int_equal(close_range(lo, (unsigned) sorted[i] - 1, 0), 0);
-                lo = (unsigned) sorted[i] + 1;
+                if ((unsigned)sorted[i] > lo)
+                        assert_int_equal(close_range(lo, (unsigned)sorted[i] - 1, 0), 0);
+                lo = (unsigned)sorted[i] + 1;
         }
         assert_int_equal(close_range(lo, ~0U, 0), 0);
 }
@@ -1257,7 +1311,7 @@ static int child_big(void *userdata) {
         child_keep_only(&a->fd, 1);
         for (size_t i = 0; i < BIG_SIZE / 8; i++)
                 data[i] = i * UINT64_C(0x9E3779B97F4A7C15);
-        sum = checksum((const uint8_t *) data, BIG_SIZE);
+        sum = checksum((const uint8_t *)data, BIG_SIZE);
 
         inbox_init(&in);
         assert_int_equal(sd_event_new(&e), 0);
@@ -1267,8 +1321,8 @@ static int child_big(void *userdata) {
         assert_int_equal(ipcbus_port_post_message(
                                  p,
                                  g_variant_new("(t@ay)", sum,
-                                               g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, data, BIG_SIZE,
-                                                                       TRUE, g_free, data)),
+                                               g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, data,
+                                                                       BIG_SIZE, TRUE, g_free, data)),
                                  NULL, 0),
                          0);
         RUN_UNTIL(e, in.values->len == 1);
@@ -1311,7 +1365,7 @@ static void test_port_256mib(void **state) {
         assert_int_equal(size, BIG_SIZE);
         assert_true(sum == checksum(data, size));
         print_message("256 MiB: built, sent, received and checked in %.2f s\n",
-                      (double) (now_usec() - t0) / TEST_USEC_PER_SEC);
+                      (double)(now_usec() - t0) / TEST_USEC_PER_SEC);
         g_variant_unref(bytes);
 
         assert_int_equal(post_str(p1, "ack"), 0);
@@ -1329,6 +1383,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_port_order),
                 cmocka_unit_test(test_port_queued_before_start),
                 cmocka_unit_test(test_port_value_kinds),
+                cmocka_unit_test(test_port_normal_form),
                 cmocka_unit_test(test_port_transfer_errors),
                 cmocka_unit_test(test_port_through_port),
                 cmocka_unit_test(test_port_take_fd),

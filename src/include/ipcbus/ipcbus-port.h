@@ -72,7 +72,8 @@ typedef void (*ipcbus_port_close_fn)(ipcbus_port *port, void *userdata);
  *
  * Return: 0; -ENOMEM; -errno from socketpair() or sd-event.
  */
-IPCBUS_EXPORT int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1, ipcbus_port **ret_port2);
+IPCBUS_EXPORT int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1,
+                                             ipcbus_port **ret_port2);
 
 IPCBUS_EXPORT ipcbus_port *ipcbus_port_ref(ipcbus_port *port);
 /* Dropping the last reference closes the port as ipcbus_port_close() does
@@ -90,8 +91,8 @@ IPCBUS_EXPORT void ipcbus_port_unrefp(ipcbus_port **port);
  * as with an EventEmitter.
  * Return: 0; -EINVAL for a NULL port or fn.
  */
-IPCBUS_EXPORT int ipcbus_port_on_message(ipcbus_port *port, ipcbus_slot **ret_slot, ipcbus_port_message_fn fn,
-                                         void *userdata);
+IPCBUS_EXPORT int ipcbus_port_on_message(ipcbus_port *port, ipcbus_slot **ret_slot,
+                                         ipcbus_port_message_fn fn, void *userdata);
 
 /**
  * ipcbus_port_on_close - port.on('close', fn)
@@ -152,8 +153,8 @@ IPCBUS_EXPORT int ipcbus_port_close(ipcbus_port *port);
  * system refuses a memfd or socket. On failure nothing is sent, the port
  * stays usable and the transfer list is untouched.
  */
-IPCBUS_EXPORT int ipcbus_port_post_message(ipcbus_port *port, GVariant *message, ipcbus_port *const *transfer,
-                                           size_t n_transfer);
+IPCBUS_EXPORT int ipcbus_port_post_message(ipcbus_port *port, GVariant *message,
+                                           ipcbus_port *const *transfer, size_t n_transfer);
 
 /* Return: true once closed (by either end, or by a malformed frame) or transferred. */
 IPCBUS_EXPORT bool ipcbus_port_is_closed(ipcbus_port *port);
