@@ -99,7 +99,31 @@ int connection_open_direct(connection **ret, int fd, bool server) {
                 return r;
 
         *ret = connection_alloc(TAKE_PTR(bus), true);
+        (*ret)->server = server;
         return 0;
+}
+
+int connection_send(connection *c, sd_bus_message *m) {
+        int r;
+
+        if (c->server && !c->peer_spoke) {
+                g_queue_push_tail(&c->held, sd_bus_message_ref(m));
+                return 0;
+        }
+        r = sd_bus_send(c->bus, m, NULL);
+        return r < 0 ? r : 0;
+}
+
+void connection_peer_spoke(connection *c) {
+        sd_bus_message *m;
+
+        if (c->peer_spoke)
+                return;
+        c->peer_spoke = true;
+        while ((m = g_queue_pop_head(&c->held))) {
+                (void)sd_bus_send(c->bus, m, NULL);
+                sd_bus_message_unref(m);
+        }
 }
 
 int connection_attach_event(connection *c, sd_event *event, int64_t priority) {
@@ -133,6 +157,8 @@ connection *connection_unref(connection *c) {
         if (--c->n_ref > 0)
                 return NULL;
         connection_close(c);
+        while (c->held.head)
+                sd_bus_message_unref(g_queue_pop_head(&c->held));
         sd_bus_unref(c->bus);
         g_free(c);
         return NULL;

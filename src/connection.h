@@ -16,12 +16,20 @@ typedef struct connection {
         unsigned n_ref;
         sd_bus *bus;
         bool direct;
+        bool server;   /* our side of a direct connection the main serves */
         bool closed;
         void *owner;   /* the ipcbus_main or ipcbus_renderer */
         void *peer;    /* main side, direct: the ipcbus_web_contents at the other end */
         GList link;    /* in the owner's list of connections */
         sd_bus_slot *filter_slot;
         sd_bus_slot *object_slots[3];
+        /* Server side of a direct connection: what we send waits here until
+         * the peer has spoken once. sd-bus clients send their whole
+         * handshake at once, and a message of ours that arrives in the same
+         * read as the handshake's answer may not carry fds (sd-bus drops
+         * the connection); once the peer speaks, its handshake is over. */
+        bool peer_spoke;
+        GQueue held;   /* of sd_bus_message */
 } connection;
 
 typedef enum connection_bus {
@@ -45,6 +53,13 @@ void connection_close(connection *c);
 connection *connection_ref(connection *c);
 connection *connection_unref(connection *c);
 void connection_unrefp(connection **c);
+
+/* Send @m now, or hold it until the peer of a direct server connection
+ * has spoken (then in order). Return: 0; sd-bus errors. */
+int connection_send(connection *c, sd_bus_message *m);
+
+/* The peer spoke: send what was held. */
+void connection_peer_spoke(connection *c);
 
 /* Whether the connection can still carry messages. */
 static inline bool connection_is_open(const connection *c) {

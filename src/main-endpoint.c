@@ -470,6 +470,9 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         ipcbus_main *m = c->owner;
         uint8_t type;
 
+        /* Anything from a direct renderer ends its handshake. */
+        if (c->server && !c->peer_spoke && !sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", NULL))
+                connection_peer_spoke(c);
         if (sd_bus_message_get_type(msg, &type) < 0 || type != SD_BUS_MESSAGE_SIGNAL)
                 return 0;
 
@@ -772,7 +775,7 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                                  error.message ? error.message : g_strerror(-r));
                         return r;
                 }
-                r = sd_bus_send(c->bus, msg, NULL);
+                r = connection_send(c, msg);
                 if (r < 0 && ret == 0)
                         ret = r;
                 sd_bus_error_free(&error);

@@ -372,9 +372,16 @@ static int renderer_add_connection(ipcbus_renderer *r, connection *c) {
         k = connection_attach_event(c, r->event, r->priority);
         if (k < 0)
                 goto fail;
-        if (c->direct)
-                /* The other end is the main, by construction. */
+        if (c->direct) {
+                /* The other end is the main, by construction. Say something
+                 * at once: the main holds what it sends (ports included)
+                 * until our handshake is over, which this shows. */
                 r->has_main = true;
+                k = sd_bus_call_method_async(c->bus, NULL, NULL, "/", "org.freedesktop.DBus.Peer", "Ping",
+                                             renderer_ignore, NULL, NULL);
+                if (k < 0)
+                        goto fail;
+        }
         else {
                 k = renderer_watch_main(r);
                 if (k < 0)

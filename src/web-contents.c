@@ -93,8 +93,7 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        r = sd_bus_send(wc->conn->bus, msg, NULL);
-        return r < 0 ? r : 0;
+        return connection_send(wc->conn, msg);
 }
 
 int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,
@@ -115,8 +114,7 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        r = sd_bus_send(wc->conn->bus, msg, NULL);
-        return r < 0 ? r : 0;
+        return connection_send(wc->conn, msg);
 }
 
 int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,

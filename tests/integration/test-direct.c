@@ -528,8 +528,56 @@ static void test_bus_and_direct(void **state) {
         f->r = ipcbus_renderer_unref(f->r);
 }
 
+typedef struct port_arrival {
+        ipcbus_port *port;
+        char *welcome;
+        char *first;
+        bool done;
+} port_arrival;
+
+static int on_direct_port_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n, void *userdata) {
+        port_arrival *a = userdata;
+
+        a->first = g_strdup(g_variant_get_string(data, NULL));
+        a->done = true;
+        return 0;
+}
+
+static int on_direct_port(ipcbus_event *e, GVariant *args, void *userdata) {
+        port_arrival *a = userdata;
+        g_autoptr(GVariant) welcome = ipcbus_args_get(args, 0);
+        size_t n = 0;
+        ipcbus_port **ports = ipcbus_event_get_ports(e, &n);
+
+        assert_int_equal(n, 1);
+        a->welcome = g_strdup(g_variant_get_string(welcome, NULL));
+        a->port = ipcbus_port_ref(ports[0]);
+        assert_int_equal(ipcbus_port_on_message(a->port, NULL, on_direct_port_message, a), 0);
+        return ipcbus_port_start(a->port);
+}
+
+/* The main posted a port the moment it added the connection, before the
+ * renderer's handshake was over: it must arrive, and the connection live. */
+static void test_direct_port_at_attach(void **state) {
+        fixture *f = *state;
+        port_arrival a = {};
+        uint64_t deadline = g_get_monotonic_time() + WAIT_USEC;
+
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "direct-port", on_direct_port, &a), 0);
+        while (!a.done && (uint64_t)g_get_monotonic_time() < deadline)
+                assert_true(sd_event_run(f->event, 100 * 1000) >= 0);
+        assert_true(a.done);
+        assert_string_equal(a.welcome, "welcome");
+        assert_string_equal(a.first, "over the port");
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", NULL, 0, NULL, NULL), 0);
+        ipcbus_port_unref(a.port);
+        g_free(a.welcome);
+        g_free(a.first);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_direct_port_at_attach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_direct_invoke, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_direct_send_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_direct_send_and_reply, setup, teardown),

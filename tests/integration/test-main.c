@@ -48,6 +48,7 @@
 static ipcbus_main *the_main;
 static GArray *order_seen;
 static uint32_t counted;
+static GList *kept_ports;
 
 static void say(const char *format, ...) G_GNUC_PRINTF(1, 2);
 static void say(const char *format, ...) {
@@ -312,10 +313,28 @@ static int h_count_get(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, g_variant_new_uint32(counted));
 }
 
+static void port_free(void *port) {
+        ipcbus_port_unref(port);
+}
+
 static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
         const char *name = ipcbus_web_contents_get_name(wc);
 
         say("attached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
+        /* A direct renderer gets a port at once, before it said anything:
+         * the fds must not ride along with the handshake's answer. */
+        if (!ipcbus_web_contents_get_bus_name(wc)) {
+                ipcbus_port *p1 = NULL, *p2 = NULL;
+
+                if (ipcbus_message_channel_new(ipcbus_main_get_event(the_main), &p1, &p2) >= 0) {
+                        (void)ipcbus_port_post_message(p2, g_variant_new_string("over the port"), NULL, 0);
+                        (void)ipcbus_web_contents_post_message(wc, "direct-port", g_variant_new_string("welcome"),
+                                                               &p1, 1);
+                }
+                ipcbus_port_unref(p1);
+                /* p2 closes with the main; its message is written already. */
+                kept_ports = g_list_prepend(kept_ports, p2);
+        }
 }
 
 static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
@@ -389,6 +408,7 @@ int test_main_child(void *userdata) {
         say("ready");
         r = ipcbus_main_run(the_main);
         the_main = ipcbus_main_unref(the_main);
+        g_list_free_full(kept_ports, port_free);
         g_array_unref(order_seen);
         return r < 0 ? 1 : 0;
 }
