@@ -2,12 +2,14 @@
 /*
  * The per-message shortcuts of the value module. Most argument lists are a
  * few basic values (a string, a number), and building them as a GVariant
- * tree costs more than carrying them: a builder, three GVariants and a
- * GBytes per argument, a type lookup for each container. Here an "av" of
- * basic values is written in GVariant's own serialized form, in one buffer,
- * and GLib makes GVariants for the elements only when someone reads them.
- * Anything else falls back to value.c's general code; tests compare both
- * (value_fast_paths).
+ * tree costs more than carrying them: a builder, two GVariants, a GBytes
+ * and a copy per argument, and GLib's type bookkeeping for each container.
+ * Here an "av" of basic values read from a message is written in GVariant's
+ * own serialized form, in one buffer (ArgsWriter), and GLib makes GVariants
+ * for the elements only when someone reads them; the container types every
+ * message uses stay known to GLib (value_pin_types()); ASCII strings skip
+ * the UTF-8 scans. Anything else takes value.c's general code; the unit
+ * tests run both (value_fast_paths).
  */
 #include <assert.h>
 #include <errno.h>

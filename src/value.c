@@ -674,7 +674,10 @@ static int read_struct(sd_bus_message *m, char type, const char *contents, unsig
                 child_list_clear(&c);
                 return r;
         }
-        *ret = type == 'e' ? g_variant_new_dict_entry(c.items[0], c.items[1]) : g_variant_new_tuple(c.items, c.n);
+        if (type == 'e')
+                *ret = g_variant_new_dict_entry(c.items[0], c.items[1]);
+        else
+                *ret = g_variant_new_tuple(c.items, c.n);
         child_list_forget(&c);
         return 1;
 }

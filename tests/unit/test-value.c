@@ -1018,7 +1018,8 @@ static void test_value_fast_basic_types(void **state) {
                 g_variant_new_int64(INT64_MIN), g_variant_new_uint64(UINT64_MAX),
                 g_variant_new_double(-0.0), g_variant_new_double(NAN), g_variant_new_double(-INFINITY),
                 g_variant_new_double(DBL_MIN), g_variant_new_double(1.5),
-                g_variant_new_string(""), g_variant_new_string("x"), g_variant_new_string("0123456789abcdef"),
+                g_variant_new_string(""), g_variant_new_string("x"),
+                g_variant_new_string("0123456789abcdef"),
                 g_variant_new_string("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80"),
                 g_variant_new_string("\x7f\x01 control and DEL"),
                 g_variant_new_object_path("/"), g_variant_new_object_path("/org/ipcbus/Demo"),
@@ -1032,7 +1033,8 @@ static void test_value_fast_basic_types(void **state) {
                 /* One before it, so that it does not start the list. */
                 assert_fast_matches_general(*state, ipcbus_args(g_variant_new_byte(1), values[i], NULL));
         }
-        assert_fast_matches_general(*state, g_variant_new_array(G_VARIANT_TYPE_VARIANT, all, G_N_ELEMENTS(all)));
+        assert_fast_matches_general(*state,
+                                    g_variant_new_array(G_VARIANT_TYPE_VARIANT, all, G_N_ELEMENTS(all)));
         for (size_t i = 0; i < G_N_ELEMENTS(values); i++)
                 g_variant_unref(values[i]);
         assert_fast_matches_general(*state, ipcbus_args(NULL, NULL));
@@ -1142,7 +1144,8 @@ static void test_value_fast_nested_depth(void **state) {
 /* A result ("v") holding a list reads the same way. */
 static void test_value_fast_single_value(void **state) {
         Pair *p = *state;
-        GVariant *value = g_variant_ref_sink(g_variant_new_parsed("[<'a'>, <int16 -2>, <[<'b'>, <{'k': <1>}>]>]"));
+        GVariant *value =
+                g_variant_ref_sink(g_variant_new_parsed("[<'a'>, <int16 -2>, <[<'b'>, <{'k': <1>}>]>]"));
 
         for (int fast = 0; fast <= 1; fast++) {
                 sd_bus_message *m = new_message(p), *in;
