@@ -46,12 +46,13 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
         return value_append_args(m, args, error);
 }
 
-int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
-                     sd_bus_error *error, sd_bus_message **ret) {
+/* A Channel1 signal, unicast to @destination or (NULL) broadcast. */
+static int wire_signal_new(sd_bus *bus, const char *path, const char *destination, const char *member,
+                           sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = sd_bus_message_new_signal(bus, &m, path, IPCBUS_INTERFACE_CHANNEL, "Message");
+        r = sd_bus_message_new_signal(bus, &m, path, IPCBUS_INTERFACE_CHANNEL, member);
         if (r < 0)
                 return r;
         if (destination) {
@@ -59,6 +60,18 @@ int wire_message_new(sd_bus *bus, const char *path, const char *destination, con
                 if (r < 0)
                         return r;
         }
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
+                     sd_bus_error *error, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = wire_signal_new(bus, path, destination, "Message", &m);
+        if (r < 0)
+                return r;
         r = wire_append_channel_args(m, channel, args, error);
         if (r < 0)
                 return r;
@@ -153,14 +166,9 @@ int wire_post_message_new(sd_bus *bus, const char *path, const char *destination
         r = port_transfer_prepare(ports, n_ports, NULL, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_new_signal(bus, &m, path, IPCBUS_INTERFACE_CHANNEL, "PostMessage");
+        r = wire_signal_new(bus, path, destination, "PostMessage", &m);
         if (r < 0)
                 return r;
-        if (destination) {
-                r = sd_bus_message_set_destination(m, destination);
-                if (r < 0)
-                        return r;
-        }
         r = sd_bus_message_append_basic(m, 's', channel);
         if (r < 0)
                 return r;
