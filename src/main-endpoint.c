@@ -135,8 +135,11 @@ static void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_conten
         for (GList *l = queue->head; l; l = l->next)
                 snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
-                if (snap[i]->connected)
+                if (snap[i]->connected) {
+                        slot_run_begin(snap[i]);
                         ((ipcbus_web_contents_fn)snap[i]->lifecycle.fn)(m, wc, snap[i]->userdata);
+                        slot_run_end(snap[i]);
+                }
                 slot_unpin(snap[i]);
         }
 }

@@ -313,8 +313,11 @@ static void port_fire_close(ipcbus_port *p) {
         for (GList *l = p->on_close.head; l; l = l->next)
                 snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
-                if (snap[i]->connected)
+                if (snap[i]->connected) {
+                        slot_run_begin(snap[i]);
                         ((ipcbus_port_close_fn)snap[i]->lifecycle.fn)(p, snap[i]->userdata);
+                        slot_run_end(snap[i]);
+                }
                 slot_unpin(snap[i]);
         }
 }
@@ -589,8 +592,12 @@ static void port_deliver(ipcbus_port *p, GVariant *value, ipcbus_port **ports, s
                 snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
                 if (snap[i]->connected) {
-                        int r = ((ipcbus_port_message_fn)snap[i]->lifecycle.fn)(p, value, ports, n_ports,
-                                                                                snap[i]->userdata);
+                        int r;
+
+                        slot_run_begin(snap[i]);
+                        r = ((ipcbus_port_message_fn)snap[i]->lifecycle.fn)(p, value, ports, n_ports,
+                                                                            snap[i]->userdata);
+                        slot_run_end(snap[i]);
                         if (r < 0)
                                 log_emit(&p->log, LOG_WARNING, "MessagePort message listener failed: %s",
                                          g_strerror(-r));

@@ -100,9 +100,11 @@ static void call_unlink(ipcbus_slot *s) {
 /* Deliver the outcome once, then end the registration. */
 static void call_finish(ipcbus_slot *s, GVariant *result, const sd_bus_error *error) {
         slot_pin(s);
-        if (s->connected)
+        slot_run_begin(s);
+        if (s->connected && s->call.fn)
                 (void)s->call.fn(result, error, s->userdata);
         slot_disconnect(s);
+        slot_run_end(s);
         slot_unpin(s);
 }
 
