@@ -234,6 +234,11 @@ static void test_port_renderers_talk_with_main_stopped(void **state) {
         assert_int_equal(test_process_wait_line(win2, "win2 paired", 5 * TEST_USEC_PER_SEC), 0);
         assert_int_equal(ipcbus_port_start(b.port), 0);
 
+        /* The main's sd-bus drops its copy of a sent fd only after the
+         * write completes, which may be just after win2 read it: a reply
+         * queued behind the PostMessage shows the copy is gone. Otherwise a
+         * main stopped in that window would hold win2's end open. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(win1, "echo", NULL, 0, NULL, NULL), 0);
         /* After the handoff the main is not on the path: stop it. */
         assert_int_equal(test_process_kill(h->main, SIGSTOP), 0);
         for (int i = 1; i <= 3; i++) {
