@@ -5,9 +5,12 @@
  * What crosses a MessagePort (docs/ports.md): one datagram per frame on an
  * AF_UNIX SOCK_SEQPACKET socket, a 16-byte header and the payload, with the
  * transferred ports' sockets (and a sealed memfd for a large payload) as
- * SCM_RIGHTS. This module knows the bytes and nothing of the port object:
- * the parsers are pure functions (the fuzz target drives them), the rest is
- * the few system calls around a frame (sendmsg, recvmsg, memfd).
+ * SCM_RIGHTS. A medium-sized payload follows its header-only frame in
+ * continuation frames. This module knows the bytes and nothing of the port
+ * object: the parsers and the reassembly are pure functions (the fuzz
+ * target drives them), the rest is the few system calls around a frame
+ * (sendmsg, recvmsg, memfd). port-normal.c has the normal-form check,
+ * port-bundle.c the handover bundles.
  *
  * Everything received is untrusted: every parser checks sizes against what
  * actually arrived and fails with an org.ipcbus.Error.BadFrame error whose
@@ -26,10 +29,17 @@
 #define PORT_FRAME_VERSION 1
 #define PORT_FRAME_HEADER_SIZE 16U
 
-/* The largest payload that travels inside the datagram; larger ones travel
- * in a sealed memfd. A wire limit: a receiver refuses longer datagrams. */
+/* The largest payload that travels inside its message's datagram. A wire
+ * limit: a receiver refuses longer datagrams. */
 #define PORT_FRAME_INLINE_MAX (64U * 1024U)
 #define PORT_FRAME_DATAGRAM_MAX (PORT_FRAME_HEADER_SIZE + PORT_FRAME_INLINE_MAX)
+
+/* Larger payloads up to this size are chunked: a header-only message frame
+ * announces the size, continuation frames carry the bytes. Larger ones
+ * travel in a sealed memfd. Wire limits, both. */
+#define PORT_FRAME_CHUNKED_MAX (16U * 1024U * 1024U)
+/* The most bytes one continuation frame carries. */
+#define PORT_FRAME_CHUNK_MAX (256U * 1024U)
 
 /* The kernel passes at most SCM_MAX_FD (253) descriptors per datagram; one
  * is kept for the memfd. */
@@ -42,22 +52,33 @@
 #define PORT_FRAME_BUNDLE_MAX (UINT64_C(1) << 40)
 
 typedef enum port_frame_type {
-        PORT_FRAME_MESSAGE = 0, /* a message: payload "v", fds the transferred ports */
-        PORT_FRAME_FDS = 1,     /* handover: port sockets of the queued messages, no payload */
-        PORT_FRAME_ADOPT = 2,   /* handover: the port's own socket; payload the queued messages */
+        PORT_FRAME_MESSAGE = 0,  /* a message: payload "v", fds the transferred ports */
+        PORT_FRAME_FDS = 1,      /* handover: port sockets of the queued messages, no payload */
+        PORT_FRAME_ADOPT = 2,    /* handover: the port's own socket; payload the queued messages */
+        PORT_FRAME_CONTINUE = 3, /* the next bytes of a chunked message's payload */
 } port_frame_type;
 
-#define PORT_FRAME_FLAG_MEMFD 0x01U
+#define PORT_FRAME_FLAG_MEMFD 0x01U   /* message, adopt: the payload is in the memfd */
+#define PORT_FRAME_FLAG_CHUNKED 0x02U /* message: the payload follows in continuation frames */
+
+#define PORT_FRAME_ALIGN8(x) (((x) + UINT64_C(7)) & ~UINT64_C(7))
 
 typedef struct port_frame_header {
         uint8_t type;
         uint8_t flags;
         uint8_t n_ports;       /* fds before the memfd */
-        uint64_t payload_size; /* inline: the bytes after the header; memfd: its size */
+        uint64_t payload_size; /* inline: the bytes after the header; memfd: its size; chunked: the total */
 } port_frame_header;
 
 void port_frame_header_write(void *buf, port_frame_type type, uint8_t flags, uint8_t n_ports,
                              uint64_t payload_size);
+
+/* Sets an org.ipcbus.Error.BadFrame error (@error may be NULL). Return: -EBADMSG. */
+int port_frame_bad(sd_bus_error *error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+/* The fields of the 16 bytes at @p, with the checks that need nothing else
+ * (magic, version, known flags). Return: 0; -EBADMSG with @error set. */
+int port_frame_header_read(const void *p, port_frame_header *ret, sd_bus_error *error);
 
 /**
  * port_frame_header_parse - check a received datagram's header
@@ -66,7 +87,9 @@ void port_frame_header_write(void *buf, port_frame_type type, uint8_t flags, uin
  *
  * Checks magic, version, type, flags, that the descriptors are exactly the
  * ports plus the memfd the header announces, and that an inline payload is
- * exactly the rest of the datagram (a memfd frame is the header alone).
+ * exactly the rest of the datagram (a memfd or chunked message frame is the
+ * header alone; a continuation frame carries 1..PORT_FRAME_CHUNK_MAX bytes).
+ * Only @datagram's first 16 bytes are read: @size is the whole datagram's.
  * Return: 0; -EBADMSG with @error set.
  */
 int port_frame_header_parse(const void *datagram, size_t size, size_t n_fds, port_frame_header *ret,
@@ -104,6 +127,60 @@ void port_frame_payload_write(GVariant *value, void *dst);
 /* The payload in a new sealed memfd. Return: 0; -errno. */
 int port_frame_payload_memfd(GVariant *value, int *ret_fd);
 
+/* How a payload of @size bytes travels: inline, chunked or in a memfd. */
+static inline uint8_t port_frame_payload_flags(uint64_t size) {
+        return size <= PORT_FRAME_INLINE_MAX     ? 0
+                : size <= PORT_FRAME_CHUNKED_MAX ? PORT_FRAME_FLAG_CHUNKED
+                                                 : PORT_FRAME_FLAG_MEMFD;
+}
+
+/*
+ * Reassembly of a chunked message (docs/ports.md, "Medium messages"): the
+ * receiver reads each continuation frame's header into 16 bytes of its own
+ * and its bytes straight to port_frame_assembly_next(), at most
+ * port_frame_assembly_room() of them (a longer datagram is truncated, so
+ * refused), then hands the header to port_frame_assembly_add().
+ */
+typedef struct port_frame_assembly {
+        uint8_t *buf;  /* the payload, @size bytes */
+        uint64_t size; /* announced */
+        uint64_t received;
+        int *fds; /* the message's transferred ports, owned */
+        unsigned n_fds;
+} port_frame_assembly;
+
+/* Starts the message announced by @h (a parsed chunked message frame), with
+ * the @n_fds descriptors that came with it (taken). */
+void port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *h, const int *fds,
+                               size_t n_fds);
+static inline bool port_frame_assembly_busy(const port_frame_assembly *a) {
+        return a->buf != NULL;
+}
+static inline uint8_t *port_frame_assembly_next(const port_frame_assembly *a) {
+        return a->buf + a->received;
+}
+static inline size_t port_frame_assembly_room(const port_frame_assembly *a) {
+        return (size_t)MIN(a->size - a->received, (uint64_t)PORT_FRAME_CHUNK_MAX);
+}
+
+/**
+ * port_frame_assembly_add - take a received continuation frame
+ * @header: its 16 header bytes; @size: the datagram's size; @n_fds: descriptors with it (must be 0)
+ *
+ * Return: 1 when the payload is complete (port_frame_assembly_steal()); 0
+ * when more is to come; -EBADMSG with @error set when the frame is not the
+ * next continuation (the assembly stays as it was; clear it).
+ */
+int port_frame_assembly_add(port_frame_assembly *a, const void *header, size_t size, size_t n_fds,
+                            sd_bus_error *error);
+
+/* The complete payload; the descriptors move to @ret_fds (a.n_fds of them,
+ * g_free() the array). The assembly is empty afterwards. */
+GBytes *port_frame_assembly_steal(port_frame_assembly *a, int **ret_fds);
+
+/* Drops what was received and closes the descriptors. */
+void port_frame_assembly_clear(port_frame_assembly *a);
+
 /**
  * port_frame_memfd_map - map a received payload memfd
  * @fd: the descriptor (not closed here)
@@ -128,22 +205,45 @@ int port_frame_memfd_new(uint64_t size, port_frame_fill_fn fill, void *userdata,
 /* The same, with the contents of @iov (@n pieces). Return: 0; -errno. */
 int port_frame_memfd_new_from_iov(const struct iovec *iov, size_t n, int *ret_fd);
 
-/* A handover bundle: the queued messages, each a record of a MESSAGE
- * header, the payload and zeros up to a multiple of 8. */
+/*
+ * A handover bundle (docs/ports.md, "Transfer"): records of a 16-byte
+ * header, the payload and zeros up to a multiple of 8, in this order:
+ *   - at most one PARTIAL record: a chunked message this port was reading,
+ *     its header (MESSAGE, CHUNKED, its ports, the whole size), then the
+ *     count of bytes received (8 bytes, little-endian) and those bytes;
+ *   - at most one REST record: the bytes of a chunked message this port was
+ *     sending that did not go yet (CONTINUE header);
+ *   - MESSAGE records: whole queued messages (MESSAGE header, flags 0).
+ */
+typedef enum port_frame_record_kind {
+        PORT_RECORD_MESSAGE,
+        PORT_RECORD_REST,
+        PORT_RECORD_PARTIAL,
+} port_frame_record_kind;
+
 typedef struct port_frame_record {
-        GVariant *value;
+        port_frame_record_kind kind;
+        GVariant *value;  /* MESSAGE */
+        GBytes *bytes;    /* REST: to send; PARTIAL: received */
+        uint64_t total;   /* PARTIAL: the whole payload's size */
         unsigned n_ports; /* this record's share of the handover's FDS descriptors, in order */
 } port_frame_record;
 
 uint64_t port_frame_record_size(uint64_t payload_size);
+uint64_t port_frame_partial_record_size(uint64_t received);
 
-/* Writes the record of @value at @dst (8-aligned, port_frame_record_size() bytes). */
+/* Write a record at @dst (8-aligned, of the size above). */
 void port_frame_record_write(void *dst, GVariant *value, unsigned n_ports);
+void port_frame_rest_record_write(void *dst, const struct iovec *iov, size_t n_iov, uint64_t size);
+void port_frame_partial_record_write(void *dst, const port_frame_assembly *a);
+
+/* Unreferences what each record holds and frees the array. */
+void port_frame_records_free(port_frame_record *records, size_t n);
 
 /**
  * port_frame_bundle_parse - the records of a bundle
  * @n_fds: descriptors that came in FDS frames; the records must use exactly these
- * @ret: g_free() the array after unreferencing each value
+ * @ret: port_frame_records_free() it
  * Return: 0; -EBADMSG with @error set.
  */
 int port_frame_bundle_parse(GBytes *bundle, size_t n_fds, port_frame_record **ret, size_t *ret_n,
@@ -155,6 +255,8 @@ int port_frame_bundle_parse(GBytes *bundle, size_t n_fds, port_frame_record **re
  * other end is gone; other -errno.
  */
 int port_frame_send(int fd, const void *datagram, size_t size, const int *fds, size_t n_fds);
+/* The same, with the datagram in @n_iov pieces. */
+int port_frame_sendv(int fd, const struct iovec *iov, size_t n_iov, const int *fds, size_t n_fds);
 
 /**
  * port_frame_recv - receive one datagram and its descriptors (O_CLOEXEC)
@@ -168,6 +270,8 @@ int port_frame_send(int fd, const void *datagram, size_t size, const int *fds, s
  * closed; other -errno.
  */
 ssize_t port_frame_recv(int fd, void *buf, int *fds, size_t *ret_n_fds);
+/* The same, into @n_iov pieces; -EBADMSG also when the datagram is longer than they are. */
+ssize_t port_frame_recvv(int fd, const struct iovec *iov, size_t n_iov, int *fds, size_t *ret_n_fds);
 
 /* Close @n descriptors. */
 void port_frame_close_fds(const int *fds, size_t n);

@@ -3,16 +3,19 @@
  * MessagePorts (docs/ports.md). A port is one end of an AF_UNIX
  * SOCK_SEQPACKET socketpair, watched by one sd-event io source.
  *
- * Receiving: only a started port reads its socket. Before start() messages
- * stay in the kernel, so they travel with the socket if the port is
- * transferred; the io source still asks for EPOLLRDHUP, so the other end's
- * going away fires close on an unstarted port too.
+ * Receiving (port-read.c): only a started port reads its socket. Before
+ * start() messages stay in the kernel, so they travel with the socket if
+ * the port is transferred; the io source still asks for EPOLLRDHUP, so the
+ * other end's going away fires close on an unstarted port too.
  *
- * Sending: a frame goes straight into the socket; when the socket is full
- * (the other end is not reading), frames wait in `out`, in order, and are
- * written on EPOLLOUT. A port transferred with frames still in `out` takes
- * them along in a handover; a port closed with frames in `out` lingers
- * until they are written.
+ * Sending (port-out.c): a message goes straight into the socket; when the
+ * socket is full (the other end is not reading), messages wait in `out`,
+ * in order, and are written on EPOLLOUT. A port closed with messages in
+ * `out` lingers until they are written.
+ *
+ * A port transferred while messages are on their way through it (in `out`,
+ * or a chunked message half read into `in`) takes them along in a
+ * handover (port-handover.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -26,73 +29,20 @@
 #include "errors.h"
 #include "log.h"
 #include "port-frame.h"
+#include "port-handover.h"
+#include "port-out.h"
+#include "port-private.h"
 #include "port.h"
 #include "slot.h"
 #include "util.h"
 #include "value.h"
 
-/* Tells a port from a stray pointer in a transfer list. */
-#define PORT_MAGIC UINT32_C(0x74726f70)
-
-/* Messages read per wakeup before other sources get their turn. */
-#define PORT_READ_BATCH 32U
-
 /* Messages up to this size are built on the stack when they can go at once. */
 #define PORT_POST_STACK_MAX 4096U
 
-/* At most this many wakeups of a port pass without looking for a second frame. */
-#define PORT_PROBE_BACKOFF_MAX 63U
-
-/* Port sockets of queued messages one handover carries. */
-#define PORT_HANDOVER_FDS_MAX 16384U
-
-typedef enum port_state {
-        PORT_OPEN,
-        PORT_PEER_GONE, /* the other end went; the socket stays until what it sent before is read */
-        PORT_CLOSED,    /* by close() or a malformed frame */
-        PORT_TRANSFERRED,
-} port_state;
-
-/* One frame waiting for room in the socket. */
-typedef struct port_out {
-        GVariant *value;
-        int *fds; /* the transferred ports' sockets, owned */
-        unsigned n_fds;
-        /* The datagram (and memfd), built the first time the frame is tried. */
-        uint8_t *datagram;
-        size_t datagram_size;
-        int memfd;
-} port_out;
-
-struct ipcbus_port {
-        uint32_t magic;
-        unsigned n_ref;
-        sd_event *event;
-        int64_t priority;
-        int fd;
-        sd_event_source *io;
-        port_state state;
-        bool started;
-        bool close_fired;
-        /* The other end while both live in this process (refused in the
-         * other's transfer list: it would travel into its own socket). */
-        ipcbus_port *sibling;
-        GQueue out;
-        GQueue on_message;
-        GQueue on_close;
-        log_target log;
-        sd_bus_error close_error;
-        uint8_t *rbuf;                      /* PORT_FRAME_DATAGRAM_MAX, while started */
-        unsigned probe_backoff, probe_skip; /* port_read() */
-};
-
-/* A closed port's socket, kept until its queued frames are written. Owned
- * by the loop (a floating io source), so it goes with the loop at the latest. */
-typedef struct port_linger {
-        int fd;
-        GQueue out;
-        sd_event_source *io;
-} port_linger;
+/* The send buffer a port's socket asks for (the kernel caps it at
+ * net.core.wmem_max): room for several continuation frames in flight. */
+#define PORT_SNDBUF (1024 * 1024)
 
 /* Where a transferred port's socket is, between the checks and the send. */
 typedef struct port_handoff {
@@ -104,145 +54,6 @@ static void safe_close(int *fd) {
         if (*fd >= 0)
                 (void)close(*fd);
         *fd = -EBADF;
-}
-
-static bool port_valid(const ipcbus_port *p) {
-        return p && p->magic == PORT_MAGIC;
-}
-
-/* ---- outgoing frames ---------------------------------------------------- */
-
-/* Takes @value and @fds. */
-static port_out *port_out_new(GVariant *value, int *fds, unsigned n_fds) {
-        port_out *o = g_new0(port_out, 1);
-
-        o->value = value;
-        o->fds = fds;
-        o->n_fds = n_fds;
-        o->memfd = -EBADF;
-        return o;
-}
-
-static void port_out_free(port_out *o) {
-        g_variant_unref(o->value);
-        port_frame_close_fds(o->fds, o->n_fds);
-        g_free(o->fds);
-        g_free(o->datagram);
-        safe_close(&o->memfd);
-        g_free(o);
-}
-
-static void out_clear(GQueue *q) {
-        port_out *o;
-
-        while ((o = g_queue_pop_head(q)))
-                port_out_free(o);
-}
-
-static int port_out_build(port_out *o) {
-        uint64_t size;
-        int r;
-
-        if (o->datagram)
-                return 0;
-        size = port_frame_payload_size(o->value);
-        if (size <= PORT_FRAME_INLINE_MAX) {
-                o->datagram = g_malloc(PORT_FRAME_HEADER_SIZE + size);
-                port_frame_header_write(o->datagram, PORT_FRAME_MESSAGE, 0, (uint8_t)o->n_fds, size);
-                port_frame_payload_write(o->value, o->datagram + PORT_FRAME_HEADER_SIZE);
-                o->datagram_size = PORT_FRAME_HEADER_SIZE + size;
-                return 0;
-        }
-
-        r = port_frame_payload_memfd(o->value, &o->memfd);
-        if (r < 0)
-                return r;
-        o->datagram = g_malloc(PORT_FRAME_HEADER_SIZE);
-        port_frame_header_write(o->datagram, PORT_FRAME_MESSAGE, PORT_FRAME_FLAG_MEMFD, (uint8_t)o->n_fds,
-                                size);
-        o->datagram_size = PORT_FRAME_HEADER_SIZE;
-        return 0;
-}
-
-static int port_out_send(int fd, port_out *o) {
-        int fds[PORT_FRAME_FDS_MAX];
-        size_t n = o->n_fds;
-        int r;
-
-        r = port_out_build(o);
-        if (r < 0)
-                return r;
-        if (n > 0)
-                memcpy(fds, o->fds, n * sizeof(int));
-        if (o->memfd >= 0)
-                fds[n++] = o->memfd;
-        return port_frame_send(fd, o->datagram, o->datagram_size, fds, n);
-}
-
-/* Writes queued frames until none is left or the socket is full.
- * Return: 0; -EPIPE; other -errno (the frame stays queued). */
-static int out_flush(int fd, GQueue *q) {
-        port_out *o;
-        int r;
-
-        while ((o = g_queue_peek_head(q))) {
-                r = port_out_send(fd, o);
-                if (r == -EAGAIN)
-                        return 0;
-                if (r < 0)
-                        return r;
-                port_out_free(g_queue_pop_head(q));
-        }
-        return 0;
-}
-
-/* ---- lingering ---------------------------------------------------------- */
-
-static void linger_free(void *userdata) {
-        port_linger *l = userdata;
-
-        out_clear(&l->out);
-        safe_close(&l->fd);
-        g_free(l);
-}
-
-static int linger_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        port_linger *l = userdata;
-        int r = 0;
-
-        if (revents & EPOLLOUT)
-                r = out_flush(l->fd, &l->out);
-        if (r < 0 || g_queue_is_empty(&l->out) || (revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
-                /* The loop's reference was the last: the destroy callback
-                 * frees @l once this dispatch is over. */
-                (void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                (void)sd_event_source_set_floating(s, false);
-        }
-        return 0;
-}
-
-/* Hands the socket and the queue to a linger (the port's io source is gone). */
-static void port_linger_start(ipcbus_port *p) {
-        port_linger *l = g_new0(port_linger, 1);
-        int r;
-
-        l->fd = p->fd;
-        p->fd = -EBADF;
-        l->out = p->out;
-        g_queue_init(&p->out);
-
-        r = sd_event_add_io(p->event, &l->io, l->fd, EPOLLOUT | EPOLLRDHUP, linger_on_io, l);
-        if (r < 0) {
-                log_emit(&p->log, LOG_WARNING, "Dropping %u messages queued on a closed port: %s",
-                         l->out.length, g_strerror(-r));
-                linger_free(l);
-                return;
-        }
-        (void)sd_event_source_set_description(l->io, "ipcbus-port-linger");
-        (void)sd_event_source_set_priority(l->io, p->priority);
-        (void)sd_event_source_set_destroy_callback(l->io, linger_free);
-        (void)sd_event_source_set_floating(l->io, true);
-        sd_event_source_unref(l->io);
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -273,18 +84,20 @@ static void port_update_io(ipcbus_port *p) {
 static void port_drop_socket(ipcbus_port *p) {
         p->io = sd_event_source_disable_unref(p->io);
         safe_close(&p->fd);
+        port_frame_assembly_clear(&p->in);
         g_free(p->rbuf);
         p->rbuf = NULL;
 }
 
 /* The socket goes, after the queued frames if the other end is there to read them. */
 static void port_close_socket(ipcbus_port *p) {
-        if (p->state == PORT_OPEN && !g_queue_is_empty(&p->out) && out_flush(p->fd, &p->out) == 0 &&
+        if (p->state == PORT_OPEN && !g_queue_is_empty(&p->out) && port_out_flush(p->fd, &p->out) == 0 &&
             !g_queue_is_empty(&p->out)) {
                 p->io = sd_event_source_disable_unref(p->io);
-                port_linger_start(p);
+                port_linger_start(p->event, p->priority, &p->log, p->fd, &p->out);
+                p->fd = -EBADF;
         }
-        out_clear(&p->out);
+        port_out_queue_clear(&p->out);
         port_drop_socket(p);
 }
 
@@ -323,9 +136,9 @@ static void port_fire_close(ipcbus_port *p) {
 }
 
 /* The end of a port's socket: @state is CLOSED, TRANSFERRED or (read to the end) PEER_GONE. */
-static void port_finish(ipcbus_port *p, port_state state, bool fire) {
+void port_finish(ipcbus_port *p, port_state state, bool fire) {
         ipcbus_port_ref(p);
-        out_clear(&p->out);
+        port_out_queue_clear(&p->out);
         port_drop_socket(p);
         p->state = state;
         if (fire)
@@ -335,7 +148,7 @@ static void port_finish(ipcbus_port *p, port_state state, bool fire) {
 }
 
 /* The port closes itself: something the other end sent, or the system, failed it. */
-static void port_fail(ipcbus_port *p, const sd_bus_error *error) {
+void port_fail(ipcbus_port *p, const sd_bus_error *error) {
         if (p->state == PORT_CLOSED || p->state == PORT_TRANSFERRED)
                 return;
         sd_bus_error_free(&p->close_error);
@@ -344,20 +157,20 @@ static void port_fail(ipcbus_port *p, const sd_bus_error *error) {
         port_finish(p, PORT_CLOSED, true);
 }
 
-static void port_fail_errno(ipcbus_port *p, int r, const char *what) {
+void port_fail_errno(ipcbus_port *p, int r, const char *what) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
         (void)sd_bus_error_set_errnof(&error, r, "%s: %s", what, g_strerror(-r));
         port_fail(p, &error);
 }
 
-static void port_peer_gone(ipcbus_port *p) {
+void port_peer_gone(ipcbus_port *p) {
         if (p->state != PORT_OPEN)
                 return;
         if (!g_queue_is_empty(&p->out)) {
                 log_emit(&p->log, LOG_DEBUG, "Dropping %u messages: the other end of the port is gone",
                          p->out.length);
-                out_clear(&p->out);
+                port_out_queue_clear(&p->out);
         }
         p->state = PORT_PEER_GONE;
         /* A started port reads on to the end and fires close there, after
@@ -368,7 +181,7 @@ static void port_peer_gone(ipcbus_port *p) {
 }
 
 static void port_flush(ipcbus_port *p) {
-        int r = out_flush(p->fd, &p->out);
+        int r = port_out_flush(p->fd, &p->out);
 
         if (r == -EPIPE)
                 port_peer_gone(p);
@@ -380,11 +193,11 @@ static void port_flush(ipcbus_port *p) {
 
 static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
-/* Takes @fd and the frames of @out (which may be NULL). */
-static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *out, const log_target *log,
-                             ipcbus_port **ret) {
+/* Takes @fd, the messages of @out and the message being read of @in (both may be NULL). */
+static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *out, port_frame_assembly *in,
+                             const log_target *log, ipcbus_port **ret) {
         ipcbus_port *p = g_new0(ipcbus_port, 1);
-        int r;
+        int sndbuf = PORT_SNDBUF, r;
 
         p->magic = PORT_MAGIC;
         p->n_ref = 1;
@@ -401,6 +214,12 @@ static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *
                 p->out = *out;
                 g_queue_init(out);
         }
+        if (in) {
+                p->in = *in;
+                *in = (port_frame_assembly){};
+        }
+        /* Best effort: a larger buffer only makes medium messages faster. */
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
         r = sd_event_add_io(event, &p->io, fd, port_events(p), port_on_io, p);
         if (r < 0) {
@@ -417,104 +236,10 @@ static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *
         return 0;
 }
 
-/*
- * Unpacks a handover (docs/ports.md, "Transfer"): FDS frames with the port
- * sockets of the queued messages, then one ADOPT frame with the port's own
- * socket and the messages. All of it was written before the handover socket
- * left its sender, so it is all there now: nothing here waits.
- */
-static int handover_unpack(int hfd, int *ret_fd, GQueue *ret_out, sd_bus_error *error) {
-        g_autofree uint8_t *buf = g_malloc(PORT_FRAME_DATAGRAM_MAX);
-        GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
-        int frame_fds[PORT_FRAME_FDS_MAX];
-        port_frame_record *records = NULL;
-        size_t n_records = 0, n = 0, used = 0;
-        GBytes *bundle = NULL;
-        port_frame_header h;
-        int sock = -EBADF, r;
-        ssize_t k;
-
-        for (;;) {
-                k = port_frame_recv(hfd, buf, frame_fds, &n);
-                if (k == -EAGAIN || k == -ECONNRESET || k == 0) {
-                        r = sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME,
-                                             "handover ends before the port's socket");
-                        goto fail;
-                }
-                if (k < 0) {
-                        r = sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME,
-                                             "handover holds a datagram that cannot be a frame");
-                        goto fail;
-                }
-                r = port_frame_header_parse(buf, (size_t)k, n, &h, error);
-                if (r >= 0 && h.type == PORT_FRAME_MESSAGE)
-                        r = sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME, "message frame inside a handover");
-                if (r >= 0 && h.type == PORT_FRAME_FDS && fds->len + n > PORT_HANDOVER_FDS_MAX)
-                        r = sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME, "handover with too many sockets");
-                if (r < 0) {
-                        port_frame_close_fds(frame_fds, n);
-                        goto fail;
-                }
-                if (h.type == PORT_FRAME_ADOPT)
-                        break;
-                g_array_append_vals(fds, frame_fds, n);
-        }
-
-        sock = frame_fds[0];
-        if (h.flags & PORT_FRAME_FLAG_MEMFD) {
-                r = port_frame_memfd_map(frame_fds[1], h.payload_size, &bundle, error);
-                (void)close(frame_fds[1]);
-                if (r < 0)
-                        goto fail;
-        } else
-                bundle = g_bytes_new(buf + PORT_FRAME_HEADER_SIZE, h.payload_size);
-
-        r = port_frame_bundle_parse(bundle, fds->len, &records, &n_records, error);
-        g_bytes_unref(bundle);
-        if (r < 0)
-                goto fail;
-        if (!port_frame_fd_is_port(sock)) {
-                r = sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME, "handover socket is not a port");
-                for (size_t i = 0; i < n_records; i++)
-                        g_variant_unref(records[i].value);
-                g_free(records);
-                goto fail;
-        }
-
-        for (size_t i = 0; i < n_records; i++) {
-                int *record_fds = records[i].n_ports > 0
-                        ? g_memdup2(&g_array_index(fds, int, used), records[i].n_ports * sizeof(int))
-                        : NULL;
-
-                used += records[i].n_ports;
-                g_queue_push_tail(ret_out, port_out_new(records[i].value, record_fds, records[i].n_ports));
-        }
-        g_free(records);
-        g_array_free(fds, TRUE);
-        *ret_fd = sock;
-        return 0;
-
-fail:
-        /* Only mmap() fails without saying why in @error. */
-        if (error && !sd_bus_error_is_set(error))
-                (void)sd_bus_error_set_errnof(error, r, "Could not map a handover: %s", g_strerror(-r));
-        safe_close(&sock);
-        port_frame_close_fds((const int *)(void *)fds->data, fds->len);
-        g_array_free(fds, TRUE);
-        return r == -ENOMEM ? r : -EBADMSG;
-}
-
-static bool fd_is_handover(int fd) {
-        uint8_t header[PORT_FRAME_HEADER_SIZE];
-
-        /* Without room for control data the kernel installs no descriptors on a peek. */
-        return recv(fd, header, sizeof(header), MSG_PEEK | MSG_DONTWAIT) == (ssize_t)sizeof(header) &&
-                port_frame_is_handover(header);
-}
-
 /* A port of a socket that arrived (takes @fd). */
-static int port_new_received(sd_event *event, int64_t priority, int fd, const log_target *log,
-                             ipcbus_port **ret, sd_bus_error *error) {
+int port_new_received(sd_event *event, int64_t priority, int fd, const log_target *log, ipcbus_port **ret,
+                      sd_bus_error *error) {
+        port_frame_assembly in = {};
         GQueue out = G_QUEUE_INIT;
         int sock, r;
 
@@ -528,15 +253,15 @@ static int port_new_received(sd_event *event, int64_t priority, int fd, const lo
         }
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 
-        if (fd_is_handover(fd)) {
-                r = handover_unpack(fd, &sock, &out, error);
+        if (port_handover_is(fd)) {
+                r = port_handover_unpack(fd, &sock, &in, &out, error);
                 (void)close(fd);
                 if (r < 0)
                         return r;
                 (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
                 fd = sock;
         }
-        return port_new_internal(event, priority, fd, &out, log, ret);
+        return port_new_internal(event, priority, fd, &out, &in, log, ret);
 }
 
 int port_new_from_fd(sd_event *event, int64_t priority, int fd, ipcbus_port **ret) {
@@ -565,12 +290,12 @@ int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1, ipcbus_
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) < 0)
                 return -errno;
-        r = port_new_internal(e, SD_EVENT_PRIORITY_NORMAL, fds[0], NULL, NULL, &a);
+        r = port_new_internal(e, SD_EVENT_PRIORITY_NORMAL, fds[0], NULL, NULL, NULL, &a);
         if (r < 0) {
                 (void)close(fds[1]);
                 return r;
         }
-        r = port_new_internal(e, SD_EVENT_PRIORITY_NORMAL, fds[1], NULL, NULL, &b);
+        r = port_new_internal(e, SD_EVENT_PRIORITY_NORMAL, fds[1], NULL, NULL, NULL, &b);
         if (r < 0) {
                 ipcbus_port_unref(a);
                 return r;
@@ -580,151 +305,6 @@ int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1, ipcbus_
         *ret_port1 = a;
         *ret_port2 = b;
         return 0;
-}
-
-/* ---- receiving ---------------------------------------------------------- */
-
-static void port_deliver(ipcbus_port *p, GVariant *value, ipcbus_port **ports, size_t n_ports) {
-        unsigned n = p->on_message.length, i = 0;
-        ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
-
-        for (GList *l = p->on_message.head; l; l = l->next)
-                snap[i++] = slot_pin(l->data);
-        for (i = 0; i < n; i++) {
-                if (snap[i]->connected) {
-                        int r;
-
-                        slot_run_begin(snap[i]);
-                        r = ((ipcbus_port_message_fn)snap[i]->lifecycle.fn)(p, value, ports, n_ports,
-                                                                            snap[i]->userdata);
-                        slot_run_end(snap[i]);
-                        if (r < 0)
-                                log_emit(&p->log, LOG_WARNING, "MessagePort message listener failed: %s",
-                                         g_strerror(-r));
-                }
-                slot_unpin(snap[i]);
-        }
-}
-
-static int port_reject_frame(ipcbus_port *p, const int *fds, size_t n_fds, const sd_bus_error *error) {
-        port_frame_close_fds(fds, n_fds);
-        port_fail(p, error);
-        return -EBADMSG;
-}
-
-/* Return: 1 when a frame was handled and more may follow; 0 when the socket
- * is empty; < 0 when the port ended. */
-static int port_read_one(ipcbus_port *p) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        ipcbus_port *ports[PORT_FRAME_PORTS_MAX];
-        int fds[PORT_FRAME_FDS_MAX];
-        GVariant *value = NULL;
-        port_frame_header h;
-        GBytes *payload;
-        size_t n_fds = 0;
-        ssize_t k;
-        int r;
-
-        if (!p->rbuf)
-                p->rbuf = g_malloc(PORT_FRAME_DATAGRAM_MAX);
-
-        k = port_frame_recv(p->fd, p->rbuf, fds, &n_fds);
-        if (k == -EAGAIN)
-                return 0;
-        if (k == -ECONNRESET) {
-                /* Reported once, ahead of what is still queued: read on. */
-                port_peer_gone(p);
-                return 1;
-        }
-        if (k == 0) {
-                /* Read to the end: posting stays -EPIPE, as the other end is what went. */
-                port_finish(p, PORT_PEER_GONE, true);
-                return -EPIPE;
-        }
-        if (k == -EBADMSG) {
-                (void)sd_bus_error_set(&error, IPCBUS_ERROR_BAD_FRAME,
-                                       "datagram is empty, longer than a frame or carries too many descriptors");
-                return port_reject_frame(p, fds, 0, &error);
-        }
-        if (k < 0) {
-                port_fail_errno(p, (int)k, "Could not read from the port");
-                return (int)k;
-        }
-
-        r = port_frame_header_parse(p->rbuf, (size_t)k, n_fds, &h, &error);
-        if (r >= 0 && h.type != PORT_FRAME_MESSAGE)
-                r = sd_bus_error_setf(&error, IPCBUS_ERROR_BAD_FRAME, "frame type %u outside a handover",
-                                      h.type);
-        if (r < 0)
-                return port_reject_frame(p, fds, n_fds, &error);
-
-        if (h.flags & PORT_FRAME_FLAG_MEMFD) {
-                r = port_frame_memfd_map(fds[--n_fds], h.payload_size, &payload, &error);
-                (void)close(fds[n_fds]);
-                if (r < 0 && !sd_bus_error_is_set(&error))
-                        (void)sd_bus_error_set_errnof(&error, r, "Could not map a message: %s",
-                                                      g_strerror(-r));
-                if (r < 0)
-                        return port_reject_frame(p, fds, n_fds, &error);
-        } else
-                payload = g_bytes_new(p->rbuf + PORT_FRAME_HEADER_SIZE, h.payload_size);
-
-        r = port_frame_value_decode(payload, &value, &error);
-        g_bytes_unref(payload);
-        if (r < 0)
-                return port_reject_frame(p, fds, n_fds, &error);
-
-        for (size_t i = 0; i < n_fds; i++) {
-                r = port_new_received(p->event, p->priority, fds[i], &p->log, &ports[i], &error);
-                if (r < 0) {
-                        for (size_t j = 0; j < i; j++)
-                                ipcbus_port_unref(ports[j]);
-                        g_variant_unref(value);
-                        if (!sd_bus_error_is_set(&error))
-                                (void)sd_bus_error_set_errnof(&error, r,
-                                                              "Could not open a transferred port: %s",
-                                                              g_strerror(-r));
-                        return port_reject_frame(p, fds + i + 1, n_fds - i - 1, &error);
-                }
-        }
-
-        port_deliver(p, value, ports, n_fds);
-        g_variant_unref(value);
-        for (size_t i = 0; i < n_fds; i++)
-                ipcbus_port_unref(ports[i]);
-        return 1;
-}
-
-/*
- * Reads what is queued, a batch at most. Looking for a second frame costs a
- * read that usually finds nothing when the two ends take turns (a round
- * trip per message), so a port that found nothing that way looks less and
- * less often; one that found more reads batches again.
- */
-static void port_read(ipcbus_port *p) {
-        for (unsigned n = 0; n < PORT_READ_BATCH; n++) {
-                int r;
-
-                /* A listener may have closed or transferred the port. */
-                if (!p->started || (p->state != PORT_OPEN && p->state != PORT_PEER_GONE))
-                        return;
-                if (n == 1 && p->probe_skip > 0) {
-                        p->probe_skip--;
-                        return;
-                }
-                r = port_read_one(p);
-                if (r < 0)
-                        return;
-                if (n == 1) {
-                        if (r == 0) {
-                                p->probe_backoff = MIN(p->probe_backoff * 2 + 1, PORT_PROBE_BACKOFF_MAX);
-                                p->probe_skip = p->probe_backoff;
-                        } else
-                                p->probe_backoff = 0;
-                }
-                if (r == 0)
-                        return;
-        }
 }
 
 static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -745,91 +325,6 @@ static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 /* ---- transferring ------------------------------------------------------- */
 
-static void fill_bundle(void *dst, void *userdata) {
-        GQueue *out = userdata;
-        uint8_t *p = dst;
-
-        for (GList *l = out->head; l; l = l->next) {
-                port_out *o = l->data;
-
-                port_frame_record_write(p, o->value, o->n_fds);
-                p += port_frame_record_size(port_frame_payload_size(o->value));
-        }
-}
-
-static int handover_send_fds(int fd, const int *fds, size_t n) {
-        uint8_t header[PORT_FRAME_HEADER_SIZE];
-
-        port_frame_header_write(header, PORT_FRAME_FDS, 0, (uint8_t)n, 0);
-        return port_frame_send(fd, header, sizeof(header), fds, n);
-}
-
-/*
- * Packs @sock and the frames of @out into a new socket (docs/ports.md,
- * "Transfer"); the other end of that socket is what travels. Changes
- * nothing on failure: closing the new socket drops every copy it holds.
- */
-static int handover_new(int sock, GQueue *out, int *ret_fd) {
-        _cleanup_(closep) int keep = -EBADF, send_end = -EBADF, memfd = -EBADF;
-        g_autofree uint8_t *datagram = NULL;
-        int batch[PORT_FRAME_FDS_MAX], pair[2], fds[2];
-        size_t n_batch = 0, n_fds = 0, datagram_size;
-        uint64_t bundle_size = 0;
-        int r;
-
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
-                return -errno;
-        keep = pair[0];
-        send_end = pair[1];
-
-        for (GList *l = out->head; l; l = l->next) {
-                port_out *o = l->data;
-
-                bundle_size += port_frame_record_size(port_frame_payload_size(o->value));
-                n_fds += o->n_fds;
-                if (n_fds > PORT_HANDOVER_FDS_MAX)
-                        return -ETOOMANYREFS;
-                for (unsigned i = 0; i < o->n_fds; i++) {
-                        batch[n_batch++] = o->fds[i];
-                        if (n_batch == PORT_FRAME_FDS_MAX) {
-                                r = handover_send_fds(send_end, batch, n_batch);
-                                if (r < 0)
-                                        return r == -EAGAIN ? -ENOBUFS : r;
-                                n_batch = 0;
-                        }
-                }
-        }
-        if (n_batch > 0) {
-                r = handover_send_fds(send_end, batch, n_batch);
-                if (r < 0)
-                        return r == -EAGAIN ? -ENOBUFS : r;
-        }
-
-        fds[0] = sock;
-        if (bundle_size <= PORT_FRAME_INLINE_MAX) {
-                datagram_size = PORT_FRAME_HEADER_SIZE + bundle_size;
-                datagram = g_malloc(datagram_size);
-                port_frame_header_write(datagram, PORT_FRAME_ADOPT, 0, 1, bundle_size);
-                fill_bundle(datagram + PORT_FRAME_HEADER_SIZE, out);
-                r = port_frame_send(send_end, datagram, datagram_size, fds, 1);
-        } else {
-                uint8_t header[PORT_FRAME_HEADER_SIZE];
-
-                r = port_frame_memfd_new(bundle_size, fill_bundle, out, &memfd);
-                if (r < 0)
-                        return r;
-                fds[1] = memfd;
-                port_frame_header_write(header, PORT_FRAME_ADOPT, PORT_FRAME_FLAG_MEMFD, 1, bundle_size);
-                r = port_frame_send(send_end, header, sizeof(header), fds, 2);
-        }
-        if (r < 0)
-                return r == -EAGAIN ? -ENOBUFS : r;
-
-        *ret_fd = keep;
-        keep = -EBADF;
-        return 0;
-}
-
 static int port_handoff_prepare(ipcbus_port *p, port_handoff *ret) {
         int r;
 
@@ -837,18 +332,18 @@ static int port_handoff_prepare(ipcbus_port *p, port_handoff *ret) {
                 return -EBADF;
 
         /* Whatever the other end has room for goes now, the usual way. */
-        r = out_flush(p->fd, &p->out);
+        r = port_out_flush(p->fd, &p->out);
         if (r == -EPIPE)
                 /* Nobody will read them; the receiver sees the hangup. */
-                out_clear(&p->out);
+                port_out_queue_clear(&p->out);
         else if (r < 0)
                 return r;
 
-        if (g_queue_is_empty(&p->out)) {
+        if (g_queue_is_empty(&p->out) && !port_frame_assembly_busy(&p->in)) {
                 *ret = (port_handoff){ .fd = p->fd, .handover = false };
                 return 0;
         }
-        r = handover_new(p->fd, &p->out, &ret->fd);
+        r = port_handover_new(p->fd, &p->in, &p->out, &ret->fd);
         if (r < 0)
                 return r;
         ret->handover = true;
@@ -1053,7 +548,7 @@ ipcbus_port *ipcbus_port_unref(ipcbus_port *p) {
         port_unlink_sibling(p);
         port_end_registrations(p);
 
-        out_clear(&p->out);
+        port_out_queue_clear(&p->out);
         sd_bus_error_free(&p->close_error);
         sd_event_unref(p->event);
         p->magic = 0;
@@ -1122,4 +617,8 @@ const sd_bus_error *ipcbus_port_get_close_error(ipcbus_port *p) {
         if (!port_valid(p) || !sd_bus_error_is_set(&p->close_error))
                 return NULL;
         return &p->close_error;
+}
+
+unsigned port_queued(const ipcbus_port *p) {
+        return port_valid(p) ? p->out.length : 0;
 }

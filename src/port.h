@@ -58,3 +58,7 @@ int port_transfer_prepare(ipcbus_port *const *ports, size_t n, const ipcbus_port
  * is unchanged).
  */
 int port_transfer_take_fd(ipcbus_port *port, int *ret_fd);
+
+/* Messages waiting in this process for room in @port's socket: how tests
+ * know a port travels in a handover, whatever the socket buffers' sizes. */
+unsigned port_queued(const ipcbus_port *port);

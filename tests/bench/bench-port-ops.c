@@ -270,7 +270,7 @@ int bench_port_ipcbus_bulk(bench_port_ctx *b, size_t size) {
         GVariant *v;
         int r;
 
-        /* The application's bytes as they are: no copy until the port's memfd. */
+        /* The application's bytes as they are: no copy until the kernel's. */
         v = g_variant_new_from_bytes(G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
         g_bytes_unref(bytes);
         r = ipcbus_port_post_message(b->port, v, NULL, 0);

@@ -162,12 +162,30 @@ static int post_str(ipcbus_port *p, const char *format, ...) {
         return ipcbus_port_post_message(p, g_variant_new_take_string(s), NULL, 0);
 }
 
+/* Posts @first, @first + 1, ... on @p until some wait in its queue (the
+ * socket is full; how many that takes depends on the socket buffers), then
+ * @extra more. Return: how many were posted. */
+static int32_t post_past_socket(ipcbus_port *p, int32_t first, int32_t extra) {
+        int32_t n = 0;
+
+        while (port_queued(p) == 0) {
+                assert_int_equal(post_int(p, first + n), 0);
+                n++;
+                assert_true(n < 10 * 1000 * 1000);
+        }
+        for (int32_t i = 0; i < extra; i++, n++)
+                assert_int_equal(post_int(p, first + n), 0);
+        assert_true(port_queued(p) > 0);
+        return n;
+}
+
 /* ---- in one process ------------------------------------------------------- */
 
 static void test_port_order(void **state) {
         ipcbus_port *p1, *p2;
         sd_event *e;
         inbox in;
+        int32_t n;
 
         inbox_init(&in);
         assert_int_equal(sd_event_new(&e), 0);
@@ -175,12 +193,11 @@ static void test_port_order(void **state) {
         inbox_listen(&in, p2);
         assert_int_equal(ipcbus_port_start(p2), 0);
 
-        /* Far more than the socket holds: most wait in p1's queue. */
-        for (int32_t i = 0; i < 1000; i++)
-                assert_int_equal(post_int(p1, i), 0);
-        RUN_UNTIL(e, in.values->len == 1000);
-        for (unsigned i = 0; i < 1000; i++)
-                assert_int_equal(inbox_int(&in, i), (int32_t)i);
+        /* More than the socket holds: the rest waits in p1's queue. */
+        n = post_past_socket(p1, 0, 500);
+        RUN_UNTIL(e, in.values->len == (unsigned)n);
+        for (int32_t i = 0; i < n; i++)
+                assert_int_equal(inbox_int(&in, (unsigned)i), i);
         assert_int_equal(in.closes, 0);
 
         ipcbus_port_unref(p1);
@@ -465,6 +482,7 @@ static void test_port_through_port(void **state) {
         ipcbus_port *pa, *pb, *q1, *q2, *r;
         sd_event *e;
         inbox at_b, at_q2, at_r;
+        int32_t n;
 
         inbox_init(&at_b);
         inbox_init(&at_q2);
@@ -478,8 +496,7 @@ static void test_port_through_port(void **state) {
 
         for (int32_t i = 0; i < 3; i++)
                 assert_int_equal(post_int(q2, 100 + i), 0);
-        for (int32_t i = 0; i < 1000; i++)
-                assert_int_equal(post_int(q1, i), 0);
+        n = post_past_socket(q1, 0, 500);
         assert_int_equal(ipcbus_port_post_message(pa, g_variant_new_string("take q1"), &q1, 1), 0);
         assert_true(ipcbus_port_is_closed(q1));
         assert_int_equal(post_int(q2, 103), 0);
@@ -491,13 +508,13 @@ static void test_port_through_port(void **state) {
         inbox_listen(&at_r, r);
         assert_int_equal(ipcbus_port_start(r), 0);
         assert_int_equal(ipcbus_port_start(q2), 0);
-        assert_int_equal(post_int(r, 1000), 0);
+        assert_int_equal(post_int(r, n), 0);
 
-        RUN_UNTIL(e, at_r.values->len == 4 && at_q2.values->len == 1001);
+        RUN_UNTIL(e, at_r.values->len == 4 && at_q2.values->len == (unsigned)n + 1);
         for (unsigned i = 0; i < 4; i++)
                 assert_int_equal(inbox_int(&at_r, i), 100 + (int32_t)i);
-        for (unsigned i = 0; i <= 1000; i++)
-                assert_int_equal(inbox_int(&at_q2, i), (int32_t)i);
+        for (int32_t i = 0; i <= n; i++)
+                assert_int_equal(inbox_int(&at_q2, (unsigned)i), i);
 
         assert_int_equal(ipcbus_port_close(r), 0);
         RUN_UNTIL(e, at_q2.closes == 1);
@@ -519,6 +536,7 @@ static void test_port_take_fd(void **state) {
         ipcbus_port *q1, *q2, *r;
         inbox at_q2, at_r;
         sd_event *e;
+        int32_t n;
         int fd;
 
         inbox_init(&at_q2);
@@ -535,24 +553,24 @@ static void test_port_take_fd(void **state) {
         ipcbus_port_unref(q1);
 
         /* A queue: a handover, twice over. */
-        for (int32_t i = 0; i < 700; i++)
-                assert_int_equal(post_int(r, i), 0);
+        n = post_past_socket(r, 0, 100);
         assert_int_equal(port_transfer_take_fd(r, &fd), 0);
         ipcbus_port_unref(r);
         assert_int_equal(port_new_from_fd(e, 0, fd, &r), 0);
-        assert_int_equal(post_int(r, 700), 0);
+        assert_true(port_queued(r) > 100);
+        assert_int_equal(post_int(r, n), 0);
         assert_int_equal(port_transfer_take_fd(r, &fd), 0);
         ipcbus_port_unref(r);
         assert_int_equal(port_new_from_fd(e, 0, fd, &r), 0);
-        assert_int_equal(post_int(r, 701), 0);
+        assert_int_equal(post_int(r, n + 1), 0);
         inbox_listen(&at_r, r);
         assert_int_equal(ipcbus_port_start(r), 0);
         assert_int_equal(post_int(q2, -1), 0);
 
         assert_int_equal(ipcbus_port_start(q2), 0);
-        RUN_UNTIL(e, at_q2.values->len == 702 && at_r.values->len == 1);
-        for (unsigned i = 0; i < 702; i++)
-                assert_int_equal(inbox_int(&at_q2, i), (int32_t)i);
+        RUN_UNTIL(e, at_q2.values->len == (unsigned)n + 2 && at_r.values->len == 1);
+        for (int32_t i = 0; i < n + 2; i++)
+                assert_int_equal(inbox_int(&at_q2, (unsigned)i), i);
         assert_int_equal(inbox_int(&at_r, 0), -1);
 
         /* Not a port. */
@@ -610,6 +628,7 @@ static void test_port_close_keeps_messages(void **state) {
         ipcbus_port *p1, *p2;
         sd_event *e;
         inbox in;
+        int32_t n;
 
         inbox_init(&in);
         assert_int_equal(sd_event_new(&e), 0);
@@ -633,23 +652,21 @@ static void test_port_close_keeps_messages(void **state) {
         inbox_init(&in);
         assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
         inbox_listen(&in, p2);
-        for (int32_t i = 0; i < 1000; i++)
-                assert_int_equal(post_int(p1, i), 0);
+        n = post_past_socket(p1, 0, 100);
         ipcbus_port_unref(p1);
         run_idle(e);
         assert_int_equal(in.closes, 0);
         assert_int_equal(ipcbus_port_start(p2), 0);
         RUN_UNTIL(e, in.closes == 1);
-        assert_int_equal(in.values->len, 1000);
-        for (unsigned i = 0; i < 1000; i++)
-                assert_int_equal(inbox_int(&in, i), (int32_t)i);
+        assert_int_equal(in.values->len, (unsigned)n);
+        for (int32_t i = 0; i < n; i++)
+                assert_int_equal(inbox_int(&in, (unsigned)i), i);
         ipcbus_port_unref(p2);
         inbox_clear(&in);
 
         /* A loop freed while a port lingers takes the linger with it. */
         assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
-        for (int32_t i = 0; i < 1000; i++)
-                assert_int_equal(post_int(p1, i), 0);
+        (void)post_past_socket(p1, 0, 100);
         ipcbus_port_unref(p1);
         ipcbus_port_unref(p2);
         sd_event_unref(e);
@@ -1145,6 +1162,15 @@ static void test_port_sigkill(void **state) {
  * q2 posted more than a socket holds (half waits in A's queue) and so did q1
  * (all of it waits: q2 is not started), so q1 travels in handovers twice. */
 #define HOPS_N 600
+/* Each message is padded to 8 KiB: 600 are more than any port socket holds
+ * (ipcbus asks for 1 MiB of send buffer). */
+#define HOPS_PAD 8192
+static char hops_pad[HOPS_PAD + 1];
+
+static void hops_pad_init(void) {
+        memset(hops_pad, '.', HOPS_PAD);
+        hops_pad[HOPS_PAD] = '\0';
+}
 
 typedef struct hop_args {
         int fds[2];
@@ -1210,7 +1236,7 @@ static int child_hop_c(void *userdata) {
         /* q2's messages from before the hops, then one from after them. */
         RUN_UNTIL(e, at_q.values->len == HOPS_N + 1);
         for (unsigned i = 0; i < HOPS_N; i++) {
-                g_autofree char *want = g_strdup_printf("before %u", i);
+                g_autofree char *want = g_strdup_printf("before %u%s", i, hops_pad);
 
                 assert_string_equal(inbox_str(&at_q, i), want);
         }
@@ -1248,10 +1274,12 @@ static void test_port_two_hops(void **state) {
         ipcbus_port_unref(rb);
         ipcbus_port_unref(rc);
 
+        hops_pad_init();
         for (unsigned i = 0; i < HOPS_N; i++)
-                assert_int_equal(post_str(q2, "before %u", i), 0);
+                assert_int_equal(post_str(q2, "before %u%s", i, hops_pad), 0);
         for (unsigned i = 0; i < HOPS_N; i++)
-                assert_int_equal(post_str(q1, "early %u", i), 0);
+                assert_int_equal(post_str(q1, "early %u%s", i, hops_pad), 0);
+        assert_true(port_queued(q1) > 0 && port_queued(q2) > 0);
 
         assert_int_equal(test_process_spawn(&b, child_hop_b, &args_b), 0);
         assert_int_equal(test_process_spawn(&c, child_hop_c, &args_c), 0);
@@ -1266,7 +1294,7 @@ static void test_port_two_hops(void **state) {
 
         RUN_UNTIL(e, at_q2.values->len == HOPS_N + 1);
         for (unsigned i = 0; i < HOPS_N; i++) {
-                g_autofree char *want = g_strdup_printf("early %u", i);
+                g_autofree char *want = g_strdup_printf("early %u%s", i, hops_pad);
 
                 assert_string_equal(inbox_str(&at_q2, i), want);
         }

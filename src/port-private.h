@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the port modules share: the port object (port.c) and what the
+ * reading side (port-read.c) needs of its life cycle. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include <ipcbus/ipcbus-port.h>
+
+#include "log.h"
+#include "port-frame.h"
+
+/* Tells a port from a stray pointer in a transfer list. */
+#define PORT_MAGIC UINT32_C(0x74726f70)
+
+typedef enum port_state {
+        PORT_OPEN,
+        PORT_PEER_GONE, /* the other end went; the socket stays until what it sent before is read */
+        PORT_CLOSED,    /* by close() or a malformed frame */
+        PORT_TRANSFERRED,
+} port_state;
+
+struct ipcbus_port {
+        uint32_t magic;
+        unsigned n_ref;
+        sd_event *event;
+        int64_t priority;
+        int fd;
+        sd_event_source *io;
+        port_state state;
+        bool started;
+        bool close_fired;
+        /* The other end while both live in this process (refused in the
+         * other's transfer list: it would travel into its own socket). */
+        ipcbus_port *sibling;
+        GQueue out;             /* port_out */
+        port_frame_assembly in; /* a chunked message being read */
+        GQueue on_message;
+        GQueue on_close;
+        log_target log;
+        sd_bus_error close_error;
+        uint8_t *rbuf;                      /* PORT_FRAME_DATAGRAM_MAX, while started */
+        unsigned probe_backoff, probe_skip; /* port_read() */
+};
+
+static inline bool port_valid(const ipcbus_port *p) {
+        return p && p->magic == PORT_MAGIC;
+}
+
+/* The end of a port's socket: @state is CLOSED, TRANSFERRED or (read to the end) PEER_GONE. */
+void port_finish(ipcbus_port *p, port_state state, bool fire);
+/* The port closes itself: something the other end sent, or the system, failed it. */
+void port_fail(ipcbus_port *p, const sd_bus_error *error);
+void port_fail_errno(ipcbus_port *p, int r, const char *what);
+/* The other end went (its messages may still be queued here to read). */
+void port_peer_gone(ipcbus_port *p);
+/* A port of a socket that arrived in a message on @p's loop (takes @fd). */
+int port_new_received(sd_event *event, int64_t priority, int fd, const log_target *log, ipcbus_port **ret,
+                      sd_bus_error *error);
+
+/* Reads what is queued on a started port, a batch at most (port-read.c). */
+void port_read(ipcbus_port *p);
