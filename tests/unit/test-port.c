@@ -1160,7 +1160,9 @@ static void test_port_sigkill(void **state) {
 /* Two hops across three processes: A (the test) sends q1 to B over P, B
  * sends it on to C over R; C and A (holding q2) then talk. Before the hops
  * q2 posted more than a socket holds (half waits in A's queue) and so did q1
- * (all of it waits: q2 is not started), so q1 travels in handovers twice. */
+ * (all of it waits: q2 is not started), so q1 travels in handovers twice.
+ * q1's first message is a 12 MiB chunked one, half written when q1 leaves:
+ * its rest travels in both handovers, and C writes it. */
 #define HOPS_N 600
 /* Each message is padded to 8 KiB: 600 are more than any port socket holds
  * (ipcbus asks for 1 MiB of send buffer). */
@@ -1254,6 +1256,16 @@ static int child_hop_c(void *userdata) {
         return 0;
 }
 
+#define HOPS_BIG (12U * 1024U * 1024U)
+
+static GVariant *hops_big_value(void) {
+        uint8_t *d = g_malloc(HOPS_BIG);
+
+        for (size_t i = 0; i < HOPS_BIG; i++)
+                d[i] = (uint8_t)(i * 131 + 17);
+        return g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, d, HOPS_BIG, TRUE, g_free, d);
+}
+
 static void test_port_two_hops(void **state) {
         _cleanup_(test_process_freep) test_process *b = NULL, *c = NULL;
         ipcbus_port *pa, *pb, *rb, *rc, *q1, *q2;
@@ -1277,9 +1289,10 @@ static void test_port_two_hops(void **state) {
         hops_pad_init();
         for (unsigned i = 0; i < HOPS_N; i++)
                 assert_int_equal(post_str(q2, "before %u%s", i, hops_pad), 0);
+        assert_int_equal(ipcbus_port_post_message(q1, hops_big_value(), NULL, 0), 0);
         for (unsigned i = 0; i < HOPS_N; i++)
                 assert_int_equal(post_str(q1, "early %u%s", i, hops_pad), 0);
-        assert_true(port_queued(q1) > 0 && port_queued(q2) > 0);
+        assert_true(port_queued(q1) == HOPS_N + 1 && port_queued(q2) > 0);
 
         assert_int_equal(test_process_spawn(&b, child_hop_b, &args_b), 0);
         assert_int_equal(test_process_spawn(&c, child_hop_c, &args_c), 0);
@@ -1292,13 +1305,18 @@ static void test_port_two_hops(void **state) {
         inbox_listen(&at_q2, q2);
         assert_int_equal(ipcbus_port_start(q2), 0);
 
-        RUN_UNTIL(e, at_q2.values->len == HOPS_N + 1);
+        RUN_UNTIL(e, at_q2.values->len == HOPS_N + 2);
+        {
+                g_autoptr(GVariant) want = g_variant_ref_sink(hops_big_value());
+
+                assert_true(g_variant_equal(g_ptr_array_index(at_q2.values, 0), want));
+        }
         for (unsigned i = 0; i < HOPS_N; i++) {
                 g_autofree char *want = g_strdup_printf("early %u%s", i, hops_pad);
 
-                assert_string_equal(inbox_str(&at_q2, i), want);
+                assert_string_equal(inbox_str(&at_q2, i + 1), want);
         }
-        assert_string_equal(inbox_str(&at_q2, HOPS_N), "from C");
+        assert_string_equal(inbox_str(&at_q2, HOPS_N + 1), "from C");
         assert_int_equal(post_str(q2, "ack"), 0);
         RUN_UNTIL(e, at_q2.closes == 1);
 
