@@ -63,7 +63,7 @@ static uint64_t now_usec(void) {
 }
 
 bool harness_run_until(harness *h, const bool *flag, unsigned timeout_ms) {
-        uint64_t deadline = now_usec() + (uint64_t)timeout_ms * 1000;
+        uint64_t deadline = now_usec() + test_deadline_usec((uint64_t)timeout_ms * 1000);
 
         while (!*flag) {
                 uint64_t now = now_usec();

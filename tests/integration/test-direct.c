@@ -117,7 +117,7 @@ static int teardown(void **state) {
 }
 
 static bool run_until(sd_event *event, const bool *flag) {
-        gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000;
+        gint64 deadline = g_get_monotonic_time() + (gint64)test_deadline_usec(WAIT_MS * 1000);
 
         while (!*flag) {
                 gint64 now = g_get_monotonic_time();

@@ -14,7 +14,9 @@
 /*
  * Channels:
  *   echo (handle)            returns its arguments as one "av" value
- *   async-echo (handle)      (delay_ms, value): answers value after delay_ms
+ *   async-echo (handle)      (delay_ms, value): answers value after delay_ms; a
+ *                            negative delay holds the answer until release-held
+ *   release-held (on)        answers every held async-echo, oldest first
  *   fail (handle)            rejects with no error name: HandlerFailed "boom"
  *   fail-named (handle)      rejects with com.example.Error.Custom "custom"
  *   fail-errno (handle)      returns -EPERM without answering
@@ -70,13 +72,27 @@ typedef struct delayed {
         GVariant *value;
 } delayed;
 
-static int on_delay(sd_event_source *s, uint64_t usec, void *userdata) {
-        delayed *d = userdata;
+/* async-echo calls held until release-held: tests that need one answer
+ * after another say when, instead of racing a timer. */
+static GQueue held = G_QUEUE_INIT;
 
+static void delayed_answer(delayed *d) {
         (void)ipcbus_invocation_return_value(d->inv, d->value);
         ipcbus_invocation_unref(d->inv);
         g_variant_unref(d->value);
         g_free(d);
+}
+
+static int on_delay(sd_event_source *s, uint64_t usec, void *userdata) {
+        delayed_answer(userdata);
+        return 0;
+}
+
+static int on_release_held(ipcbus_event *e, GVariant *args, void *userdata) {
+        delayed *d;
+
+        while ((d = g_queue_pop_head(&held)))
+                delayed_answer(d);
         return 0;
 }
 
@@ -86,6 +102,10 @@ static int h_async_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) 
 
         d->inv = ipcbus_invocation_ref(inv);
         d->value = ipcbus_args_get(args, 1);
+        if (g_variant_get_int32(delay) < 0) {
+                g_queue_push_tail(&held, d);
+                return 0;
+        }
         return sd_event_add_time_relative(ipcbus_main_get_event(the_main), NULL, CLOCK_MONOTONIC,
                                           (uint64_t)g_variant_get_int32(delay) * 1000, 0, on_delay, d);
 }
@@ -365,6 +385,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_new(&the_main, TEST_MAIN_NAME));
         CHECK(ipcbus_main_handle(the_main, NULL, "echo", h_echo, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "async-echo", h_async_echo, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "release-held", on_release_held, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail", h_fail, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-named", h_fail_named, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-errno", h_fail_errno, NULL));

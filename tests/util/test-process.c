@@ -172,11 +172,22 @@ static int fill(test_process *p, uint64_t deadline) {
         return 0;
 }
 
+uint64_t test_deadline_usec(uint64_t usec) {
+        const char *e = getenv("IPCBUS_TEST_DEADLINE_SCALE");
+        unsigned long scale = e ? strtoul(e, NULL, 10) : 1;
+
+        if (scale < 1)
+                scale = 1;
+        return usec > UINT64_MAX / scale ? UINT64_MAX : usec * scale;
+}
+
 int test_process_wait_line(test_process *p, const char *prefix, uint64_t timeout_usec) {
         uint64_t start = now_usec();
-        uint64_t deadline = timeout_usec > UINT64_MAX - start ? UINT64_MAX : start + timeout_usec;
+        uint64_t deadline;
         int r;
 
+        timeout_usec = test_deadline_usec(timeout_usec);
+        deadline = timeout_usec > UINT64_MAX - start ? UINT64_MAX : start + timeout_usec;
         if (!p || !prefix)
                 return -EINVAL;
 

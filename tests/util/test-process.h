@@ -54,10 +54,16 @@ int test_process_spawn_command(test_process **ret, char *const argv[]);
 /* Return: the child's pid, 0 once it has been reaped. */
 pid_t test_process_get_pid(test_process *p);
 
+/* @usec scaled by $IPCBUS_TEST_DEADLINE_SCALE (a whole number, default 1):
+ * .ci/run raises it for the valgrind stage. Only for deadlines, which bound
+ * how long a test waits for an event before failing; never for checks that
+ * something happened fast. */
+uint64_t test_deadline_usec(uint64_t usec);
+
 /**
  * test_process_wait_line - read the child's stdout until a line starts with @prefix
  * @prefix: what the wanted line starts with ("" matches any line)
- * @timeout_usec: how long to wait at most, from now
+ * @timeout_usec: how long to wait at most, from now (through test_deadline_usec())
  *
  * Lines before the match are consumed; every line read is echoed to stderr
  * with the child's pid, so a failing test's log shows what the child said.
