@@ -116,9 +116,13 @@ static bool string_is_normal(const uint8_t *d, size_t size, char type) {
 
         if (!d || size == 0 || d[size - 1] != '\0')
                 return false;
-        (void)g_utf8_validate_len((const char *)d, size, &end);
-        if (end != (const char *)d + size - 1)
-                return false;
+        /* Plain ASCII without NUL is valid UTF-8 too; most strings are, and
+         * the word-at-a-time test is several times faster than GLib's. */
+        if (!value_is_plain_ascii((const char *)d, size - 1)) {
+                (void)g_utf8_validate_len((const char *)d, size, &end);
+                if (end != (const char *)d + size - 1)
+                        return false;
+        }
         if (type == 'o')
                 return g_variant_is_object_path((const char *)d);
         if (type == 'g')
