@@ -129,6 +129,15 @@ static int port_read_continuation(ipcbus_port *p) {
         int r;
 
         k = port_frame_recvv(p->fd, iov, G_N_ELEMENTS(iov), fds, &n_fds);
+        if (k == -EBADMSG) {
+                /* Truncated: longer than what is left of the message, or than a piece may be. */
+                (void)sd_bus_error_setf(&error, IPCBUS_ERROR_BAD_FRAME,
+                                        "frame longer than the %zu bytes a continuation of this message "
+                                        "may carry (%" PRIu64 " of %" PRIu64
+                                        " bytes arrived), or with too many descriptors",
+                                        port_frame_assembly_room(&p->in), p->in.received, p->in.size);
+                return port_reject_frame(p, NULL, 0, &error);
+        }
         if (k <= 0)
                 return port_read_nothing(p, k);
         r = port_frame_assembly_add(&p->in, header, (size_t)k, n_fds, &error);
