@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <ipcbus/ipcbus-port.h>
+
 #include "port-frame.h"
 
 uint64_t port_frame_record_size(uint64_t payload_size) {
@@ -77,7 +79,7 @@ static int record_parse(GBytes *bundle, const port_frame_header *h, uint64_t off
                                               "handover record %zu is a partly read message, not the first",
                                               index);
                 if (h->n_ports > PORT_FRAME_PORTS_MAX || size <= PORT_FRAME_INLINE_MAX ||
-                    size > PORT_FRAME_CHUNKED_MAX)
+                    size > IPCBUS_PORT_MESSAGE_MAX)
                         return port_frame_bad(error, "handover record %zu is not a chunked message", index);
                 if (left < 8)
                         return port_frame_bad(error, "handover ends inside record %zu", index);

@@ -34,9 +34,12 @@
 #define PORT_FRAME_INLINE_MAX (64U * 1024U)
 #define PORT_FRAME_DATAGRAM_MAX (PORT_FRAME_HEADER_SIZE + PORT_FRAME_INLINE_MAX)
 
-/* Larger payloads up to this size are chunked: a header-only message frame
- * announces the size, continuation frames carry the bytes. Larger ones
- * travel in a sealed memfd. Wire limits, both. */
+/* Larger payloads are chunked: a header-only message frame announces the
+ * size (at most IPCBUS_PORT_MESSAGE_MAX), continuation frames carry the
+ * bytes. The receiver reads payloads up to PORT_FRAME_CHUNKED_MAX into
+ * malloc()ed memory (reused from one message to the next) and larger ones
+ * into transparent huge pages; where the kernel has none, a sender puts
+ * payloads over PORT_FRAME_CHUNKED_MAX in a sealed memfd instead. */
 #define PORT_FRAME_CHUNKED_MAX (16U * 1024U * 1024U)
 /* The most bytes one continuation frame carries. */
 #define PORT_FRAME_CHUNK_MAX (256U * 1024U)
@@ -127,12 +130,14 @@ void port_frame_payload_write(GVariant *value, void *dst);
 /* The payload in a new sealed memfd. Return: 0; -errno. */
 int port_frame_payload_memfd(GVariant *value, int *ret_fd);
 
+/* Whether the kernel gives transparent huge pages on request
+ * (/sys/kernel/mm/transparent_hugepage/enabled: always or madvise), read once. */
+bool port_frame_huge_pages(void);
+/* Tests: 1 or 0 overrides port_frame_huge_pages(), -1 restores it. */
+void port_frame_huge_pages_override(int value);
+
 /* How a payload of @size bytes travels: inline, chunked or in a memfd. */
-static inline uint8_t port_frame_payload_flags(uint64_t size) {
-        return size <= PORT_FRAME_INLINE_MAX     ? 0
-                : size <= PORT_FRAME_CHUNKED_MAX ? PORT_FRAME_FLAG_CHUNKED
-                                                 : PORT_FRAME_FLAG_MEMFD;
-}
+uint8_t port_frame_payload_flags(uint64_t size);
 
 /*
  * Reassembly of a chunked message (docs/ports.md, "Medium messages"): the
@@ -145,7 +150,9 @@ typedef struct port_frame_assembly {
         uint8_t *buf;  /* the payload, @size bytes */
         uint64_t size; /* announced */
         uint64_t received;
-        int *fds; /* the message's transferred ports, owned */
+        bool mapped;        /* @buf is a mapping of huge pages (over PORT_FRAME_CHUNKED_MAX) */
+        uint64_t populated; /* of it, bytes populated ahead of what arrives */
+        int *fds;           /* the message's transferred ports, owned */
         unsigned n_fds;
 } port_frame_assembly;
 
@@ -156,9 +163,8 @@ void port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *
 static inline bool port_frame_assembly_busy(const port_frame_assembly *a) {
         return a->buf != NULL;
 }
-static inline uint8_t *port_frame_assembly_next(const port_frame_assembly *a) {
-        return a->buf + a->received;
-}
+/* Where the next piece goes (a mapping is populated a few MiB ahead of it). */
+uint8_t *port_frame_assembly_next(port_frame_assembly *a);
 static inline size_t port_frame_assembly_room(const port_frame_assembly *a) {
         return (size_t)MIN(a->size - a->received, (uint64_t)PORT_FRAME_CHUNK_MAX);
 }

@@ -16,8 +16,9 @@
  * it mapped and digested (bench_port_digest()) and said so, against the same
  * bytes through a SOCK_STREAM socketpair into a buffer the receiver keeps
  * (the raw baseline of the aim) and through a sealed memfd passed on a
- * socket and mapped (what the port does over 16 MiB, minus ipcbus; up to
- * 16 MiB it sends continuation frames on its socket).
+ * socket and mapped (what the port does over 16 MiB on a kernel without
+ * transparent huge pages, minus ipcbus; otherwise it sends continuation
+ * frames on its socket).
  *
  * The bench is one process, the far ends are two children
  * (bench-port-peers.h). The ipcbus child is a renderer on a direct

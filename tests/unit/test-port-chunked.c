@@ -453,6 +453,10 @@ static void test_chunked_wire(void **state) {
         raw_frame *f;
         sd_event *e;
 
+        /* Without huge pages a sender puts payloads over 16 MiB in a memfd;
+         * with them it chunks those too (test_chunked_sizes covers both). */
+        port_frame_huge_pages_override(0);
+
         inbox_init(&at_q2);
         inbox_init(&at_x2);
         assert_int_equal(sd_event_new(&e), 0);
@@ -581,6 +585,7 @@ static void test_chunked_wire(void **state) {
         inbox_clear(&at_q2);
         inbox_clear(&at_x2);
         sd_event_unref(e);
+        port_frame_huge_pages_override(-1);
 }
 
 /*
@@ -588,7 +593,7 @@ static void test_chunked_wire(void **state) {
  * all posted before the loop runs (so chunked ones queue behind each other
  * and behind small ones).
  */
-static void test_chunked_sizes(void **state) {
+static void chunked_sizes(void) {
         static const struct {
                 size_t payload;
                 unsigned seed;
@@ -596,7 +601,8 @@ static void test_chunked_sizes(void **state) {
                 { PORT_FRAME_INLINE_MAX + 1, 11 },             /* the smallest chunked */
                 { MIB, 12 },                                   /* several pieces */
                 { PORT_FRAME_CHUNKED_MAX, 13 },                /* the largest chunked */
-                { PORT_FRAME_CHUNKED_MAX + 1, 14 },            /* memfd */
+                { PORT_FRAME_CHUNKED_MAX + 1, 14 },            /* memfd, or huge pages */
+                { 40 * MIB + 3, 16 },                          /* same */
                 { PORT_FRAME_INLINE_MAX + 1 + 300 * KIB, 15 }, /* a short last piece */
         };
         ipcbus_port *p1, *p2;
@@ -638,6 +644,15 @@ static void test_chunked_sizes(void **state) {
         inbox_clear(&in);
         assert_int_equal(count_fds(), fds_before);
         sd_event_unref(e);
+}
+
+static void test_chunked_sizes(void **state) {
+        /* Over 16 MiB: a memfd without huge pages, chunked into them with. */
+        port_frame_huge_pages_override(0);
+        chunked_sizes();
+        port_frame_huge_pages_override(1);
+        chunked_sizes();
+        port_frame_huge_pages_override(-1);
 }
 
 /*
@@ -1273,7 +1288,7 @@ typedef enum chunk_bad_kind {
         BAD_CONTINUE_ALONE,         /* a continuation with no message begun */
         BAD_CONTINUE_ALONE_LONG,    /* the same, longer than any inline frame */
         BAD_TOTAL_INLINE,           /* an announcement of 65536 bytes */
-        BAD_TOTAL_TOO_LARGE,        /* ... of 16 MiB + 1 */
+        BAD_TOTAL_TOO_LARGE,        /* ... over IPCBUS_PORT_MESSAGE_MAX */
         BAD_ANNOUNCEMENT_BYTES,     /* an announcement with payload bytes after its header */
         BAD_MESSAGE_INSTEAD,        /* a message frame where a continuation belongs */
         BAD_CHUNKED_INSTEAD,        /* a second announcement where a continuation belongs */
@@ -1293,7 +1308,7 @@ static const char *const bad_expect[_BAD_MAX] = {
         [BAD_CONTINUE_ALONE] = "continuation frame outside a chunked message",
         [BAD_CONTINUE_ALONE_LONG] = "longer than a frame",
         [BAD_TOTAL_INLINE] = "chunked message of 65536 bytes",
-        [BAD_TOTAL_TOO_LARGE] = "chunked message of 16777217 bytes",
+        [BAD_TOTAL_TOO_LARGE] = "message of 1073741825 bytes exceeds the limit",
         [BAD_ANNOUNCEMENT_BYTES] = "carries 8 bytes after its header",
         [BAD_MESSAGE_INSTEAD] = "where the continuation of a message",
         [BAD_CHUNKED_INSTEAD] = "where the continuation of a message",
@@ -1335,7 +1350,7 @@ static void send_chunk_bad(int fd, chunk_bad_kind kind, int port) {
                 break;
         case BAD_TOTAL_TOO_LARGE:
                 send_frame(NULL, fd, PORT_FRAME_MESSAGE, PORT_FRAME_FLAG_CHUNKED, 1,
-                           PORT_FRAME_CHUNKED_MAX + 1, NULL, 0, &port, 1);
+                           (uint64_t)IPCBUS_PORT_MESSAGE_MAX + 1, NULL, 0, &port, 1);
                 break;
         case BAD_ANNOUNCEMENT_BYTES:
                 send_frame(NULL, fd, PORT_FRAME_MESSAGE, PORT_FRAME_FLAG_CHUNKED, 1, 70000, zeros, 8, &port,
