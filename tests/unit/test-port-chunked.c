@@ -29,7 +29,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,60 +36,15 @@
 #include <ipcbus/ipcbus.h>
 
 #include "port-frame.h"
+#include "port-test-util.h"
 #include "port.h"
 #include "test-process.h"
-
-/* Generous: valgrind runs these many times slower (and
- * $IPCBUS_TEST_DEADLINE_SCALE scales it, through test_deadline_usec()). */
-#ifndef DEADLINE_USEC
-#define DEADLINE_USEC (120 * TEST_USEC_PER_SEC)
-#endif
 
 /* The payload of an "ay" is its bytes, a NUL and "ay" (docs/ports.md, "The payload"). */
 #define AY_OVERHEAD 3U
 
 #define KIB 1024U
 #define MIB (1024U * 1024U)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * TEST_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Runs @e until @cond holds; fails the test at the deadline. */
-#define RUN_UNTIL(e, cond) \
-        do { \
-                uint64_t _deadline = now_usec() + test_deadline_usec(DEADLINE_USEC); \
-                while (!(cond)) { \
-                        assert_true(now_usec() < _deadline); \
-                        assert_true(sd_event_run((e), 100 * TEST_USEC_PER_MSEC) >= 0); \
-                } \
-        } while (0)
-
-/* Runs @e until nothing is left to dispatch right now. */
-static void run_idle(sd_event *e) {
-        for (unsigned i = 0; i < 100000; i++) {
-                int r = sd_event_run(e, 0);
-
-                assert_true(r >= 0);
-                if (r == 0)
-                        return;
-        }
-        fail_msg("event loop never went idle");
-}
-
-static unsigned count_fds(void) {
-        unsigned n = 0;
-        GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
-
-        assert_non_null(d);
-        while (g_dir_read_name(d))
-                n++;
-        g_dir_close(d);
-        return n;
-}
 
 /* Bytes written into @fd that its peer has not read yet. */
 static int outq(int fd) {
@@ -151,114 +105,7 @@ static void assert_ay(GVariant *v, size_t size, unsigned seed) {
                         fail_msg("ay of %zu bytes (seed %u) differs at byte %zu", size, seed, i);
 }
 
-/* ---- a receiver that records everything ---------------------------------- */
-
-typedef struct inbox {
-        GPtrArray *values; /* GVariant */
-        GPtrArray *ports;  /* ipcbus_port, one array per message flattened */
-        GArray *n_ports;   /* unsigned, per message */
-        unsigned closes;
-} inbox;
-
-static void inbox_init(inbox *in) {
-        in->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-        in->ports = g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))ipcbus_port_unref);
-        in->n_ports = g_array_new(FALSE, FALSE, sizeof(unsigned));
-        in->closes = 0;
-}
-
-static void inbox_clear(inbox *in) {
-        g_ptr_array_unref(in->values);
-        g_ptr_array_unref(in->ports);
-        g_array_unref(in->n_ports);
-}
-
-static int inbox_on_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
-                            void *userdata) {
-        inbox *in = userdata;
-        unsigned n = (unsigned)n_ports;
-
-        g_ptr_array_add(in->values, g_variant_ref(data));
-        g_array_append_val(in->n_ports, n);
-        for (size_t i = 0; i < n_ports; i++)
-                g_ptr_array_add(in->ports, ipcbus_port_ref(ports[i]));
-        return 0;
-}
-
-static void inbox_on_close(ipcbus_port *port, void *userdata) {
-        inbox *in = userdata;
-
-        in->closes++;
-}
-
-static void inbox_listen(inbox *in, ipcbus_port *port) {
-        assert_int_equal(ipcbus_port_on_message(port, NULL, inbox_on_message, in), 0);
-        assert_int_equal(ipcbus_port_on_close(port, NULL, inbox_on_close, in), 0);
-}
-
-static GVariant *inbox_value(inbox *in, unsigned i) {
-        assert_true(i < in->values->len);
-        return g_ptr_array_index(in->values, i);
-}
-
-static unsigned inbox_n_ports(inbox *in, unsigned i) {
-        assert_true(i < in->n_ports->len);
-        return g_array_index(in->n_ports, unsigned, i);
-}
-
-static int32_t inbox_int(inbox *in, unsigned i) {
-        GVariant *v = inbox_value(in, i);
-
-        assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE_INT32));
-        return g_variant_get_int32(v);
-}
-
-static const char *inbox_str(inbox *in, unsigned i) {
-        GVariant *v = inbox_value(in, i);
-
-        assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE_STRING));
-        return g_variant_get_string(v, NULL);
-}
-
-typedef struct logbook {
-        GString *text;
-} logbook;
-
-static void logbook_fn(int priority, const char *message, void *userdata) {
-        logbook *l = userdata;
-
-        g_string_append(l->text, message);
-        g_string_append_c(l->text, '\n');
-}
-
-static void assert_logged(logbook *l, const char *needle) {
-        if (!strstr(l->text->str, needle))
-                fail_msg("log lacks '%s'; it holds:\n%s", needle, l->text->str);
-        g_string_truncate(l->text, 0);
-}
-
-static int post_int(ipcbus_port *p, int32_t x) {
-        return ipcbus_port_post_message(p, g_variant_new_int32(x), NULL, 0);
-}
-
-static int post_str(ipcbus_port *p, const char *s) {
-        return ipcbus_port_post_message(p, g_variant_new_string(s), NULL, 0);
-}
-
 /* ---- frames written raw --------------------------------------------------- */
-
-/* A header as docs/ports.md spells it, byte by byte (not port-frame.c's writer). */
-static void header(uint8_t buf[16], uint8_t type, uint8_t flags, uint8_t n_ports, uint64_t size) {
-        uint32_t m = GUINT32_TO_LE(PORT_FRAME_MAGIC);
-        uint64_t s = GUINT64_TO_LE(size);
-
-        memcpy(buf, &m, 4);
-        buf[4] = 1;
-        buf[5] = type;
-        buf[6] = flags;
-        buf[7] = n_ports;
-        memcpy(buf + 8, &s, 8);
-}
 
 /*
  * One datagram: a header, @len bytes of @payload and @fds. When the socket
@@ -270,26 +117,11 @@ static void send_frame(sd_event *e, int fd, uint8_t type, uint8_t flags, uint8_t
         uint8_t h[16];
         struct iovec iov[2] = { { h, sizeof(h) }, { (void *)payload, len } };
         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1 };
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        uint64_t deadline = now_usec() + test_deadline_usec(DEADLINE_USEC);
+        pt_fds_control control;
+        uint64_t deadline = pt_now_usec() + test_deadline_usec(DEADLINE_USEC);
 
-        assert_true(n_fds <= 4);
-        header(h, type, flags, n_ports, size);
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-
-                memset(&control, 0, sizeof(control));
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
+        pt_frame_header(h, PORT_FRAME_MAGIC, 1, type, flags, n_ports, size);
+        pt_attach_fds(&mh, &control, fds, n_fds);
         for (;;) {
                 ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -299,7 +131,7 @@ static void send_frame(sd_event *e, int fd, uint8_t type, uint8_t flags, uint8_t
                 }
                 if (errno != EAGAIN || !e)
                         fail_msg("sendmsg of a %zu-byte frame: %s", sizeof(h) + len, strerror(errno));
-                assert_true(now_usec() < deadline);
+                assert_true(pt_now_usec() < deadline);
                 assert_true(sd_event_run(e, 100 * TEST_USEC_PER_MSEC) >= 0);
         }
 }
@@ -482,7 +314,7 @@ static void test_chunked_wire(void **state) {
         assert_int_equal(ipcbus_port_post_message(p1, memfd_min, NULL, 0), 0);
         assert_int_equal(post_int(p1, 5), 0);
         RUN_UNTIL(e, rr.n_ints == 1);
-        run_idle(e);
+        pt_run_idle(e);
 
         /* 64 KiB: one inline frame. */
         {
@@ -612,7 +444,7 @@ static void chunked_sizes(void) {
 
         inbox_init(&in);
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
         assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
         inbox_listen(&in, p2);
         assert_int_equal(ipcbus_port_start(p2), 0);
@@ -628,7 +460,7 @@ static void chunked_sizes(void) {
         assert_int_equal(post_int(p1, -1), 0);
 
         RUN_UNTIL(e, in.values->len == 2 * G_N_ELEMENTS(sizes) + 1);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(in.values->len, 2 * G_N_ELEMENTS(sizes) + 1);
         for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
                 assert_int_equal(inbox_int(&in, 2 * i), (int32_t)i);
@@ -642,7 +474,7 @@ static void chunked_sizes(void) {
         RUN_UNTIL(e, in.closes == 1);
         ipcbus_port_unref(p2);
         inbox_clear(&in);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 
@@ -671,7 +503,7 @@ static void test_chunked_with_ports(void **state) {
         inbox_init(&at_x2);
         inbox_init(&at_rq);
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
         assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
         assert_int_equal(ipcbus_message_channel_new(e, &q1, &q2), 0);
         assert_int_equal(ipcbus_message_channel_new(e, &x1, &x2), 0);
@@ -721,7 +553,7 @@ static void test_chunked_with_ports(void **state) {
         inbox_clear(&at_q2);
         inbox_clear(&at_x2);
         inbox_clear(&at_rq);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 
@@ -751,7 +583,7 @@ static void half_written_run(half_written_how how) {
         inbox_init(&at_r);
         inbox_init(&at_x2);
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
         assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
         assert_int_equal(ipcbus_message_channel_new(e, &x1, &x2), 0);
         inbox_listen(&at_p2, p2);
@@ -806,13 +638,13 @@ static void half_written_run(half_written_how how) {
 
         assert_int_equal(post_str(r, "c"), 0);
         /* Nothing was delivered to p2 yet: it was never started. */
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p2.values->len, 0);
         assert_int_equal(at_p2.closes, 0);
 
         assert_int_equal(ipcbus_port_start(p2), 0);
         RUN_UNTIL(e, at_p2.values->len == 4);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p2.values->len, 4);
         assert_string_equal(inbox_str(&at_p2, 0), "a");
         assert_ay(inbox_value(&at_p2, 1), 8 * MIB, 31);
@@ -838,7 +670,7 @@ static void half_written_run(half_written_how how) {
 
         ipcbus_port_unref(r);
         RUN_UNTIL(e, at_p2.closes == 1);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p2.closes, 1);
         assert_int_equal(at_r.closes, 0);
         ipcbus_port_unref(p1);
@@ -848,7 +680,7 @@ static void half_written_run(half_written_how how) {
         inbox_clear(&at_p2);
         inbox_clear(&at_r);
         inbox_clear(&at_x2);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 
@@ -879,7 +711,7 @@ static void test_chunked_close_half_written(void **state) {
         sd_event *e;
 
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
 
         inbox_init(&at_p2);
         assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
@@ -888,7 +720,7 @@ static void test_chunked_close_half_written(void **state) {
         assert_int_equal(post_str(p1, "after"), 0);
         assert_true(port_queued(p1) >= 2);
         assert_int_equal(ipcbus_port_close(p1), 0);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p2.closes, 0);
         assert_int_equal(ipcbus_port_start(p2), 0);
         RUN_UNTIL(e, at_p2.closes == 1);
@@ -899,7 +731,7 @@ static void test_chunked_close_half_written(void **state) {
         ipcbus_port_unref(p1);
         ipcbus_port_unref(p2);
         inbox_clear(&at_p2);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
 
         inbox_init(&at_p1);
         inbox_init(&at_q2);
@@ -912,7 +744,7 @@ static void test_chunked_close_half_written(void **state) {
         assert_true(port_queued(p1) >= 1);
         ipcbus_port_unref(p2);
         RUN_UNTIL(e, at_p1.closes == 1 && at_q2.closes == 1);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p1.closes, 1);
         assert_int_equal(at_q2.closes, 1);
         assert_logged(&l, "the other end of the port is gone");
@@ -924,7 +756,7 @@ static void test_chunked_close_half_written(void **state) {
         inbox_clear(&at_p1);
         inbox_clear(&at_q2);
         g_string_free(l.text, TRUE);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 
@@ -955,7 +787,7 @@ static void half_read_run(unsigned pieces_before, unsigned hops) {
         inbox_init(&at_r);
         inbox_init(&at_s);
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
 
         assert_int_equal(ipcbus_message_channel_new(e, &w, &p2), 0);
         assert_int_equal(port_transfer_take_fd(w, &wfd), 0);
@@ -974,7 +806,7 @@ static void half_read_run(unsigned pieces_before, unsigned hops) {
 
         /* p2 has read all of that; the message is not complete, so nothing came. */
         RUN_UNTIL(e, outq(wfd) == 0);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p2.values->len, 0);
         assert_int_equal(at_p2.closes, 0);
 
@@ -996,7 +828,7 @@ static void half_read_run(unsigned pieces_before, unsigned hops) {
         /* One piece waits in the socket before r starts, the rest comes after. */
         send_pieces(e, wfd, payload, done, done + 64 * KIB, 64 * KIB);
         done += 64 * KIB;
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_r.values->len, 0);
         assert_int_equal(ipcbus_port_start(r), 0);
         /* Pieces of every size a peer may choose: the most, odd ones, one byte. */
@@ -1007,7 +839,7 @@ static void half_read_run(unsigned pieces_before, unsigned hops) {
         send_pieces(e, wfd, payload, done, total, 99999);
 
         RUN_UNTIL(e, at_r.values->len == 1);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_r.values->len, 1);
         assert_ay(inbox_value(&at_r, 0), MIB, 51);
         assert_int_equal(inbox_n_ports(&at_r, 0), 1);
@@ -1038,7 +870,7 @@ static void half_read_run(unsigned pieces_before, unsigned hops) {
         inbox_clear(&at_b);
         inbox_clear(&at_r);
         inbox_clear(&at_s);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 
@@ -1081,7 +913,7 @@ static void test_chunked_half_read_and_written(void **state) {
         inbox_init(&at_b);
         inbox_init(&at_r);
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
         assert_int_equal(ipcbus_message_channel_new(e, &w, &p2), 0);
         assert_int_equal(port_transfer_take_fd(w, &wfd), 0);
         ipcbus_port_unref(w);
@@ -1100,7 +932,7 @@ static void test_chunked_half_read_and_written(void **state) {
         assert_int_equal(ipcbus_port_post_message(p2, outgoing, NULL, 0), 0);
         assert_int_equal(post_int(p2, 2), 0);
         assert_true(port_queued(p2) >= 2);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_p2.values->len, 0);
 
         assert_int_equal(ipcbus_port_post_message(pa, g_variant_new_string("take p2"), &p2, 1), 0);
@@ -1120,7 +952,7 @@ static void test_chunked_half_read_and_written(void **state) {
         send_pieces(e, wfd, payload, 128 * KIB, total, 200 * KIB);
 
         RUN_UNTIL(e, at_r.values->len == 1 && rr.n_ints == 3);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(at_r.values->len, 1);
         assert_ay(inbox_value(&at_r, 0), MIB, 71);
 
@@ -1150,7 +982,7 @@ static void test_chunked_half_read_and_written(void **state) {
         inbox_clear(&at_p2);
         inbox_clear(&at_b);
         inbox_clear(&at_r);
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 
@@ -1172,7 +1004,7 @@ static void test_chunked_close_half_read(void **state) {
 
                 inbox_init(&in);
                 assert_int_equal(sd_event_new(&e), 0);
-                fds_before = count_fds();
+                fds_before = pt_count_fds();
                 raw_pair(sv);
                 assert_int_equal(port_new_from_fd(e, 0, sv[0], &p), 0);
                 inbox_listen(&in, p);
@@ -1190,7 +1022,7 @@ static void test_chunked_close_half_read(void **state) {
                         ipcbus_port_unref(p);
                 else
                         assert_int_equal(ipcbus_port_close(p), 0);
-                run_idle(e);
+                pt_run_idle(e);
                 assert_true(hung_up(sp[1]));
                 assert_int_equal(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 0);
                 /* Closing a port yourself fires no close event on it. */
@@ -1202,7 +1034,7 @@ static void test_chunked_close_half_read(void **state) {
                 if (!by_unref)
                         ipcbus_port_unref(p);
                 inbox_clear(&in);
-                assert_int_equal(count_fds(), fds_before);
+                assert_int_equal(pt_count_fds(), fds_before);
                 sd_event_unref(e);
         }
 }
@@ -1232,7 +1064,7 @@ static void test_chunked_peer_dies(void **state) {
 
                 inbox_init(&in);
                 assert_int_equal(sd_event_new(&e), 0);
-                fds_before = count_fds();
+                fds_before = pt_count_fds();
                 raw_pair(sv);
                 assert_int_equal(port_new_from_fd(e, 0, sv[0], &p), 0);
                 assert_int_equal(ipcbus_port_set_log_function(p, logbook_fn, &l), 0);
@@ -1262,7 +1094,7 @@ static void test_chunked_peer_dies(void **state) {
                 /* The port drops the cut message and with it the port it carried. */
                 RUN_UNTIL(e, hung_up(sp[1]));
                 RUN_UNTIL(e, in.closes == 1);
-                run_idle(e);
+                pt_run_idle(e);
                 assert_int_equal(in.closes, 1);
                 assert_int_equal(in.values->len, 1);
                 assert_int_equal(inbox_int(&in, 0), 5);
@@ -1277,7 +1109,7 @@ static void test_chunked_peer_dies(void **state) {
                 ipcbus_port_unref(p);
                 inbox_clear(&in);
                 g_string_free(l.text, TRUE);
-                assert_int_equal(count_fds(), fds_before);
+                assert_int_equal(pt_count_fds(), fds_before);
                 sd_event_unref(e);
         }
 }
@@ -1421,7 +1253,7 @@ static void test_chunked_malformed(void **state) {
         sd_event *e;
 
         assert_int_equal(sd_event_new(&e), 0);
-        fds_before = count_fds();
+        fds_before = pt_count_fds();
 
         for (chunk_bad_kind kind = 0; kind < _BAD_MAX; kind++) {
                 logbook l = { g_string_new(NULL) };
@@ -1445,7 +1277,7 @@ static void test_chunked_malformed(void **state) {
                 close(sp[0]);
 
                 RUN_UNTIL(e, in.closes == 1);
-                run_idle(e);
+                pt_run_idle(e);
                 assert_int_equal(in.closes, 1);
                 assert_int_equal(in.values->len, 1);
                 assert_int_equal(inbox_int(&in, 0), 5);
@@ -1471,7 +1303,7 @@ static void test_chunked_malformed(void **state) {
                 g_string_free(l.text, TRUE);
         }
 
-        assert_int_equal(count_fds(), fds_before);
+        assert_int_equal(pt_count_fds(), fds_before);
         sd_event_unref(e);
 }
 

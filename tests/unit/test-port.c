@@ -21,7 +21,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,137 +29,9 @@
 
 #include "ipcbus-glib.h"
 #include "port-frame.h"
+#include "port-test-util.h"
 #include "port.h"
 #include "test-process.h"
-
-/* Generous: valgrind runs these several times slower. */
-#define DEADLINE_USEC (120 * TEST_USEC_PER_SEC)
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * TEST_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* Runs @e until @cond holds; fails the test at the deadline. */
-#define RUN_UNTIL(e, cond) \
-        do { \
-                uint64_t _deadline = now_usec() + DEADLINE_USEC; \
-                while (!(cond)) { \
-                        assert_true(now_usec() < _deadline); \
-                        assert_true(sd_event_run((e), 100 * TEST_USEC_PER_MSEC) >= 0); \
-                } \
-        } while (0)
-
-/* Runs @e until nothing is left to dispatch right now. */
-static void run_idle(sd_event *e) {
-        for (unsigned i = 0; i < 100000; i++) {
-                int r = sd_event_run(e, 0);
-
-                assert_true(r >= 0);
-                if (r == 0)
-                        return;
-        }
-        fail_msg("event loop never went idle");
-}
-
-static unsigned count_fds(void) {
-        unsigned n = 0;
-        GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
-
-        assert_non_null(d);
-        while (g_dir_read_name(d))
-                n++;
-        g_dir_close(d);
-        return n;
-}
-
-/* ---- a receiver that records everything ---------------------------------- */
-
-typedef struct inbox {
-        GPtrArray *values; /* GVariant */
-        GPtrArray *ports;  /* ipcbus_port, one array per message flattened */
-        unsigned closes;
-} inbox;
-
-static void inbox_init(inbox *in) {
-        in->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-        in->ports = g_ptr_array_new_with_free_func((GDestroyNotify)(void (*)(void))ipcbus_port_unref);
-        in->closes = 0;
-}
-
-static void inbox_clear(inbox *in) {
-        g_ptr_array_unref(in->values);
-        g_ptr_array_unref(in->ports);
-}
-
-static int inbox_on_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
-                            void *userdata) {
-        inbox *in = userdata;
-
-        g_ptr_array_add(in->values, g_variant_ref(data));
-        for (size_t i = 0; i < n_ports; i++)
-                g_ptr_array_add(in->ports, ipcbus_port_ref(ports[i]));
-        return 0;
-}
-
-static void inbox_on_close(ipcbus_port *port, void *userdata) {
-        inbox *in = userdata;
-
-        in->closes++;
-}
-
-static void inbox_listen(inbox *in, ipcbus_port *port) {
-        assert_int_equal(ipcbus_port_on_message(port, NULL, inbox_on_message, in), 0);
-        assert_int_equal(ipcbus_port_on_close(port, NULL, inbox_on_close, in), 0);
-}
-
-static int32_t inbox_int(inbox *in, unsigned i) {
-        GVariant *v = g_ptr_array_index(in->values, i);
-
-        assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE_INT32));
-        return g_variant_get_int32(v);
-}
-
-static const char *inbox_str(inbox *in, unsigned i) {
-        GVariant *v = g_ptr_array_index(in->values, i);
-
-        assert_true(g_variant_is_of_type(v, G_VARIANT_TYPE_STRING));
-        return g_variant_get_string(v, NULL);
-}
-
-typedef struct logbook {
-        GString *text;
-} logbook;
-
-static void logbook_fn(int priority, const char *message, void *userdata) {
-        logbook *l = userdata;
-
-        g_string_append(l->text, message);
-        g_string_append_c(l->text, '\n');
-}
-
-static void assert_logged(logbook *l, const char *needle) {
-        if (!strstr(l->text->str, needle))
-                fail_msg("log lacks '%s'; it holds:\n%s", needle, l->text->str);
-        g_string_truncate(l->text, 0);
-}
-
-static int post_int(ipcbus_port *p, int32_t x) {
-        return ipcbus_port_post_message(p, g_variant_new_int32(x), NULL, 0);
-}
-
-static int post_str(ipcbus_port *p, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static int post_str(ipcbus_port *p, const char *format, ...) {
-        va_list ap;
-        char *s;
-
-        va_start(ap, format);
-        s = g_strdup_vprintf(format, ap);
-        va_end(ap);
-        return ipcbus_port_post_message(p, g_variant_new_take_string(s), NULL, 0);
-}
 
 /* Posts @first, @first + 1, ... on @p until some wait in its queue (the
  * socket is full; how many that takes depends on the socket buffers), then
@@ -219,7 +90,7 @@ static void test_port_queued_before_start(void **state) {
 
         for (int32_t i = 0; i < 500; i++)
                 assert_int_equal(post_int(p1, i), 0);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(in.values->len, 0);
 
         assert_int_equal(ipcbus_port_start(p2), 0);
@@ -444,7 +315,7 @@ static void test_port_transfer_errors(void **state) {
         assert_false(ipcbus_port_is_closed(q2));
         assert_int_equal(post_int(p1, 42), 0);
         RUN_UNTIL(e, in.values->len == 1);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(in.values->len, 1);
         assert_int_equal(inbox_int(&in, 0), 42);
         assert_int_equal(in.ports->len, 0);
@@ -596,7 +467,7 @@ static void test_port_close_once(void **state) {
                 inbox_listen(&in, p2);
                 if (started)
                         assert_int_equal(ipcbus_port_start(p2), 0);
-                run_idle(e);
+                pt_run_idle(e);
 
                 if (by_unref)
                         ipcbus_port_unref(p1);
@@ -608,7 +479,7 @@ static void test_port_close_once(void **state) {
                         assert_int_equal(ipcbus_port_start(p1), -EBADF);
                 }
                 RUN_UNTIL(e, in.closes == 1);
-                run_idle(e);
+                pt_run_idle(e);
                 assert_int_equal(in.closes, 1);
                 assert_true(ipcbus_port_is_closed(p2));
                 assert_null(ipcbus_port_get_close_error(p2));
@@ -641,7 +512,7 @@ static void test_port_close_keeps_messages(void **state) {
         assert_int_equal(in.values->len, 0);
         assert_int_equal(ipcbus_port_start(p2), 0);
         RUN_UNTIL(e, in.values->len == 3);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(in.closes, 1);
         assert_int_equal(post_int(p2, 1), -EPIPE);
         ipcbus_port_unref(p1);
@@ -654,7 +525,7 @@ static void test_port_close_keeps_messages(void **state) {
         inbox_listen(&in, p2);
         n = post_past_socket(p1, 0, 100);
         ipcbus_port_unref(p1);
-        run_idle(e);
+        pt_run_idle(e);
         assert_int_equal(in.closes, 0);
         assert_int_equal(ipcbus_port_start(p2), 0);
         RUN_UNTIL(e, in.closes == 1);
@@ -718,38 +589,16 @@ static void test_port_message_max(void **state) {
 static void send_raw(int fd, const void *data, size_t size, const int *fds, size_t n_fds) {
         struct iovec iov = { .iov_base = (void *)data, .iov_len = size };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        union {
-                struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(int) * 8)];
-        } control;
+        pt_fds_control control;
 
-        if (n_fds > 0) {
-                struct cmsghdr *c;
-
-                memset(&control, 0, sizeof(control));
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
+        pt_attach_fds(&mh, &control, fds, n_fds);
         assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)size);
 }
 
 /* A frame as docs/ports.md spells it, byte by byte. */
 static size_t frame(uint8_t *buf, uint32_t magic, uint8_t version, uint8_t type, uint8_t flags,
                     uint8_t n_ports, uint64_t size, const void *payload, size_t payload_len) {
-        uint32_t m = GUINT32_TO_LE(magic);
-        uint64_t s = GUINT64_TO_LE(size);
-
-        memcpy(buf, &m, 4);
-        buf[4] = version;
-        buf[5] = type;
-        buf[6] = flags;
-        buf[7] = n_ports;
-        memcpy(buf + 8, &s, 8);
+        pt_frame_header(buf, magic, version, type, flags, n_ports, size);
         if (payload_len)
                 memcpy(buf + 16, payload, payload_len);
         return 16 + payload_len;
@@ -920,7 +769,7 @@ static void send_bad(int fd, bad_kind kind) {
 
 static void test_port_malformed_frames(void **state) {
         g_autoptr(GVariant) good = g_variant_ref_sink(g_variant_new_variant(g_variant_new_int32(5)));
-        unsigned fds_before = count_fds();
+        unsigned fds_before = pt_count_fds();
         uint8_t buf[64];
         sd_event *e;
 
@@ -981,7 +830,7 @@ static void test_port_malformed_frames(void **state) {
         }
 
         /* No descriptor of any of it is left, and ports still work. */
-        assert_int_equal(count_fds(), fds_before + 1 /* the loop's epoll */);
+        assert_int_equal(pt_count_fds(), fds_before + 1 /* the loop's epoll */);
         {
                 ipcbus_port *p1, *p2;
                 inbox in;
@@ -1144,7 +993,7 @@ static void test_port_sigkill(void **state) {
                 assert_int_equal(post_int(p1, 2), -EPIPE);
                 assert_int_equal(post_int(p1, 3), -EPIPE);
                 RUN_UNTIL(e, in.closes == 1);
-                run_idle(e);
+                pt_run_idle(e);
                 assert_int_equal(in.closes, 1);
                 assert_true(ipcbus_port_is_closed(p1));
                 assert_int_equal(post_int(p1, 4), -EPIPE);
@@ -1398,7 +1247,7 @@ static void test_port_256mib(void **state) {
         assert_int_equal(port_transfer_take_fd(p2, &args.fd), 0);
         ipcbus_port_unref(p2);
 
-        t0 = now_usec();
+        t0 = pt_now_usec();
         assert_int_equal(test_process_spawn(&child, child_big, &args), 0);
         close(args.fd);
         RUN_UNTIL(e, in.values->len == 1);
@@ -1411,7 +1260,7 @@ static void test_port_256mib(void **state) {
         assert_int_equal(size, BIG_SIZE);
         assert_true(sum == checksum(data, size));
         print_message("256 MiB: built, sent, received and checked in %.2f s\n",
-                      (double)(now_usec() - t0) / TEST_USEC_PER_SEC);
+                      (double)(pt_now_usec() - t0) / TEST_USEC_PER_SEC);
         g_variant_unref(bytes);
 
         assert_int_equal(post_str(p1, "ack"), 0);
