@@ -492,6 +492,11 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
                 o = port_out_new(g_variant_ref(value), g_memdup2(fds, n * sizeof(int)), n);
                 r = port_out_send(p->fd, o);
                 o->n_fds = 0;
+                /* A chunked message whose start went is the socket's now:
+                 * the rest must follow before anything else, so it waits in
+                 * the queue, where a lasting error closes the port. */
+                if (o->begun && r < 0 && r != -EPIPE)
+                        r = -EAGAIN;
         }
 
         if (r < 0 && r != -EAGAIN) {
