@@ -400,8 +400,8 @@ uint8_t port_frame_payload_flags(uint64_t size) {
         return PORT_FRAME_FLAG_MEMFD;
 }
 
-void port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *h, const int *fds,
-                               size_t n_fds) {
+int port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *h, const int *fds,
+                              size_t n_fds) {
         assert(!a->buf && (h->flags & PORT_FRAME_FLAG_CHUNKED));
         *a = (port_frame_assembly){ .size = h->payload_size };
         if (h->payload_size <= PORT_FRAME_CHUNKED_MAX)
@@ -416,14 +416,17 @@ void port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *
                 void *p = mmap(NULL, h->payload_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                                -1, 0);
 
-                if (p == MAP_FAILED)
-                        abort(); /* as g_malloc() does when memory runs out */
+                if (p == MAP_FAILED) {
+                        *a = (port_frame_assembly){};
+                        return -ENOMEM;
+                }
                 (void)madvise(p, h->payload_size, MADV_HUGEPAGE);
                 a->buf = p;
                 a->mapped = true;
         }
         a->fds = n_fds > 0 ? g_memdup2(fds, n_fds * sizeof(int)) : NULL;
         a->n_fds = (unsigned)n_fds;
+        return 0;
 }
 
 int port_frame_assembly_add(port_frame_assembly *a, const void *header, size_t size, size_t n_fds,

@@ -157,9 +157,11 @@ typedef struct port_frame_assembly {
 } port_frame_assembly;
 
 /* Starts the message announced by @h (a parsed chunked message frame), with
- * the @n_fds descriptors that came with it (taken). */
-void port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *h, const int *fds,
-                               size_t n_fds);
+ * the @n_fds descriptors that came with it (taken on success).
+ * Return: 0; -ENOMEM when no mapping that large can be had (a peer's
+ * announcement must not abort the process, as a failed g_malloc() would). */
+int port_frame_assembly_begin(port_frame_assembly *a, const port_frame_header *h, const int *fds,
+                              size_t n_fds);
 static inline bool port_frame_assembly_busy(const port_frame_assembly *a) {
         return a->buf != NULL;
 }

@@ -163,9 +163,11 @@ bool port_handover_is(int fd) {
                 port_frame_is_handover(header);
 }
 
-/* The records, as the port will hold them; @fds are the FDS frames' descriptors (taken). */
-static void records_adopt(port_frame_record *records, size_t n_records, const int *fds,
-                          port_frame_assembly *ret_in, GQueue *ret_out) {
+/* The records, as the port will hold them; @fds are the FDS frames'
+ * descriptors (taken on success). Return: 0; -ENOMEM for a partly read
+ * message too large to map, before anything was taken (it is the first record). */
+static int records_adopt(port_frame_record *records, size_t n_records, const int *fds,
+                         port_frame_assembly *ret_in, GQueue *ret_out) {
         size_t used = 0;
 
         for (size_t i = 0; i < n_records; i++) {
@@ -181,7 +183,8 @@ static void records_adopt(port_frame_record *records, size_t n_records, const in
                         gsize received;
                         const void *d = g_bytes_get_data(rec->bytes, &received);
 
-                        port_frame_assembly_begin(ret_in, &h, mine, rec->n_ports);
+                        if (port_frame_assembly_begin(ret_in, &h, mine, rec->n_ports) < 0)
+                                return -ENOMEM;
                         if (received > 0)
                                 memcpy(ret_in->buf, d, received);
                         ret_in->received = received;
@@ -200,6 +203,7 @@ static void records_adopt(port_frame_record *records, size_t n_records, const in
                         break;
                 }
         }
+        return 0;
 }
 
 /*
@@ -265,8 +269,13 @@ int port_handover_unpack(int hfd, int *ret_fd, port_frame_assembly *ret_in, GQue
                 goto fail;
         }
 
-        records_adopt(records, n_records, (const int *)(void *)fds->data, ret_in, ret_out);
+        r = records_adopt(records, n_records, (const int *)(void *)fds->data, ret_in, ret_out);
         port_frame_records_free(records, n_records);
+        if (r < 0) {
+                (void)sd_bus_error_set_errnof(error, r, "Could not map a partly read message: %s",
+                                              g_strerror(-r));
+                goto fail;
+        }
         g_array_free(fds, TRUE);
         *ret_fd = sock;
         return 0;

@@ -182,7 +182,13 @@ static int port_read_one(ipcbus_port *p) {
                 return port_reject_frame(p, fds, n_fds, &error);
 
         if (h.flags & PORT_FRAME_FLAG_CHUNKED) {
-                port_frame_assembly_begin(&p->in, &h, fds, n_fds);
+                r = port_frame_assembly_begin(&p->in, &h, fds, n_fds);
+                if (r < 0) {
+                        (void)sd_bus_error_set_errnof(&error, r,
+                                                      "Could not allocate %" PRIu64 " bytes for a message: %s",
+                                                      h.payload_size, g_strerror(-r));
+                        return port_reject_frame(p, fds, n_fds, &error);
+                }
                 return 1;
         }
         if (h.flags & PORT_FRAME_FLAG_MEMFD) {

@@ -159,7 +159,8 @@ static void fuzz_chunked(const uint8_t *data, size_t size) {
             (h.payload_size <= PORT_FRAME_CHUNKED_MAX ||
              h.payload_size > PORT_FRAME_CHUNKED_MAX + 4 * PORT_FRAME_CHUNK_MAX))
                 goto out;
-        port_frame_assembly_begin(&a, &h, NULL, 0);
+        if (port_frame_assembly_begin(&a, &h, NULL, 0) < 0)
+                goto out;
         data += PORT_FRAME_HEADER_SIZE;
         size -= PORT_FRAME_HEADER_SIZE;
 
