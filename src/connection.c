@@ -13,6 +13,7 @@ static connection *connection_alloc(sd_bus *bus, bool direct) {
         c->bus = bus;
         c->direct = direct;
         c->link.data = c;
+        c->spawn_pidfd = -1;
         return c;
 }
 
@@ -103,14 +104,14 @@ int connection_open_direct(connection **ret, int fd, bool server) {
         return 0;
 }
 
-int connection_send(connection *c, sd_bus_message *m) {
+int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie) {
         int r;
 
         if (c->server && !c->peer_spoke) {
                 g_queue_push_tail(&c->held, sd_bus_message_ref(m));
-                return 0;
+                return 1;
         }
-        r = sd_bus_send(c->bus, m, NULL);
+        r = sd_bus_send(c->bus, m, ret_cookie);
         return r < 0 ? r : 0;
 }
 
@@ -127,7 +128,13 @@ void connection_peer_spoke(connection *c) {
 }
 
 int connection_attach_event(connection *c, sd_event *event, int64_t priority) {
-        return sd_bus_attach_event(c->bus, event, (int)priority);
+        int r;
+
+        r = sd_bus_attach_event(c->bus, event, (int)priority);
+        if (r < 0)
+                return r;
+        c->event = sd_event_ref(event);
+        return 0;
 }
 
 void connection_close(connection *c) {
@@ -143,6 +150,7 @@ void connection_close(connection *c) {
                 (void)sd_bus_flush(c->bus);
         (void)sd_bus_detach_event(c->bus);
         sd_bus_close(c->bus);
+        c->call_timer = sd_event_source_disable_unref(c->call_timer);
 }
 
 connection *connection_ref(connection *c) {
@@ -157,9 +165,18 @@ connection *connection_unref(connection *c) {
         if (--c->n_ref > 0)
                 return NULL;
         connection_close(c);
+        /* Calls hold the connection: none is left by now. */
+        if (c->calls)
+                g_hash_table_unref(c->calls);
+        if (c->forgers)
+                g_hash_table_unref(c->forgers);
+        g_free(c->name_owner);
         while (c->held.head)
                 sd_bus_message_unref(g_queue_pop_head(&c->held));
         sd_bus_unref(c->bus);
+        sd_event_unref(c->event);
+        if (c->spawn_pidfd >= 0)
+                (void)close(c->spawn_pidfd);
         g_free(c);
         return NULL;
 }

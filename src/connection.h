@@ -8,7 +8,9 @@
  * that a direct connection has no sender names.
  */
 
+#include <glib.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -19,6 +21,7 @@ typedef struct connection {
         bool server;   /* our side of a direct connection the main serves */
         bool closed;
         void *owner;   /* the ipcbus_main or ipcbus_renderer */
+        struct endpoint *ep; /* the same, as the endpoint both embed */
         void *peer;    /* main side, direct: the ipcbus_web_contents at the other end */
         GList link;    /* in the owner's list of connections */
         sd_bus_slot *filter_slot;
@@ -29,7 +32,24 @@ typedef struct connection {
          * read as the handshake's answer may not carry fds (sd-bus drops
          * the connection); once the peer speaks, its handshake is over. */
         bool peer_spoke;
-        GQueue held;   /* of sd_bus_message */
+        GQueue held;   /* of sd_bus_message, and of call slots (pinned) not yet sent */
+
+        /* Calls we made on this connection, by cookie (call.h). sd-bus
+         * matches a reply by its serial alone; these are matched by
+         * serial and sender. */
+        GHashTable *calls;
+        GQueue call_deadlines;       /* the same calls, earliest deadline first */
+        sd_event *event;
+        sd_event_source *call_timer;
+        GHashTable *forgers;         /* senders of replies we dropped, logged once each */
+        /* Renderer side, on a bus: the current owner of the main's name. A
+         * call sent to that name may be answered by whoever owns it now. */
+        char *name_owner;
+        /* Set by ipcbus_main_spawn: the process the main started at the
+         * other end of this direct connection. */
+        pid_t spawn_pid;
+        int spawn_pidfd;
+        unsigned n_peers;            /* main side, bus: the peers it tracks on this connection */
 } connection;
 
 typedef enum connection_bus {
@@ -55,8 +75,9 @@ connection *connection_unref(connection *c);
 void connection_unrefp(connection **c);
 
 /* Send @m now, or hold it until the peer of a direct server connection
- * has spoken (then in order). Return: 0; sd-bus errors. */
-int connection_send(connection *c, sd_bus_message *m);
+ * has spoken (then in order). @ret_cookie (optional) is set when sent now.
+ * Return: 0 sent; 1 held; sd-bus errors. */
+int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie);
 
 /* The peer spoke: send what was held. */
 void connection_peer_spoke(connection *c);

@@ -24,7 +24,14 @@ int error_no_return_value(sd_bus_error *e, const char *channel) {
 }
 
 int error_denied(sd_bus_error *e, const char *channel) {
+        if (!channel)
+                return sd_bus_error_set(e, IPCBUS_ERROR_DENIED, "Sender may not attach");
         return sd_bus_error_setf(e, IPCBUS_ERROR_DENIED, "Sender may not use channel '%s'", channel);
+}
+
+int error_limits_exceeded(sd_bus_error *e, const char *limit, uint64_t value) {
+        return sd_bus_error_setf(e, IPCBUS_ERROR_LIMITS_EXCEEDED, "Limit exceeded: %s (at most %llu)", limit,
+                                 (unsigned long long)value);
 }
 
 int error_invalid_args(sd_bus_error *e, const char *format, ...) {

@@ -7,6 +7,7 @@
 #include "slot.h"
 #include "util.h"
 #include "value.h"
+#include "web-contents.h"
 
 ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const char *channel, GVariant *args,
                                   ipcbus_web_contents *sender) {
@@ -18,6 +19,9 @@ ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const 
         inv->channel = channel;
         inv->args = args;
         inv->sender = ipcbus_web_contents_ref(sender);
+        /* Counted against the sender's calls in flight until answered. */
+        if (sender)
+                sender->calls_in_flight++;
         return inv;
 }
 
@@ -26,6 +30,8 @@ static int invocation_send(ipcbus_invocation *inv, sd_bus_message *reply) {
         int r;
 
         inv->completed = true;
+        if (inv->sender)
+                inv->sender->calls_in_flight--;
         if (!connection_is_open(inv->conn))
                 return -ENOTCONN;
         r = sd_bus_send(inv->conn->bus, reply, NULL);

@@ -2,14 +2,28 @@
 #include <errno.h>
 
 #include "bus-util.h"
+#include "call.h"
+#include "dispatch.h"
 #include "errors.h"
-#include "event.h"
-#include "invocation.h"
 #include "main-endpoint.h"
 #include "util.h"
 #include "value.h"
 #include "web-contents.h"
 #include "wire.h"
+
+static void main_ep_ref(endpoint *ep) {
+        ipcbus_main_ref(main_from_endpoint(ep));
+}
+
+static void main_ep_unref(endpoint *ep) {
+        ipcbus_main_unref(main_from_endpoint(ep));
+}
+
+static const endpoint_ops main_endpoint_ops = {
+        .ref = main_ep_ref,
+        .unref = main_ep_unref,
+        .admit = main_admit,
+};
 
 int ipcbus_main_new(ipcbus_main **ret, const char *name) {
         ipcbus_main *m;
@@ -25,7 +39,8 @@ int ipcbus_main_new(ipcbus_main **ret, const char *name) {
                 g_free(m);
                 return -ENOMEM;
         }
-        registry_init(&m->registry, &m->log);
+        endpoint_init(&m->ep, &main_endpoint_ops);
+        main_gate_init(m);
         m->by_bus_name = g_hash_table_new(g_str_hash, g_str_equal);
         m->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
         *ret = m;
@@ -45,16 +60,16 @@ ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
                 return NULL;
 
         /* Pending calls are cancelled without their callbacks. */
-        while (m->calls.head)
-                slot_disconnect(m->calls.head->data);
+        while (m->ep.calls.head)
+                slot_disconnect(m->ep.calls.head->data);
         slot_list_clear(&m->on_attached);
         slot_list_clear(&m->on_detached);
         while (m->connections.head)
                 main_drop_connection(m, m->connections.head->data);
-        registry_clear(&m->registry);
+        endpoint_done(&m->ep);
+        main_gate_done(m);
         g_hash_table_unref(m->by_bus_name);
         g_hash_table_unref(m->by_id);
-        sd_event_unref(m->event);
         g_free(m->name);
         g_free(m->path);
         g_free(m);
@@ -87,220 +102,53 @@ const char *ipcbus_main_get_object_path(ipcbus_main *m) {
 void ipcbus_main_set_log_function(ipcbus_main *m, ipcbus_log_fn fn, void *userdata) {
         if (!m)
                 return;
-        m->log.fn = fn;
-        m->log.userdata = userdata;
+        m->ep.log.fn = fn;
+        m->ep.log.userdata = userdata;
 }
 
 int ipcbus_main_attach_event(ipcbus_main *m, sd_event *event, int64_t priority) {
-        int r;
-
         if (!m)
                 return -EINVAL;
-        if (m->event)
-                return -EBUSY;
-        if (event)
-                m->event = sd_event_ref(event);
-        else {
-                r = sd_event_default(&m->event);
-                if (r < 0)
-                        return r;
-        }
-        m->priority = priority;
-        return 0;
+        return endpoint_attach_event(&m->ep, event, priority);
 }
 
 sd_event *ipcbus_main_get_event(ipcbus_main *m) {
-        return m ? m->event : NULL;
+        return m ? m->ep.event : NULL;
 }
 
 int ipcbus_main_run(ipcbus_main *m) {
-        if (!m || !m->event)
+        if (!m)
                 return -EINVAL;
-        return sd_event_loop(m->event);
+        return endpoint_run(&m->ep);
 }
 
 int ipcbus_main_exit(ipcbus_main *m, int code) {
-        if (!m || !m->event)
+        if (!m)
                 return -EINVAL;
-        return sd_event_exit(m->event, code);
-}
-
-/* ---- renderers ---------------------------------------------------------- */
-
-static void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_contents *wc) {
-        /* Callbacks may remove themselves or others: walk a snapshot. */
-        unsigned n = queue->length, i = 0;
-        ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
-
-        for (GList *l = queue->head; l; l = l->next)
-                snap[i++] = slot_pin(l->data);
-        for (i = 0; i < n; i++) {
-                if (snap[i]->connected) {
-                        slot_run_begin(snap[i]);
-                        ((ipcbus_web_contents_fn)snap[i]->lifecycle.fn)(m, wc, snap[i]->userdata);
-                        slot_run_end(snap[i]);
-                }
-                slot_unpin(snap[i]);
-        }
-}
-
-void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
-        if (!wc->attached)
-                return;
-        wc->attached = false;
-        wc->owner_watch = sd_bus_slot_unref(wc->owner_watch);
-        if (wc->bus_name)
-                g_hash_table_remove(m->by_bus_name, wc->bus_name);
-        g_hash_table_remove(m->by_id, &wc->id);
-
-        main_fire_lifecycle(m, &m->on_detached, wc);
-        /* The tables' reference. */
-        ipcbus_web_contents_unref(wc);
-}
-
-static int main_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        ipcbus_web_contents *wc = userdata;
-        const char *name, *old_owner, *new_owner;
-
-        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
-                return 0;
-        if (!new_owner[0] && wc->main)
-                main_forget_web_contents(wc->main, wc);
-        return 0;
-}
-
-static int main_on_owner_checked(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        ipcbus_web_contents *wc = userdata;
-
-        /* Gone before our watch was in place: NameOwnerChanged was missed. */
-        if (sd_bus_message_is_method_error(reply, NULL) && wc->main)
-                main_forget_web_contents(wc->main, wc);
-        ipcbus_web_contents_unref(wc);
-        return 0;
-}
-
-static int main_on_watch_installed(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        ipcbus_web_contents *wc = userdata;
-        int r;
-
-        if (!wc->attached)
-                return 0;
-        r = sd_bus_call_method_async(wc->conn->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                     "org.freedesktop.DBus", "GetNameOwner", main_on_owner_checked, wc, "s",
-                                     wc->bus_name);
-        if (r >= 0)
-                ipcbus_web_contents_ref(wc); /* for main_on_owner_checked */
-        return 0;
-}
-
-/* Notice when a bus renderer's connection goes away. */
-static int main_watch_owner(ipcbus_web_contents *wc) {
-        _cleanup_(freep) char *rule = NULL;
-
-        rule = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                               "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
-                               wc->bus_name);
-        return sd_bus_add_match_async(wc->conn->bus, &wc->owner_watch, rule, main_on_owner_changed,
-                                      main_on_watch_installed, wc);
-}
-
-static ipcbus_web_contents *main_attach_new(ipcbus_main *m, connection *c, const char *bus_name) {
-        ipcbus_web_contents *wc;
-
-        (void)web_contents_new(&wc, m, c, bus_name);
-        wc->id = ++m->next_id;
-        wc->attached = true;
-        g_hash_table_insert(m->by_id, &wc->id, wc);
-        if (bus_name)
-                g_hash_table_insert(m->by_bus_name, wc->bus_name, wc);
-        return wc;
-}
-
-/* The sender of @msg on @c: attached, or a transient unattached one. */
-static ipcbus_web_contents *main_resolve_sender(ipcbus_main *m, connection *c, sd_bus_message *msg) {
-        ipcbus_web_contents *wc;
-        const char *sender;
-
-        if (c->direct)
-                return ipcbus_web_contents_ref(c->peer);
-        sender = sd_bus_message_get_sender(msg);
-        wc = sender ? g_hash_table_lookup(m->by_bus_name, sender) : NULL;
-        if (wc)
-                return ipcbus_web_contents_ref(wc);
-        (void)web_contents_new(&wc, m, c, sender);
-        return wc;
+        return endpoint_exit(&m->ep, code);
 }
 
 /* ---- Main1 methods ------------------------------------------------------ */
 
 static int method_invoke(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
-        ipcbus_main *m = c->owner;
-        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
-        ipcbus_slot *handler;
-        const char *channel;
-        GVariant *args;
-        int r;
 
-        r = wire_read_channel_args(msg, error, &channel, &args);
-        if (r < 0)
-                return r;
-        handler = registry_get_handler(&m->registry, channel);
-        if (!handler) {
-                g_variant_unref(args);
-                return error_no_handler(error, channel);
-        }
-
-        /* A handler may drop the last reference to the main. */
-        hold = ipcbus_main_ref(m);
-        sender = main_resolve_sender(m, c, msg);
-        invocation_run(invocation_new(msg, c, channel, args, sender), handler);
-        slot_unpin(handler);
-        return 1;
+        return dispatch_invoke(c->ep, c, msg, error);
 }
 
 static int method_send_sync(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
-        ipcbus_main *m = c->owner;
-        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *channel;
-        GVariant *args;
-        bool failed;
-        int r;
 
-        r = wire_read_channel_args(msg, error, &channel, &args);
-        if (r < 0)
-                return r;
-
-        hold = ipcbus_main_ref(m);
-        sender = main_resolve_sender(m, c, msg);
-        event = event_new(msg, channel, args, sender, NULL, true);
-        (void)registry_emit(&m->registry, channel, event, args, &failed);
-        event->answered = true;
-
-        if (!event->return_value) {
-                if (failed)
-                        return error_handler_failed(error, channel, "a listener failed");
-                return error_no_return_value(error, channel);
-        }
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r < 0)
-                return r;
-        r = value_append_variant(reply, event->return_value, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_send(NULL, reply, NULL);
-        return r < 0 ? r : 1;
+        return dispatch_send_sync(c->ep, c, msg, error);
 }
 
-/* Attach's only key today is "name"; unknown keys are ignored so that
- * later versions can add some. */
-static int read_attach_name(sd_bus_message *msg, sd_bus_error *error, char **ret_name) {
+/* Attach's only key today is "name"; unknown keys are skipped so that
+ * later versions can add some, but their number and the name's size are
+ * capped: a peer may not make the main keep whatever it sends. */
+static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *error, char **ret_name,
+                            ipcbus_limit *ret_limit) {
         _cleanup_(freep) char *name = NULL;
+        uint64_t n = 0;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -309,6 +157,10 @@ static int read_attach_name(sd_bus_message *msg, sd_bus_error *error, char **ret
         while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
                 const char *key, *value;
 
+                if (++n > m->limits[IPCBUS_LIMIT_ATTACH_PROPERTIES]) {
+                        *ret_limit = IPCBUS_LIMIT_ATTACH_PROPERTIES;
+                        return -ENOBUFS;
+                }
                 r = sd_bus_message_read_basic(msg, 's', &key);
                 if (r < 0)
                         return r;
@@ -316,6 +168,10 @@ static int read_attach_name(sd_bus_message *msg, sd_bus_error *error, char **ret
                         r = sd_bus_message_read(msg, "v", "s", &value);
                         if (r < 0)
                                 return error_invalid_args(error, "Property 'name' must be a string");
+                        if (strlen(value) > m->limits[IPCBUS_LIMIT_ATTACH_NAME]) {
+                                *ret_limit = IPCBUS_LIMIT_ATTACH_NAME;
+                                return -ENOBUFS;
+                        }
                         g_free(name);
                         name = g_strdup(value);
                 } else {
@@ -339,33 +195,39 @@ static int read_attach_name(sd_bus_message *msg, sd_bus_error *error, char **ret
 static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_main *m = c->owner;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = NULL;
         _cleanup_(freep) char *name = NULL;
-        ipcbus_web_contents *wc;
+        ipcbus_limit limit = IPCBUS_LIMIT_ATTACH_PROPERTIES;
         bool fresh = false;
         int r;
 
-        r = read_attach_name(msg, error, &name);
+        r = read_attach_name(m, msg, error, &name, &limit);
+        if (r == -ENOBUFS) {
+                _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *peer = NULL;
+
+                if (main_peer_get(m, c, msg, &peer) < 0 && !peer)
+                        return error_limits_exceeded(error, "Attach", 0);
+                return main_refuse_limit(m, peer, IPCBUS_OP_ATTACH, limit, error);
+        }
         if (r < 0)
                 return r;
+        r = main_admit(&m->ep, c, msg, IPCBUS_OP_ATTACH, name, &wc, error);
+        if (r < 0)
+                return r;
+        if (!c->direct && !wc->known)
+                return error_limits_exceeded(error, "peers per connection",
+                                             m->limits[IPCBUS_LIMIT_PEERS_PER_CONNECTION]);
 
-        if (c->direct)
-                wc = c->peer;
-        else {
-                const char *sender = sd_bus_message_get_sender(msg);
-
-                if (!sender)
-                        return error_invalid_args(error, "Attach needs a sender");
-                wc = g_hash_table_lookup(m->by_bus_name, sender);
-                if (!wc) {
-                        wc = main_attach_new(m, c, sender);
-                        fresh = true;
-                        r = main_watch_owner(wc);
-                        if (r < 0) {
-                                main_forget_web_contents(m, wc);
-                                return r;
-                        }
-                }
+        if (!wc->attached) {
+                /* A direct renderer that detached comes back with its old id. */
+                if (c->direct && !wc->known) {
+                        wc->known = true;
+                        wc->attached = true;
+                        g_hash_table_insert(m->by_id, &wc->id, ipcbus_web_contents_ref(wc));
+                } else
+                        main_peer_attach(m, wc);
+                fresh = true;
         }
         if (name) {
                 g_free(wc->name);
@@ -377,8 +239,6 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 return r;
         /* After the reply, so the renderer knows its id before anything the
          * callbacks send it. */
-        hold = ipcbus_main_ref(m);
-        /* A direct renderer was announced when its connection was added. */
         if (fresh)
                 main_fire_lifecycle(m, &m->on_attached, wc);
         return 1;
@@ -393,7 +253,7 @@ static int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 
         sender = sd_bus_message_get_sender(msg);
         wc = c->direct ? c->peer : sender ? g_hash_table_lookup(m->by_bus_name, sender) : NULL;
-        if (wc)
+        if (wc && wc->attached)
                 main_forget_web_contents(m, wc);
         return sd_bus_reply_method_return(msg, NULL);
 }
@@ -423,78 +283,36 @@ static const sd_bus_vtable channel_vtable[] = {
 
 /* ---- Channel1 signals and connection events ------------------------------ */
 
-static void main_on_message(ipcbus_main *m, connection *c, sd_bus_message *msg) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
-        const char *channel;
-        GVariant *args;
-
-        /* A signal cannot be answered with an error: report and go on. */
-        if (wire_read_channel_args(msg, &error, &channel, &args) < 0) {
-                log_emit(&m->log, LOG_WARNING, "Dropped Message from %s: %s",
-                         strnull(sd_bus_message_get_sender(msg)), error.message);
-                return;
-        }
-        hold = ipcbus_main_ref(m);
-        sender = main_resolve_sender(m, c, msg);
-        event = event_new(msg, channel, args, sender, NULL, false);
-        if (registry_emit(&m->registry, channel, event, args, NULL) == 0)
-                log_emit(&m->log, LOG_DEBUG, "No listener for '%s'", channel);
-}
-
-static void main_on_post_message(ipcbus_main *m, connection *c, sd_bus_message *msg) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
-        const char *channel;
-        GVariant *args;
-        ipcbus_port **ports;
-        size_t n;
-
-        if (wire_read_post_message(msg, m->event, m->priority, &error, &channel, &args, &ports, &n) < 0) {
-                log_emit(&m->log, LOG_WARNING, "Dropped PostMessage from %s: %s",
-                         strnull(sd_bus_message_get_sender(msg)), error.message);
-                return;
-        }
-        hold = ipcbus_main_ref(m);
-        sender = main_resolve_sender(m, c, msg);
-        event = event_new(msg, channel, args, sender, NULL, false);
-        event->ports = ports;
-        event->n_ports = n;
-        if (registry_emit(&m->registry, channel, event, args, NULL) == 0)
-                log_emit(&m->log, LOG_DEBUG, "No listener for '%s'", channel);
-}
-
 static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_main *m = c->owner;
         uint8_t type;
 
+        ipcbus_op op;
+
         /* Anything from a direct renderer ends its handshake. */
-        if (c->server && !c->peer_spoke && !sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", NULL))
+        if (c->server && !c->peer_spoke && !sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", NULL)) {
                 connection_peer_spoke(c);
-        if (sd_bus_message_get_type(msg, &type) < 0 || type != SD_BUS_MESSAGE_SIGNAL)
+                call_register_held(c);
+        }
+        if (sd_bus_message_get_type(msg, &type) < 0)
+                return 0;
+        if (type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR)
+                return call_dispatch_reply(c, msg);
+        if (type != SD_BUS_MESSAGE_SIGNAL)
                 return 0;
 
-        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "Message")) {
+        op = dispatch_signal_op(msg);
+        if (op) {
                 /* Renderers send to the main by name; broadcasts on the bus
                  * are other mains talking to their renderers. */
                 if (!c->direct && !sd_bus_message_get_destination(msg))
                         return 0;
-                main_on_message(m, c, msg);
-                return 1;
-        }
-        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "PostMessage")) {
-                if (!c->direct && !sd_bus_message_get_destination(msg))
-                        return 0;
-                main_on_post_message(m, c, msg);
+                dispatch_signal(&m->ep, c, msg, op);
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
-                log_emit(&m->log, c->direct ? LOG_DEBUG : LOG_ERR, "%s connection closed",
+                log_emit(&m->ep.log, c->direct ? LOG_DEBUG : LOG_ERR, "%s connection closed",
                          c->direct ? "Direct" : "Bus");
                 main_drop_connection(m, c);
         }
@@ -511,10 +329,14 @@ static void main_drop_connection(ipcbus_main *m, connection *c) {
 
         if (c->owner != m)
                 return;
-        /* Renderers on it are gone: the same as a detach. */
+        /* Calls to renderers on it end now, not at their timeout. */
+        call_fail_all(c, "The connection to the renderer closed");
+        /* Peers on it are gone: for renderers, the same as a detach. */
+        if (c->peer)
+                main_forget_web_contents(m, c->peer);
         for (bool again = true; again;) {
                 again = false;
-                g_hash_table_iter_init(&it, m->by_id);
+                g_hash_table_iter_init(&it, m->by_bus_name);
                 while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
                         if (wc->conn == c) {
                                 main_forget_web_contents(m, wc);
@@ -534,7 +356,7 @@ static void main_drop_connection(ipcbus_main *m, connection *c) {
 static int main_add_connection(ipcbus_main *m, connection *c) {
         int r;
 
-        if (!m->event) {
+        if (!m->ep.event) {
                 r = ipcbus_main_attach_event(m, NULL, 0);
                 if (r < 0)
                         return r;
@@ -542,6 +364,7 @@ static int main_add_connection(ipcbus_main *m, connection *c) {
         /* The list holds its own reference; main_drop_connection() undoes
          * all of this, also halfway. */
         c->owner = m;
+        c->ep = &m->ep;
         g_queue_push_tail_link(&m->connections, &connection_ref(c)->link);
 
         r = sd_bus_add_object_vtable(c->bus, &c->object_slots[0], m->path, IPCBUS_INTERFACE_MAIN, main_vtable, c);
@@ -554,7 +377,7 @@ static int main_add_connection(ipcbus_main *m, connection *c) {
         r = sd_bus_add_filter(c->bus, &c->filter_slot, main_filter, c);
         if (r < 0)
                 goto fail;
-        r = connection_attach_event(c, m->event, m->priority);
+        r = connection_attach_event(c, m->ep.event, m->ep.priority);
         if (r < 0)
                 goto fail;
         return 0;
@@ -573,7 +396,7 @@ static int main_serve_bus(ipcbus_main *m, connection *c) {
         /* Serve before owning the name, so no caller finds it unserved. */
         r = sd_bus_request_name(c->bus, m->name, 0);
         if (r < 0) {
-                log_emit(&m->log, LOG_ERR, "Cannot own '%s': %s", m->name, g_strerror(-r));
+                log_emit(&m->ep.log, LOG_ERR, "Cannot own '%s': %s", m->name, g_strerror(-r));
                 main_drop_connection(m, c);
                 return r;
         }
@@ -634,9 +457,8 @@ int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web
         r = main_add_connection(m, c);
         if (r < 0)
                 return r;
-        /* The main spawned this renderer: it is known from the start. */
-        wc = main_attach_new(m, c, NULL);
-        c->peer = ipcbus_web_contents_ref(wc);
+        /* The main made this connection: its renderer is known from the start. */
+        wc = main_peer_new_direct(m, c);
         main_fire_lifecycle(m, &m->on_attached, wc);
         if (ret_web_contents)
                 *ret_web_contents = ipcbus_web_contents_ref(wc);
@@ -649,46 +471,46 @@ int ipcbus_main_on(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, 
                    void *userdata) {
         if (!m)
                 return -EINVAL;
-        return registry_add_listener(&m->registry, ret_slot, channel, fn, userdata, false);
+        return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
                      void *userdata) {
         if (!m)
                 return -EINVAL;
-        return registry_add_listener(&m->registry, ret_slot, channel, fn, userdata, true);
+        return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_main_remove_listener(ipcbus_main *m, const char *channel, ipcbus_listener_fn fn, void *userdata) {
         if (!m)
                 return -EINVAL;
-        return registry_remove_listener(&m->registry, channel, fn, userdata);
+        return registry_remove_listener(&m->ep.registry, channel, fn, userdata);
 }
 
 int ipcbus_main_remove_all_listeners(ipcbus_main *m, const char *channel) {
         if (!m)
                 return -EINVAL;
-        return registry_remove_all_listeners(&m->registry, channel);
+        return registry_remove_all_listeners(&m->ep.registry, channel);
 }
 
 int ipcbus_main_handle(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                        void *userdata) {
         if (!m)
                 return -EINVAL;
-        return registry_add_handler(&m->registry, ret_slot, channel, fn, userdata, false);
+        return registry_add_handler(&m->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_main_handle_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                             void *userdata) {
         if (!m)
                 return -EINVAL;
-        return registry_add_handler(&m->registry, ret_slot, channel, fn, userdata, true);
+        return registry_add_handler(&m->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_main_remove_handler(ipcbus_main *m, const char *channel) {
         if (!m)
                 return -EINVAL;
-        return registry_remove_handler(&m->registry, channel);
+        return registry_remove_handler(&m->ep.registry, channel);
 }
 
 int ipcbus_main_on_attached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_contents_fn fn, void *userdata) {
@@ -774,11 +596,11 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                         continue;
                 r = wire_message_new(c->bus, m->path, NULL, channel, a, &error, &msg);
                 if (r < 0) {
-                        log_emit(&m->log, LOG_ERR, "Cannot broadcast on '%s': %s", strnull(channel),
+                        log_emit(&m->ep.log, LOG_ERR, "Cannot broadcast on '%s': %s", strnull(channel),
                                  error.message ? error.message : g_strerror(-r));
                         return r;
                 }
-                r = connection_send(c, msg);
+                r = connection_send(c, msg, NULL);
                 if (r < 0 && ret == 0)
                         ret = r;
                 sd_bus_error_free(&error);

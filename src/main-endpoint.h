@@ -2,33 +2,59 @@
 #pragma once
 
 /* The main process endpoint (ipcbus_main): owns the name, serves Main1 on
- * every connection, tracks renderers. */
+ * every connection, tracks the peers that talk to it and decides what each
+ * may do. */
 
 #include <ipcbus/ipcbus.h>
 
-#include "channel.h"
-#include "connection.h"
-#include "log.h"
+#include "endpoint.h"
 
 struct ipcbus_main {
+        endpoint ep;                 /* first: the main is an endpoint */
         unsigned n_ref;
         char *name;
         char *path;
-        sd_event *event;
-        int64_t priority;
-        log_target log;
 
         GQueue connections;          /* of connection, bus and direct */
-        registry registry;
 
         uint64_t next_id;
-        GHashTable *by_bus_name;     /* unique name -> attached ipcbus_web_contents (bus peers) */
+        GHashTable *by_bus_name;     /* unique name -> ipcbus_web_contents, every bus peer we know */
         GHashTable *by_id;           /* id -> attached ipcbus_web_contents (all) */
 
         GQueue on_attached;          /* of lifecycle slots */
         GQueue on_detached;
-        GQueue calls;                /* pending main-to-renderer invokes (slots) */
+
+        /* The trust boundary (main-gate.c). */
+        ipcbus_sender_check_fn check;
+        void *check_userdata;
+        ipcbus_policy *renderer_policy;    /* attached renderers with no policy of their own or class's */
+        ipcbus_policy *unattached_policy;  /* peers that never attached */
+        GHashTable *class_policies;        /* class name -> ipcbus_policy */
+        uint64_t limits[_IPCBUS_LIMIT_MAX];
 };
 
-/* Called by web-contents.c when a renderer goes away. */
+static inline ipcbus_main *main_from_endpoint(endpoint *ep) {
+        return (ipcbus_main *)ep;
+}
+
+/* main-peers.c: the peers the main knows. */
+
+/* The sender of @msg on @c, known from now on (a new reference).
+ * Return: 0; -ENOBUFS past IPCBUS_LIMIT_PEERS_PER_CONNECTION. */
+int main_peer_get(ipcbus_main *m, connection *c, sd_bus_message *msg, ipcbus_web_contents **ret);
+/* Give @wc an id: it is a renderer now. */
+void main_peer_attach(ipcbus_main *m, ipcbus_web_contents *wc);
+/* @wc went away or detached: forget it (on_detached fires if it was attached). */
 void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc);
+/* A renderer the main made the connection for (direct): attached at once. */
+ipcbus_web_contents *main_peer_new_direct(ipcbus_main *m, connection *c);
+void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_contents *wc);
+
+/* main-gate.c: the gate every incoming message passes (endpoint_ops.admit). */
+int main_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op, const char *channel,
+               ipcbus_web_contents **ret_sender, sd_bus_error *error);
+void main_gate_init(ipcbus_main *m);
+void main_gate_done(ipcbus_main *m);
+/* Refuse a call or signal for exceeding @limit, logged once per peer. */
+int main_refuse_limit(ipcbus_main *m, ipcbus_web_contents *wc, ipcbus_op op, ipcbus_limit limit,
+                      sd_bus_error *error);

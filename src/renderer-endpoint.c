@@ -4,14 +4,31 @@
 #include <errno.h>
 
 #include "bus-util.h"
+#include "call.h"
+#include "dispatch.h"
 #include "errors.h"
-#include "event.h"
-#include "invocation.h"
 #include "renderer-endpoint.h"
 #include "slot.h"
 #include "util.h"
 #include "value.h"
 #include "wire.h"
+
+static void renderer_ep_ref(endpoint *ep) {
+        ipcbus_renderer_ref((ipcbus_renderer *)ep);
+}
+
+static void renderer_ep_unref(endpoint *ep) {
+        ipcbus_renderer_unref((ipcbus_renderer *)ep);
+}
+
+static int renderer_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op,
+                          const char *channel, ipcbus_web_contents **ret_sender, sd_bus_error *error);
+
+static const endpoint_ops renderer_endpoint_ops = {
+        .ref = renderer_ep_ref,
+        .unref = renderer_ep_unref,
+        .admit = renderer_admit,
+};
 
 int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         ipcbus_renderer *r;
@@ -27,7 +44,8 @@ int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
                 return -ENOMEM;
         }
         r->timeout_usec = RENDERER_DEFAULT_TIMEOUT_USEC;
-        registry_init(&r->registry, &r->log);
+        endpoint_init(&r->ep, &renderer_endpoint_ops);
+        r->ep.renderer = r;
         *ret = r;
         return 0;
 }
@@ -40,11 +58,12 @@ ipcbus_renderer *ipcbus_renderer_ref(ipcbus_renderer *r) {
 
 static void renderer_close(ipcbus_renderer *r) {
         r->owner_watch = sd_bus_slot_unref(r->owner_watch);
-        r->owner_query = sd_bus_slot_unref(r->owner_query);
+        r->owner_query = ipcbus_slot_unref(r->owner_query);
         r->channel_match = sd_bus_slot_unref(r->channel_match);
-        r->attach_call = sd_bus_slot_unref(r->attach_call);
+        r->attach_call = ipcbus_slot_unref(r->attach_call);
         if (r->conn) {
                 r->conn->owner = NULL;
+                r->conn->ep = NULL;
                 connection_close(r->conn);
                 r->conn = connection_unref(r->conn);
         }
@@ -57,11 +76,12 @@ ipcbus_renderer *ipcbus_renderer_unref(ipcbus_renderer *r) {
 
         /* Nothing is called back from here: cancel quietly. */
         renderer_drop_pending(r);
-        while (r->calls.head)
-                slot_disconnect(r->calls.head->data);
+        r->owner_query = ipcbus_slot_unref(r->owner_query);
+        r->attach_call = ipcbus_slot_unref(r->attach_call);
+        while (r->ep.calls.head)
+                slot_disconnect(r->ep.calls.head->data);
         renderer_close(r);
-        registry_clear(&r->registry);
-        sd_event_unref(r->event);
+        endpoint_done(&r->ep);
         g_free(r->main_owner);
         g_free(r->attach_name);
         g_free(r->main_name);
@@ -88,8 +108,8 @@ int ipcbus_renderer_set_main_path(ipcbus_renderer *r, const char *path) {
 void ipcbus_renderer_set_log_function(ipcbus_renderer *r, ipcbus_log_fn fn, void *userdata) {
         if (!r)
                 return;
-        r->log.fn = fn;
-        r->log.userdata = userdata;
+        r->ep.log.fn = fn;
+        r->ep.log.userdata = userdata;
 }
 
 int ipcbus_renderer_set_timeout(ipcbus_renderer *r, uint64_t usec) {
@@ -100,37 +120,25 @@ int ipcbus_renderer_set_timeout(ipcbus_renderer *r, uint64_t usec) {
 }
 
 int ipcbus_renderer_attach_event(ipcbus_renderer *r, sd_event *event, int64_t priority) {
-        int k;
-
         if (!r)
                 return -EINVAL;
-        if (r->event)
-                return -EBUSY;
-        if (event)
-                r->event = sd_event_ref(event);
-        else {
-                k = sd_event_default(&r->event);
-                if (k < 0)
-                        return k;
-        }
-        r->priority = priority;
-        return 0;
+        return endpoint_attach_event(&r->ep, event, priority);
 }
 
 sd_event *ipcbus_renderer_get_event(ipcbus_renderer *r) {
-        return r ? r->event : NULL;
+        return r ? r->ep.event : NULL;
 }
 
 int ipcbus_renderer_run(ipcbus_renderer *r) {
-        if (!r || !r->event)
+        if (!r)
                 return -EINVAL;
-        return sd_event_loop(r->event);
+        return endpoint_run(&r->ep);
 }
 
 int ipcbus_renderer_exit(ipcbus_renderer *r, int code) {
-        if (!r || !r->event)
+        if (!r)
                 return -EINVAL;
-        return sd_event_exit(r->event, code);
+        return endpoint_exit(&r->ep, code);
 }
 
 bool ipcbus_renderer_has_main(ipcbus_renderer *r) {
@@ -149,6 +157,9 @@ static void renderer_set_owner(ipcbus_renderer *r, const char *owner) {
         g_free(r->main_owner);
         r->main_owner = owner && owner[0] ? g_strdup(owner) : NULL;
         r->has_main = r->main_owner != NULL;
+        /* Replies to calls sent to the main's name may come from its owner. */
+        g_free(r->conn->name_owner);
+        r->conn->name_owner = g_strdup(r->main_owner);
 
         if (had && (!r->has_main || r->attach != ATTACH_NONE)) {
                 /* A new main knows nothing of us: attach again. */
@@ -169,23 +180,22 @@ static int renderer_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus
 
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, r->main_name))
                 return 0;
-        log_emit(&r->log, LOG_DEBUG, "Main '%s' owner: '%s'", r->main_name, new_owner);
+        log_emit(&r->ep.log, LOG_DEBUG, "Main '%s' owner: '%s'", r->main_name, new_owner);
         renderer_set_owner(r, new_owner);
         return 0;
 }
 
-static int renderer_on_owner_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+static void renderer_on_owner_reply(sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
         ipcbus_renderer *r = userdata;
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
         const char *owner;
 
-        r->owner_query = sd_bus_slot_unref(r->owner_query);
+        r->owner_query = ipcbus_slot_unref(r->owner_query);
         /* No owner yet: NameOwnerChanged will tell. */
-        if (sd_bus_message_is_method_error(reply, NULL))
-                return 0;
+        if (error)
+                return;
         if (sd_bus_message_read(reply, "s", &owner) >= 0 && !r->has_main)
                 renderer_set_owner(r, owner);
-        return 0;
 }
 
 static int renderer_ignore(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -204,42 +214,23 @@ static bool renderer_is_from_main(ipcbus_renderer *r, sd_bus_message *msg) {
         return sender && r->main_owner && streq(sender, r->main_owner);
 }
 
-static void renderer_on_message(ipcbus_renderer *r, sd_bus_message *msg) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = NULL;
-        const char *channel;
-        GVariant *args;
+static int renderer_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op,
+                          const char *channel, ipcbus_web_contents **ret_sender, sd_bus_error *error) {
+        ipcbus_renderer *r = (ipcbus_renderer *)ep;
 
-        if (wire_read_channel_args(msg, &error, &channel, &args) < 0) {
-                log_emit(&r->log, LOG_WARNING, "Dropped Message from the main: %s", error.message);
-                return;
+        *ret_sender = NULL;
+        if (renderer_is_from_main(r, msg))
+                return 0;
+        log_emit(&r->ep.log, LOG_DEBUG, "Dropped %s on '%s' from %s: not the main",
+                 op == IPCBUS_OP_INVOKE ? "Invoke" : "a signal", channel,
+                 strnull(sd_bus_message_get_sender(msg)));
+        if (op == IPCBUS_OP_INVOKE) {
+                endpoint_count(&r->ep, IPCBUS_COUNTER_CALLS_DENIED);
+                return error_denied(error, channel);
         }
-        hold = ipcbus_renderer_ref(r);
-        event = event_new(msg, channel, args, NULL, r, false);
-        if (registry_emit(&r->registry, channel, event, args, NULL) == 0)
-                log_emit(&r->log, LOG_DEBUG, "No listener for '%s'", channel);
-}
-
-static void renderer_on_post_message(ipcbus_renderer *r, sd_bus_message *msg) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = NULL;
-        const char *channel;
-        GVariant *args;
-        ipcbus_port **ports;
-        size_t n;
-
-        if (wire_read_post_message(msg, r->event, r->priority, &error, &channel, &args, &ports, &n) < 0) {
-                log_emit(&r->log, LOG_WARNING, "Dropped PostMessage from the main: %s", error.message);
-                return;
-        }
-        hold = ipcbus_renderer_ref(r);
-        event = event_new(msg, channel, args, NULL, r, false);
-        event->ports = ports;
-        event->n_ports = n;
-        if (registry_emit(&r->registry, channel, event, args, NULL) == 0)
-                log_emit(&r->log, LOG_DEBUG, "No listener for '%s'", channel);
+        /* Ports from anyone but the main are closed unopened. */
+        endpoint_count(&r->ep, IPCBUS_COUNTER_SIGNALS_DROPPED);
+        return -EACCES;
 }
 
 static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -247,63 +238,39 @@ static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *er
         ipcbus_renderer *r = c->owner;
         uint8_t type;
 
-        if (!r || sd_bus_message_get_type(msg, &type) < 0 || type != SD_BUS_MESSAGE_SIGNAL)
+        ipcbus_op op;
+
+        if (!r || sd_bus_message_get_type(msg, &type) < 0)
+                return 0;
+        if (type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR)
+                return call_dispatch_reply(c, msg);
+        if (type != SD_BUS_MESSAGE_SIGNAL)
                 return 0;
 
-        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "Message")) {
-                if (!renderer_is_from_main(r, msg)) {
-                        log_emit(&r->log, LOG_DEBUG, "Dropped Message from %s: not the main",
-                                 strnull(sd_bus_message_get_sender(msg)));
-                        return 1;
-                }
-                renderer_on_message(r, msg);
-                return 1;
-        }
-        if (sd_bus_message_is_signal(msg, IPCBUS_INTERFACE_CHANNEL, "PostMessage")) {
-                /* Ports from anyone but the main are closed unopened. */
-                if (renderer_is_from_main(r, msg))
-                        renderer_on_post_message(r, msg);
+        op = dispatch_signal_op(msg);
+        if (op) {
+                dispatch_signal(&r->ep, c, msg, op);
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
                 _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
 
-                log_emit(&r->log, LOG_ERR, "Connection to the main '%s' closed", r->main_name);
+                log_emit(&r->ep.log, LOG_ERR, "Connection to the main '%s' closed", r->main_name);
                 r->has_main = false;
                 r->attach = ATTACH_NONE;
                 r->id = 0;
                 renderer_fail_pending(r, -ENOTCONN);
+                call_fail_all(c, "The connection to the main closed");
         }
         return 0;
 }
 
 static int method_renderer_invoke(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
-        ipcbus_renderer *r = c->owner;
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = NULL;
-        ipcbus_slot *handler;
-        const char *channel;
-        GVariant *args;
-        int k;
 
-        if (!r)
+        if (!c->ep)
                 return -ENOTCONN;
-        k = wire_read_channel_args(msg, error, &channel, &args);
-        if (k < 0)
-                return k;
-        if (!renderer_is_from_main(r, msg)) {
-                g_variant_unref(args);
-                return error_denied(error, channel);
-        }
-        handler = registry_get_handler(&r->registry, channel);
-        if (!handler) {
-                g_variant_unref(args);
-                return error_no_handler(error, channel);
-        }
-        hold = ipcbus_renderer_ref(r);
-        invocation_run(invocation_new(msg, c, channel, args, NULL), handler);
-        slot_unpin(handler);
-        return 1;
+        return dispatch_invoke(c->ep, c, msg, error);
 }
 
 static const sd_bus_vtable renderer_vtable[] = {
@@ -321,6 +288,27 @@ static const sd_bus_vtable renderer_channel_vtable[] = {
 };
 
 /* ---- connecting ---------------------------------------------------------- */
+
+/* GetNameOwner, answered only by the bus: a forged answer would make us
+ * take its sender for the main. */
+static int renderer_ask_owner(ipcbus_renderer *r) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int k;
+
+        k = sd_bus_message_new_method_call(r->conn->bus, &call, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
+                                           BUS_DRIVER_NAME, "GetNameOwner");
+        if (k < 0)
+                return k;
+        k = sd_bus_message_append(call, "s", r->main_name);
+        if (k < 0)
+                return k;
+        r->owner_query = ipcbus_slot_unref(r->owner_query);
+        call_new(&r->ep.calls, &r->owner_query, NULL, renderer_on_owner_reply, r);
+        k = call_send(r->conn, r->owner_query, call, BUS_DRIVER_NAME, false, 0);
+        if (k < 0)
+                r->owner_query = ipcbus_slot_unref(r->owner_query);
+        return k;
+}
 
 /* Learn who owns the main's name, now and whenever it changes, and
  * subscribe to the main's broadcasts. The matches go out before anything
@@ -341,9 +329,7 @@ static int renderer_watch_main(ipcbus_renderer *r) {
         k = sd_bus_add_match_async(bus, &r->channel_match, channel_rule, renderer_ignore, NULL, r);
         if (k < 0)
                 return k;
-        return sd_bus_call_method_async(bus, &r->owner_query, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                        "org.freedesktop.DBus", "GetNameOwner", renderer_on_owner_reply, r, "s",
-                                        r->main_name);
+        return renderer_ask_owner(r);
 }
 
 static int renderer_add_connection(ipcbus_renderer *r, connection *c) {
@@ -351,13 +337,14 @@ static int renderer_add_connection(ipcbus_renderer *r, connection *c) {
 
         if (r->conn)
                 return -EBUSY;
-        if (!r->event) {
+        if (!r->ep.event) {
                 k = ipcbus_renderer_attach_event(r, NULL, 0);
                 if (k < 0)
                         return k;
         }
         r->conn = connection_ref(c);
         c->owner = r;
+        c->ep = &r->ep;
         k = sd_bus_add_object_vtable(c->bus, &c->object_slots[0], IPCBUS_RENDERER_PATH, IPCBUS_INTERFACE_RENDERER,
                                      renderer_vtable, c);
         if (k < 0)
@@ -369,7 +356,7 @@ static int renderer_add_connection(ipcbus_renderer *r, connection *c) {
         k = sd_bus_add_filter(c->bus, &c->filter_slot, renderer_filter, c);
         if (k < 0)
                 goto fail;
-        k = connection_attach_event(c, r->event, r->priority);
+        k = connection_attach_event(c, r->ep.event, r->ep.priority);
         if (k < 0)
                 goto fail;
         if (c->direct) {
@@ -454,45 +441,45 @@ int ipcbus_renderer_on(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *c
                        void *userdata) {
         if (!r)
                 return -EINVAL;
-        return registry_add_listener(&r->registry, ret_slot, channel, fn, userdata, false);
+        return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_renderer_once(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
                          void *userdata) {
         if (!r)
                 return -EINVAL;
-        return registry_add_listener(&r->registry, ret_slot, channel, fn, userdata, true);
+        return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_renderer_remove_listener(ipcbus_renderer *r, const char *channel, ipcbus_listener_fn fn,
                                     void *userdata) {
         if (!r)
                 return -EINVAL;
-        return registry_remove_listener(&r->registry, channel, fn, userdata);
+        return registry_remove_listener(&r->ep.registry, channel, fn, userdata);
 }
 
 int ipcbus_renderer_remove_all_listeners(ipcbus_renderer *r, const char *channel) {
         if (!r)
                 return -EINVAL;
-        return registry_remove_all_listeners(&r->registry, channel);
+        return registry_remove_all_listeners(&r->ep.registry, channel);
 }
 
 int ipcbus_renderer_handle(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                            void *userdata) {
         if (!r)
                 return -EINVAL;
-        return registry_add_handler(&r->registry, ret_slot, channel, fn, userdata, false);
+        return registry_add_handler(&r->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_renderer_handle_once(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel,
                                 ipcbus_handler_fn fn, void *userdata) {
         if (!r)
                 return -EINVAL;
-        return registry_add_handler(&r->registry, ret_slot, channel, fn, userdata, true);
+        return registry_add_handler(&r->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_renderer_remove_handler(ipcbus_renderer *r, const char *channel) {
         if (!r)
                 return -EINVAL;
-        return registry_remove_handler(&r->registry, channel);
+        return registry_remove_handler(&r->ep.registry, channel);
 }

@@ -6,9 +6,7 @@
 #include <ipcbus/ipcbus.h>
 #include <time.h>
 
-#include "channel.h"
-#include "connection.h"
-#include "log.h"
+#include "endpoint.h"
 
 typedef enum attach_state {
         ATTACH_NONE,
@@ -17,30 +15,26 @@ typedef enum attach_state {
 } attach_state;
 
 struct ipcbus_renderer {
+        endpoint ep;               /* first: a renderer is an endpoint */
         unsigned n_ref;
         char *main_name;
         char *main_path;
-        sd_event *event;
-        int64_t priority;
-        log_target log;
         uint64_t timeout_usec;
 
         connection *conn;
         char *main_owner;          /* the main's unique name; NULL while unknown */
         bool has_main;             /* the owner is known (always, on a direct connection) */
         sd_bus_slot *owner_watch;  /* NameOwnerChanged for main_name */
-        sd_bus_slot *owner_query;  /* GetNameOwner in flight */
+        ipcbus_slot *owner_query;  /* GetNameOwner in flight */
         sd_bus_slot *channel_match;/* the main's broadcasts */
 
-        registry registry;         /* listeners for the main's messages, Renderer1 handlers */
         GQueue pending;            /* of pending_op: sent once the main appears */
         sd_event_source *pending_timer;
-        GQueue calls;              /* invoke slots in flight or queued */
 
         attach_state attach;
         char *attach_name;
         uint64_t id;
-        sd_bus_slot *attach_call;
+        ipcbus_slot *attach_call;
 };
 
 #define RENDERER_DEFAULT_TIMEOUT_USEC (25ULL * 1000ULL * 1000ULL) /* as D-Bus */

@@ -3,6 +3,7 @@
  * Detach, send, invoke, and the blocking calls. */
 #include <errno.h>
 
+#include "call.h"
 #include "errors.h"
 #include "renderer-endpoint.h"
 #include "slot.h"
@@ -37,7 +38,12 @@ static pending_op *pending_pop(ipcbus_renderer *r) {
 
 /* ---- the queue that waits for the main ----------------------------------- */
 
-static int renderer_on_attach_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+static void renderer_on_attach_reply(sd_bus_message *reply, const sd_bus_error *error, void *userdata);
+
+/* A call to the main: its reply counts from the main's owner only. */
+static int renderer_send_call(ipcbus_renderer *r, ipcbus_slot *call, sd_bus_message *msg, uint64_t timeout_usec) {
+        return call_send(r->conn, call, msg, r->main_owner, !r->conn->direct, timeout_usec);
+}
 
 /* Put @op on the wire now. */
 static int renderer_transmit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot *call, bool attach,
@@ -45,11 +51,13 @@ static int renderer_transmit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slo
         int k;
 
         if (call)
-                k = wire_call_send(r->conn->bus, call, msg, timeout_usec);
+                k = renderer_send_call(r, call, msg, timeout_usec);
         else if (attach) {
-                r->attach_call = sd_bus_slot_unref(r->attach_call);
-                k = sd_bus_call_async(r->conn->bus, &r->attach_call, msg, renderer_on_attach_reply, r,
-                                      timeout_usec);
+                r->attach_call = ipcbus_slot_unref(r->attach_call);
+                call_new(&r->ep.calls, &r->attach_call, NULL, renderer_on_attach_reply, r);
+                k = renderer_send_call(r, r->attach_call, msg, timeout_usec);
+                if (k < 0)
+                        r->attach_call = ipcbus_slot_unref(r->attach_call);
         } else
                 k = sd_bus_send(r->conn->bus, msg, NULL);
         return k < 0 ? k : 0;
@@ -69,11 +77,11 @@ static void renderer_fail_op(ipcbus_renderer *r, pending_op *op, int error) {
                 (void)sd_bus_error_set_errnof(&e, -error, "Cannot reach the main '%s': %s", r->main_name,
                                               g_strerror(-error));
         if (op->call)
-                wire_call_fail(op->call, &e);
+                call_fail(op->call, &e);
         else {
                 if (op->attach)
                         r->attach = ATTACH_NONE;
-                log_emit(&r->log, LOG_WARNING, "Dropped %s: %s",
+                log_emit(&r->ep.log, LOG_WARNING, "Dropped %s: %s",
                          op->attach ? "Attach" : sd_bus_message_get_member(op->msg), e.message);
         }
 }
@@ -136,10 +144,10 @@ static void renderer_arm_pending_timer(ipcbus_renderer *r) {
                 return;
         }
         if (!r->pending_timer) {
-                if (sd_event_add_time(r->event, &r->pending_timer, CLOCK_MONOTONIC, earliest, 0,
+                if (sd_event_add_time(r->ep.event, &r->pending_timer, CLOCK_MONOTONIC, earliest, 0,
                                       renderer_on_pending_timeout, r) < 0)
                         return;
-                (void)sd_event_source_set_priority(r->pending_timer, r->priority);
+                (void)sd_event_source_set_priority(r->pending_timer, r->ep.priority);
                 return;
         }
         (void)sd_event_source_set_time(r->pending_timer, earliest);
@@ -221,20 +229,18 @@ static int renderer_new_call(ipcbus_renderer *r, const char *member, sd_bus_mess
                                               r->main_path, IPCBUS_INTERFACE_MAIN, member);
 }
 
-static int renderer_on_attach_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+static void renderer_on_attach_reply(sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
         ipcbus_renderer *r = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
         uint64_t id;
 
-        r->attach_call = sd_bus_slot_unref(r->attach_call);
-        if (e || sd_bus_message_read(reply, "t", &id) < 0) {
-                log_emit(&r->log, LOG_ERR, "Attach failed: %s", e ? e->message : "bad reply");
+        r->attach_call = ipcbus_slot_unref(r->attach_call);
+        if (error || sd_bus_message_read(reply, "t", &id) < 0) {
+                log_emit(&r->ep.log, LOG_ERR, "Attach failed: %s", error ? error->message : "bad reply");
                 r->attach = ATTACH_NONE;
-                return 0;
+                return;
         }
         r->id = id;
         r->attach = ATTACH_DONE;
-        return 0;
 }
 
 static int renderer_new_attach(ipcbus_renderer *r, sd_bus_message **ret) {
@@ -291,6 +297,78 @@ int ipcbus_renderer_attach(ipcbus_renderer *r, const char *name) {
         return renderer_queue_attach(r);
 }
 
+static void renderer_on_late_reply(sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        sd_bus_message **ret = userdata;
+
+        *ret = sd_bus_message_ref(reply);
+}
+
+/*
+ * sd_bus_call(), but the reply must come from the main. sd_bus_call()
+ * takes the first reply with the call's serial, whoever sent it. If that
+ * was not the main, the call's serial goes into the connection's table and
+ * the bus is processed until the main's reply or the deadline: other
+ * messages are dispatched meanwhile, which sd_bus_call() would have held
+ * back. sd-bus cannot process a connection inside one of its own
+ * callbacks: there the call fails instead (-EPROTO).
+ */
+static int renderer_call_checked(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
+                                 sd_bus_error *ret_error, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *late = NULL;
+        _cleanup_(ipcbus_slot_unrefp) ipcbus_slot *wait = NULL;
+        connection *c = r->conn;
+        uint64_t deadline = now_usec() + timeout_usec, cookie;
+        int k;
+
+        k = sd_bus_call(c->bus, call, timeout_usec, ret_error, &reply);
+        if (k < 0 || call_reply_is_from(c, reply, r->main_owner, !c->direct)) {
+                if (k >= 0)
+                        *ret_reply = TAKE_PTR(reply);
+                return k;
+        }
+        if (sd_bus_get_current_message(c->bus)) {
+                (void)sd_bus_error_setf(ret_error, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
+                                        "A reply from %s, which was not called, came first; the main's own "
+                                        "cannot be waited for inside a callback",
+                                        strnull(sd_bus_message_get_sender(reply)));
+                return -EPROTO;
+        }
+
+        k = sd_bus_message_get_cookie(call, &cookie);
+        if (k < 0)
+                return k;
+        call_new(&r->ep.calls, &wait, NULL, renderer_on_late_reply, &late);
+        call_watch(c, wait, cookie, r->main_owner, !c->direct, deadline);
+        while (!late && wait->connected) {
+                uint64_t now;
+
+                k = sd_bus_process(c->bus, NULL);
+                if (k < 0)
+                        return k;
+                if (k > 0)
+                        continue;
+                now = now_usec();
+                if (now >= deadline) {
+                        (void)sd_bus_error_set(ret_error, SD_BUS_ERROR_NO_REPLY, "Method call timed out");
+                        return -ETIMEDOUT;
+                }
+                k = sd_bus_wait(c->bus, deadline - now);
+                if (k < 0)
+                        return k;
+        }
+        if (!late) {
+                (void)sd_bus_error_set(ret_error, SD_BUS_ERROR_DISCONNECTED, "The connection to the main closed");
+                return -ENOTCONN;
+        }
+        k = sd_bus_message_get_errno(late);
+        if (k > 0) {
+                (void)sd_bus_error_copy(ret_error, sd_bus_message_get_error(late));
+                return -k;
+        }
+        *ret_reply = TAKE_PTR(late);
+        return 0;
+}
+
 /* Block for @call's reply, after everything queued before it went out. */
 static int renderer_call_sync(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
                               sd_bus_error *ret_error, sd_bus_message **ret_reply) {
@@ -303,7 +381,7 @@ static int renderer_call_sync(ipcbus_renderer *r, sd_bus_message *call, uint64_t
                 return k;
         }
         renderer_flush(r);
-        return sd_bus_call(r->conn->bus, call, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
+        return renderer_call_checked(r, call, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
 }
 
 int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_error *ret_error, uint64_t *ret_id) {
@@ -349,6 +427,8 @@ int ipcbus_renderer_detach(ipcbus_renderer *r) {
         k = sd_bus_message_set_expect_reply(call, 0);
         if (k < 0)
                 return k;
+        /* An Attach still under way must not make us attached again. */
+        r->attach_call = ipcbus_slot_unref(r->attach_call);
         r->attach = ATTACH_NONE;
         r->id = 0;
         return renderer_submit(r, call, NULL, false, r->timeout_usec);
@@ -356,7 +436,7 @@ int ipcbus_renderer_detach(ipcbus_renderer *r) {
 
 static void renderer_log_refused(ipcbus_renderer *r, const char *what, const char *channel, int k,
                                  const sd_bus_error *error) {
-        log_emit(&r->log, LOG_ERR, "%s on '%s' refused: %s", what, strnull(channel),
+        log_emit(&r->ep.log, LOG_ERR, "%s on '%s' refused: %s", what, strnull(channel),
                  sd_bus_error_is_set(error) ? error->message : g_strerror(-k));
 }
 
@@ -432,7 +512,7 @@ int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_slot, const cha
                 renderer_log_refused(r, "invoke", channel, k, &error);
                 return k;
         }
-        slot = wire_call_new(&r->calls, NULL, callback, userdata);
+        slot = call_new(&r->ep.calls, NULL, callback, NULL, userdata);
         k = renderer_submit(r, call, slot, false, renderer_timeout(r, timeout_usec));
         if (k < 0) {
                 slot->call.fn = NULL;

@@ -20,6 +20,10 @@ typedef enum slot_type {
 } slot_type;
 
 typedef struct channel_entry channel_entry;
+struct connection;
+
+/* An internal call's reply as it came (@reply), or a local error (@reply NULL). */
+typedef void (*call_reply_fn)(sd_bus_message *reply, const sd_bus_error *error, void *userdata);
 
 struct ipcbus_slot {
         unsigned n_ref;   /* the caller's references (or the owner's, floating) */
@@ -51,9 +55,16 @@ struct ipcbus_slot {
                         ipcbus_handler_fn fn;
                 } handler;
                 struct {
-                        sd_bus_slot *bus_slot;
-                        ipcbus_result_fn fn;
-                        GQueue *queue;
+                        ipcbus_result_fn fn;     /* a "v" reply, decoded */
+                        call_reply_fn raw;       /* or the reply as it came */
+                        GQueue *queue;           /* the owner's calls */
+                        struct connection *conn; /* while sent: where the reply comes */
+                        uint64_t cookie;         /* 0 until sent */
+                        sd_bus_message *msg;     /* while held on a direct connection, unsent */
+                        char *callee;            /* the only sender whose reply counts; NULL on a direct connection */
+                        bool via_name;           /* sent to a well-known name: its current owner counts too */
+                        uint64_t deadline;       /* CLOCK_MONOTONIC usec */
+                        GList deadline_link;     /* in conn->call_deadlines */
                 } call;
                 struct {
                         void *fn;

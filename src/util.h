@@ -4,6 +4,7 @@
 /* Small helpers every module uses: cleanup attributes and ownership moves. */
 
 #include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -37,6 +38,20 @@ DEFINE_CLEANUP(GVariant *, g_variant_unref)
 static inline void closep(int *fd) {
         if (*fd >= 0)
                 (void)close(*fd);
+        *fd = -1;
+}
+
+/* Like TAKE_PTR() for a file descriptor: yields it and leaves -1. */
+#define TAKE_FD(fd)                     \
+        ({                              \
+                int _taken = (fd);      \
+                (fd) = -1;              \
+                _taken;                 \
+        })
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void)fclose(*f);
 }
 
 /* Sink a floating GVariant (or ref a normal one); NULL stays NULL. */

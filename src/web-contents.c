@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
+#include "call.h"
 #include "log.h"
 #include "main-endpoint.h"
 #include "util.h"
@@ -14,6 +15,7 @@ int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, connection *conn
         wc->main = m;
         wc->conn = connection_ref(conn);
         wc->bus_name = g_strdup(bus_name);
+        wc->creds = PEER_CREDS_INIT;
         *ret = wc;
         return 0;
 }
@@ -29,6 +31,11 @@ ipcbus_web_contents *ipcbus_web_contents_unref(ipcbus_web_contents *wc) {
                 return NULL;
         sd_bus_slot_unref(wc->owner_watch);
         connection_unref(wc->conn);
+        creds_done(&wc->creds);
+        ipcbus_policy_unref(wc->policy);
+        g_free(wc->class_name);
+        if (wc->refusals_logged)
+                g_hash_table_unref(wc->refusals_logged);
         g_free(wc->name);
         g_free(wc->bus_name);
         g_free(wc);
@@ -89,11 +96,12 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
 
         r = wire_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, a, &error, &msg);
         if (r < 0) {
-                log_emit(&wc->main->log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->main->ep.log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        return connection_send(wc->conn, msg);
+        r = connection_send(wc->conn, msg, NULL);
+        return r < 0 ? r : 0;
 }
 
 int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,
@@ -110,11 +118,12 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
         r = wire_post_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, v, transfer, n_transfer,
                                   &error, &msg);
         if (r < 0) {
-                log_emit(&wc->main->log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->main->ep.log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        return connection_send(wc->conn, msg);
+        r = connection_send(wc->conn, msg, NULL);
+        return r < 0 ? r : 0;
 }
 
 int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
@@ -136,9 +145,114 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                 return r;
         r = wire_append_channel_args(call, channel, a, &error);
         if (r < 0) {
-                log_emit(&wc->main->log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->main->ep.log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        return wire_call_start(wc->conn->bus, &wc->main->calls, ret_slot, call, timeout_usec, callback, userdata);
+        return call_start(wc->conn, &wc->main->ep.calls, ret_slot, call, wc->bus_name, timeout_usec, callback,
+                          userdata);
+}
+
+/* ---- who the peer is ------------------------------------------------------ */
+
+int web_contents_get_creds(ipcbus_web_contents *wc, const peer_creds **ret) {
+        connection *c = wc->conn;
+        int r;
+
+        if (wc->creds.state == 0) {
+                if (!connection_is_open(c))
+                        r = -ESRCH;
+                else if (c->direct && c->spawn_pidfd >= 0)
+                        r = creds_query_pidfd(c->spawn_pidfd, c->spawn_pid, &wc->creds);
+                else if (c->direct)
+                        r = creds_query_socket(sd_bus_get_fd(c->bus), &wc->creds);
+                else if (wc->bus_name)
+                        r = creds_query_bus(c->bus, wc->bus_name, &wc->creds);
+                else
+                        r = -ENODATA;
+                /* A peer that is gone stays gone; anything else (a reply
+                 * not from the bus, a full fd table) may pass: ask again. */
+                if (r < 0 && (r == -ESRCH || r == -ENODATA))
+                        wc->creds.state = r;
+                if (r < 0)
+                        return r;
+        }
+        if (wc->creds.state < 0)
+                return wc->creds.state;
+        *ret = &wc->creds;
+        return 0;
+}
+
+int ipcbus_web_contents_get_pid(ipcbus_web_contents *wc, pid_t *ret_pid) {
+        const peer_creds *c;
+        int r;
+
+        if (!wc || !ret_pid)
+                return -EINVAL;
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        *ret_pid = c->pid;
+        return 0;
+}
+
+int ipcbus_web_contents_get_uid(ipcbus_web_contents *wc, uid_t *ret_uid) {
+        const peer_creds *c;
+        int r;
+
+        if (!wc || !ret_uid)
+                return -EINVAL;
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        *ret_uid = c->uid;
+        return 0;
+}
+
+int ipcbus_web_contents_get_gid(ipcbus_web_contents *wc, gid_t *ret_gid) {
+        const peer_creds *c;
+        int r;
+
+        if (!wc || !ret_gid)
+                return -EINVAL;
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        *ret_gid = c->gid;
+        return 0;
+}
+
+int ipcbus_web_contents_get_pidfd(ipcbus_web_contents *wc) {
+        const peer_creds *c;
+        int r;
+
+        if (!wc)
+                return -EINVAL;
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        return c->pidfd >= 0 ? c->pidfd : -ENODATA;
+}
+
+/* ---- what the peer may do ------------------------------------------------- */
+
+int ipcbus_web_contents_set_policy(ipcbus_web_contents *wc, ipcbus_policy *policy) {
+        if (!wc)
+                return -EINVAL;
+        ipcbus_policy_ref(policy);
+        ipcbus_policy_unref(wc->policy);
+        wc->policy = policy;
+        return 0;
+}
+
+int ipcbus_web_contents_set_class(ipcbus_web_contents *wc, const char *class_name) {
+        if (!wc)
+                return -EINVAL;
+        g_free(wc->class_name);
+        wc->class_name = g_strdup(class_name);
+        return 0;
+}
+
+const char *ipcbus_web_contents_get_class(ipcbus_web_contents *wc) {
+        return wc ? wc->class_name : NULL;
 }

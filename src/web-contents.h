@@ -1,21 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* A renderer as the main sees it (ipcbus_web_contents). */
+/* A peer as the main sees it (ipcbus_web_contents): an attached renderer,
+ * or a peer that talks without attaching. */
 
 #include <ipcbus/ipcbus.h>
 
 #include "connection.h"
+#include "creds.h"
 
 struct ipcbus_web_contents {
         unsigned n_ref;
-        ipcbus_main *main;     /* weak: cleared when the main goes */
+        ipcbus_main *main;     /* weak: cleared when the main forgets it */
         connection *conn;
         uint64_t id;           /* 0 while not attached */
         char *name;
         char *bus_name;        /* unique name, NULL on a direct connection */
         bool attached;
+        bool known;            /* in the main's tables (by_bus_name, or its direct connection) */
         sd_bus_slot *owner_watch; /* NameOwnerChanged for bus_name */
+
+        peer_creds creds;      /* asked for on first use */
+        ipcbus_policy *policy;
+        char *class_name;
+        unsigned calls_in_flight;     /* Invokes of this peer not answered yet */
+        GHashTable *refusals_logged;  /* what was refused and logged once (channel or limit) */
 };
 
 int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, connection *conn, const char *bus_name);
+/* The credentials, asked for once. Return: 0 and the cached creds; a negative errno. */
+int web_contents_get_creds(ipcbus_web_contents *wc, const peer_creds **ret);

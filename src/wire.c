@@ -10,27 +10,32 @@
 #include "value.h"
 #include "wire.h"
 
-int wire_read_channel_args(sd_bus_message *m, sd_bus_error *error, const char **ret_channel, GVariant **ret_args) {
+int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *error, const char **ret_channel) {
         const char *channel;
-        GVariant *args;
         int r;
 
         /* Method calls were checked by the vtable; signals were not. */
-        if (sd_bus_message_has_signature(m, "sav") <= 0)
-                return error_invalid_args(error, "Expected arguments (s channel, av args), got '%s'",
+        if (sd_bus_message_has_signature(m, signature) <= 0)
+                return error_invalid_args(error, "Expected arguments (%s), got '%s'",
+                                          streq(signature, "sav") ? "s channel, av args"
+                                                                  : "s channel, v message, ah ports",
                                           strnull(sd_bus_message_get_signature(m, true)));
         r = sd_bus_message_read_basic(m, 's', &channel);
         if (r <= 0)
-                return error_invalid_args(error, "Expected arguments (s channel, av args)");
+                return error_invalid_args(error, "Cannot read the channel");
         r = channel_validate(channel, error);
         if (r < 0)
                 return r;
-        r = value_read_args(m, &args);
+        *ret_channel = channel;
+        return 0;
+}
+
+int wire_read_args(sd_bus_message *m, const char *channel, sd_bus_error *error, GVariant **ret_args) {
+        int r;
+
+        r = value_read_args(m, ret_args);
         if (r < 0)
                 return error_invalid_args(error, "Arguments of '%s' cannot be read: %s", channel, g_strerror(-r));
-
-        *ret_channel = channel;
-        *ret_args = args;
         return 0;
 }
 
@@ -91,71 +96,6 @@ int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_
         return 0;
 }
 
-static void call_unlink(ipcbus_slot *s) {
-        g_queue_unlink(s->call.queue, &s->link);
-        /* Dropping the sd-bus slot cancels the call if it is still out. */
-        s->call.bus_slot = sd_bus_slot_unref(s->call.bus_slot);
-}
-
-/* Deliver the outcome once, then end the registration. */
-static void call_finish(ipcbus_slot *s, GVariant *result, const sd_bus_error *error) {
-        slot_pin(s);
-        slot_run_begin(s);
-        if (s->connected && s->call.fn)
-                (void)s->call.fn(result, error, s->userdata);
-        slot_disconnect(s);
-        slot_run_end(s);
-        slot_unpin(s);
-}
-
-static int call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(g_variant_unrefp) GVariant *result = NULL;
-
-        (void)wire_read_result(reply, &error, &result);
-        call_finish(userdata, result, sd_bus_error_is_set(&error) ? &error : NULL);
-        return 1;
-}
-
-ipcbus_slot *wire_call_new(GQueue *calls, ipcbus_slot **ret_slot, ipcbus_result_fn callback, void *userdata) {
-        ipcbus_slot *s = slot_new(SLOT_CALL, !ret_slot, userdata, call_unlink);
-
-        s->call.fn = callback;
-        s->call.queue = calls;
-        g_queue_push_tail_link(calls, &s->link);
-        slot_hand_over(s, ret_slot);
-        return s;
-}
-
-int wire_call_send(sd_bus *bus, ipcbus_slot *s, sd_bus_message *call, uint64_t timeout_usec) {
-        return sd_bus_call_async(bus, &s->call.bus_slot, call, call_reply, s, timeout_usec);
-}
-
-void wire_call_fail(ipcbus_slot *s, const sd_bus_error *error) {
-        call_finish(s, NULL, error);
-}
-
-int wire_call_start(sd_bus *bus, GQueue *calls, ipcbus_slot **ret_slot, sd_bus_message *call,
-                    uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata) {
-        ipcbus_slot *s = wire_call_new(calls, NULL, callback, userdata);
-        int r;
-
-        r = wire_call_send(bus, s, call, timeout_usec);
-        if (r < 0) {
-                /* Floating: this drops the last reference, no callback. */
-                s->call.fn = NULL;
-                s->destroy = NULL;
-                slot_disconnect(s);
-                return r;
-        }
-        if (ret_slot) {
-                /* Hand the owner's reference to the caller. */
-                s->floating = false;
-                *ret_slot = s;
-        }
-        return 0;
-}
-
 int wire_post_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel,
                           GVariant *message, ipcbus_port *const *ports, size_t n_ports, sd_bus_error *error,
                           sd_bus_message **ret) {
@@ -199,23 +139,13 @@ int wire_post_message_new(sd_bus *bus, const char *path, const char *destination
         return 0;
 }
 
-int wire_read_post_message(sd_bus_message *m, sd_event *event, int64_t priority, sd_bus_error *error,
-                           const char **ret_channel, GVariant **ret_args, ipcbus_port ***ret_ports, size_t *ret_n) {
+int wire_read_post_message(sd_bus_message *m, const char *channel, sd_event *event, int64_t priority,
+                           sd_bus_error *error, GVariant **ret_args, ipcbus_port ***ret_ports, size_t *ret_n) {
         _cleanup_(g_variant_unrefp) GVariant *message = NULL;
         ipcbus_port **ports = NULL;
-        const char *channel;
         size_t n = 0;
         int r, fd;
 
-        if (sd_bus_message_has_signature(m, "svah") <= 0)
-                return error_invalid_args(error, "Expected arguments (s channel, v message, ah ports), got '%s'",
-                                          strnull(sd_bus_message_get_signature(m, true)));
-        r = sd_bus_message_read_basic(m, 's', &channel);
-        if (r < 0)
-                return error_invalid_args(error, "Cannot read the channel");
-        r = channel_validate(channel, error);
-        if (r < 0)
-                return r;
         r = value_read_variant(m, &message);
         if (r < 0)
                 return error_invalid_args(error, "The message on '%s' cannot be read: %s", channel,
@@ -241,7 +171,6 @@ int wire_read_post_message(sd_bus_message *m, sd_event *event, int64_t priority,
                 return error_invalid_args(error, "Port %zu on '%s' is not usable: %s", n, channel, g_strerror(-r));
         }
 
-        *ret_channel = channel;
         *ret_args = g_variant_ref_sink(ipcbus_args(message, NULL));
         *ret_ports = ports;
         *ret_n = n;

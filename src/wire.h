@@ -3,19 +3,23 @@
 
 /*
  * The contract's messages, built and read in one place for both endpoints:
- * the "s channel, av args" body, the Channel1.Message signal, and calls
- * whose reply is one "v".
+ * the "s channel, av args" body, the Channel1 signals, and replies that
+ * are one "v".
  */
 
 #include <ipcbus/ipcbus.h>
 
 /**
- * wire_read_channel_args - read "s channel, av args" from @m
+ * wire_read_channel - check @m's signature and read its channel
+ * @signature: "sav" (Message, Invoke, SendSync) or "svah" (PostMessage)
  * @ret_channel: points into @m
- * @ret_args: "av", a new reference
- * Return: 0; -EINVAL with InvalidArgs in @error (bad channel or value).
+ * Return: 0; -EINVAL with InvalidArgs in @error.
  */
-int wire_read_channel_args(sd_bus_message *m, sd_bus_error *error, const char **ret_channel, GVariant **ret_args);
+int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *error, const char **ret_channel);
+
+/* After wire_read_channel(): the "av" args, a new reference.
+ * Return: 0; -EINVAL with InvalidArgs in @error. */
+int wire_read_args(sd_bus_message *m, const char *channel, sd_bus_error *error, GVariant **ret_args);
 
 /* Append "s channel, av args". Return: 0; -EINVAL with the reason in @error. */
 int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, sd_bus_error *error);
@@ -28,22 +32,6 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
  */
 int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
                      sd_bus_error *error, sd_bus_message **ret);
-
-/**
- * wire_call_new - a slot for a call whose reply is one "v"
- * @calls: the owner's queue of pending calls; the slot stays linked there
- *   until the reply, the timeout, failure or cancellation
- * The call is not sent yet: wire_call_send() sends it, wire_call_fail()
- * ends it with an error (a renderer queues calls until its main appears).
- * Return: the slot, floating unless @ret_slot is set (then also stored there).
- */
-ipcbus_slot *wire_call_new(GQueue *calls, ipcbus_slot **ret_slot, ipcbus_result_fn callback, void *userdata);
-int wire_call_send(sd_bus *bus, ipcbus_slot *slot, sd_bus_message *call, uint64_t timeout_usec);
-void wire_call_fail(ipcbus_slot *slot, const sd_bus_error *error);
-
-/* wire_call_new() + wire_call_send(); on failure nothing is left behind. */
-int wire_call_start(sd_bus *bus, GQueue *calls, ipcbus_slot **ret_slot, sd_bus_message *call,
-                    uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata);
 
 /* Decode a "v" method reply: the value, or the error it carries. */
 int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_result);
@@ -60,11 +48,11 @@ int wire_post_message_new(sd_bus *bus, const char *path, const char *destination
                           sd_bus_message **ret);
 
 /**
- * wire_read_post_message - read a PostMessage signal
+ * wire_read_post_message - the rest of a PostMessage signal, after wire_read_channel()
  * @event, @priority: where the arriving ports run
  * @ret_args: "av" holding the message (listeners get (event, message))
  * @ret_ports, @ret_n: the ports, new references in a new array
  * Return: 0; -EINVAL with InvalidArgs in @error.
  */
-int wire_read_post_message(sd_bus_message *m, sd_event *event, int64_t priority, sd_bus_error *error,
-                           const char **ret_channel, GVariant **ret_args, ipcbus_port ***ret_ports, size_t *ret_n);
+int wire_read_post_message(sd_bus_message *m, const char *channel, sd_event *event, int64_t priority,
+                           sd_bus_error *error, GVariant **ret_args, ipcbus_port ***ret_ports, size_t *ret_n);

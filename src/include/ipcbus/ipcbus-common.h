@@ -34,8 +34,45 @@ typedef struct ipcbus_port ipcbus_port;
 #define IPCBUS_ERROR_DENIED "org.ipcbus.Error.Denied"
 #define IPCBUS_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
 
+#define IPCBUS_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"
+
 /* Channel names: non-empty UTF-8, at most this many bytes. */
 #define IPCBUS_CHANNEL_MAX 255
+
+/**
+ * ipcbus_op - what a peer asks of an endpoint; also a bit mask
+ * @IPCBUS_OP_MESSAGE: a Channel1.Message signal (ipcRenderer.send)
+ * @IPCBUS_OP_SEND_SYNC: Main1.SendSync (ipcRenderer.sendSync)
+ * @IPCBUS_OP_INVOKE: Main1.Invoke or Renderer1.Invoke (invoke/handle)
+ * @IPCBUS_OP_POST_MESSAGE: a Channel1.PostMessage signal (postMessage)
+ * @IPCBUS_OP_ATTACH: Main1.Attach (a renderer comes up); no channel
+ */
+typedef enum ipcbus_op {
+        IPCBUS_OP_MESSAGE = 1 << 0,
+        IPCBUS_OP_SEND_SYNC = 1 << 1,
+        IPCBUS_OP_INVOKE = 1 << 2,
+        IPCBUS_OP_POST_MESSAGE = 1 << 3,
+        IPCBUS_OP_ATTACH = 1 << 4,
+} ipcbus_op;
+
+/* Every operation an allowlist can name (all but Attach). */
+#define IPCBUS_OP_CHANNELS \
+        (IPCBUS_OP_MESSAGE | IPCBUS_OP_SEND_SYNC | IPCBUS_OP_INVOKE | IPCBUS_OP_POST_MESSAGE)
+
+/**
+ * ipcbus_counter - what an endpoint refused, counted since it was created
+ * @IPCBUS_COUNTER_CALLS_DENIED: calls answered org.ipcbus.Error.Denied
+ * @IPCBUS_COUNTER_SIGNALS_DROPPED: Message and PostMessage signals refused
+ * @IPCBUS_COUNTER_REPLIES_DROPPED: replies to our calls from a peer we did not call
+ * @IPCBUS_COUNTER_LIMITS_EXCEEDED: calls answered LimitsExceeded
+ */
+typedef enum ipcbus_counter {
+        IPCBUS_COUNTER_CALLS_DENIED,
+        IPCBUS_COUNTER_SIGNALS_DROPPED,
+        IPCBUS_COUNTER_REPLIES_DROPPED,
+        IPCBUS_COUNTER_LIMITS_EXCEEDED,
+        _IPCBUS_COUNTER_MAX,
+} ipcbus_counter;
 
 /**
  * ipcbus_listener_fn - a listener for channel messages (ipcMain.on / ipcRenderer.on)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ipcbus/ipcbus-common.h>
+#include <ipcbus/ipcbus-policy.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -177,6 +178,80 @@ IPCBUS_EXPORT void ipcbus_web_contents_array_free(ipcbus_web_contents **array);
  * Return: 0; -EINVAL for a bad channel or a value that cannot be carried.
  */
 IPCBUS_EXPORT int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args);
+
+/* ---- The trust boundary (docs/security.md) ------------------------------ */
+
+/**
+ * ipcbus_sender_check_fn - the central sender check
+ * @m: the main
+ * @sender: who sent it: an attached renderer, or a peer that never
+ *   attached (id 0); its kernel credentials are one call away
+ *   (ipcbus_web_contents_get_uid() and friends, cached per peer)
+ * @op: what it asks: IPCBUS_OP_MESSAGE, _SEND_SYNC, _INVOKE,
+ *   _POST_MESSAGE or _ATTACH
+ * @channel: the channel; for IPCBUS_OP_ATTACH the name the renderer
+ *   asks for, or NULL
+ * @userdata: as set
+ *
+ * Runs before any listener or handler and before the arguments are
+ * decoded, for every incoming message on every connection: Electron's
+ * "validate the sender of all IPC messages" in one place.
+ * Return: 0 to let it through; a negative errno (-EPERM, -EACCES) to
+ * refuse it: a call is answered org.ipcbus.Error.Denied naming the
+ * channel, a signal is dropped; both are counted and logged once per peer
+ * and channel.
+ */
+typedef int (*ipcbus_sender_check_fn)(ipcbus_main *m, ipcbus_web_contents *sender, ipcbus_op op,
+                                      const char *channel, void *userdata);
+
+/* Install the sender check (NULL removes it). Return: 0; -EINVAL. */
+IPCBUS_EXPORT int ipcbus_main_set_sender_check(ipcbus_main *m, ipcbus_sender_check_fn fn, void *userdata);
+
+/**
+ * ipcbus_main_set_renderer_policy, ipcbus_main_set_unattached_policy,
+ * ipcbus_main_set_class_policy - who may use which channels
+ * @policy: an allowlist (a reference is taken); NULL allows everything
+ * @class_name: a class the main assigns with ipcbus_web_contents_set_class()
+ *
+ * One policy applies to each peer, the most specific one: the peer's own
+ * (ipcbus_web_contents_set_policy()); else its class's; else, for an
+ * attached renderer, the renderer policy; else (busctl, desktop services,
+ * anything that never attached) the unattached policy. Only the main
+ * decides which: the name a renderer attaches with selects nothing.
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_main_set_renderer_policy(ipcbus_main *m, ipcbus_policy *policy);
+IPCBUS_EXPORT int ipcbus_main_set_unattached_policy(ipcbus_main *m, ipcbus_policy *policy);
+IPCBUS_EXPORT int ipcbus_main_set_class_policy(ipcbus_main *m, const char *class_name, ipcbus_policy *policy);
+
+/**
+ * ipcbus_limit - per-peer caps; past one, a call gets
+ *   org.freedesktop.DBus.Error.LimitsExceeded naming it and a signal is dropped
+ * @IPCBUS_LIMIT_CALLS_PER_PEER: Invokes of one peer whose handlers have not
+ *   answered yet (default 64)
+ * @IPCBUS_LIMIT_ATTACH_NAME: bytes in the name given at Attach (default 255)
+ * @IPCBUS_LIMIT_ATTACH_PROPERTIES: entries in Attach's properties (default 32)
+ * @IPCBUS_LIMIT_PEERS_PER_CONNECTION: renderers and other peers the main
+ *   tracks on one bus connection (default 4096)
+ */
+typedef enum ipcbus_limit {
+        IPCBUS_LIMIT_CALLS_PER_PEER,
+        IPCBUS_LIMIT_ATTACH_NAME,
+        IPCBUS_LIMIT_ATTACH_PROPERTIES,
+        IPCBUS_LIMIT_PEERS_PER_CONNECTION,
+        _IPCBUS_LIMIT_MAX,
+} ipcbus_limit;
+
+/* Return: 0; -EINVAL for an unknown limit or a value of 0. */
+IPCBUS_EXPORT int ipcbus_main_set_limit(ipcbus_main *m, ipcbus_limit limit, uint64_t value);
+/* Return: the limit's value; 0 for an unknown limit or a NULL main. */
+IPCBUS_EXPORT uint64_t ipcbus_main_get_limit(ipcbus_main *m, ipcbus_limit limit);
+
+/**
+ * ipcbus_main_get_counter - what the trust boundary refused so far
+ * Return: 0 with the count in @ret; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_main_get_counter(ipcbus_main *m, ipcbus_counter counter, uint64_t *ret);
 
 #ifdef __cplusplus
 }

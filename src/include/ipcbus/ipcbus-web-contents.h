@@ -2,6 +2,8 @@
 #pragma once
 
 #include <ipcbus/ipcbus-common.h>
+#include <ipcbus/ipcbus-policy.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +64,49 @@ IPCBUS_EXPORT int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, cons
 IPCBUS_EXPORT int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
                                              GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback,
                                              void *userdata);
+
+/**
+ * ipcbus_web_contents_get_pid, ipcbus_web_contents_get_uid,
+ * ipcbus_web_contents_get_gid - the sender's kernel-verified credentials
+ *
+ * On a direct connection: what the kernel recorded for the socket
+ * (SO_PEERCRED), or, for a renderer the main spawned, that process. On a
+ * bus: the bus's own answer for the peer's unique name (the process that
+ * connected), with the gid from the kernel for that process. Asked for
+ * once per peer, on first use, and cached: a peer's identity does not
+ * change while its connection lasts.
+ * Return: 0; -ESRCH if the peer is gone before it could be asked;
+ * -ENODATA if neither the kernel nor the bus can tell; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_get_pid(ipcbus_web_contents *wc, pid_t *ret_pid);
+IPCBUS_EXPORT int ipcbus_web_contents_get_uid(ipcbus_web_contents *wc, uid_t *ret_uid);
+IPCBUS_EXPORT int ipcbus_web_contents_get_gid(ipcbus_web_contents *wc, gid_t *ret_gid);
+
+/**
+ * ipcbus_web_contents_get_pidfd - a pidfd for the sender's process
+ *
+ * Borrowed: valid while @wc is referenced; dup it to keep it.
+ * Return: the descriptor; -ENODATA where the kernel and the bus give none;
+ * the errors of ipcbus_web_contents_get_pid().
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_get_pidfd(ipcbus_web_contents *wc);
+
+/**
+ * ipcbus_web_contents_set_policy - this peer's own allowlist
+ * @policy: a reference is taken; NULL falls back to its class's or the
+ *   main's (ipcbus_main_set_renderer_policy())
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_set_policy(ipcbus_web_contents *wc, ipcbus_policy *policy);
+
+/**
+ * ipcbus_web_contents_set_class - put the peer in a class of the main's
+ * @class_name: NULL for none; its policy is ipcbus_main_set_class_policy()'s
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_set_class(ipcbus_web_contents *wc, const char *class_name);
+/* Return: the class the main assigned, or NULL. */
+IPCBUS_EXPORT const char *ipcbus_web_contents_get_class(ipcbus_web_contents *wc);
 
 #ifdef __cplusplus
 }

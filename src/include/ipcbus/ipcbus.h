@@ -23,6 +23,7 @@
 #include <ipcbus/ipcbus-slot.h>
 #include <ipcbus/ipcbus-event.h>
 #include <ipcbus/ipcbus-invocation.h>
+#include <ipcbus/ipcbus-policy.h>
 #include <ipcbus/ipcbus-main.h>
 #include <ipcbus/ipcbus-web-contents.h>
 #include <ipcbus/ipcbus-renderer.h>

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the main and a renderer have in common: the loop they run on, where
+ * they log, their channel registry, their outgoing calls, and the one path
+ * every incoming Message, PostMessage, Invoke and SendSync takes
+ * (dispatch.h). Both embed an endpoint as their first member; what differs
+ * between them (who the sender is, whether it may do this) is the admit
+ * function of their ops.
+ */
+
+#include <ipcbus/ipcbus.h>
+
+#include "channel.h"
+#include "connection.h"
+#include "log.h"
+
+typedef struct endpoint endpoint;
+
+typedef struct endpoint_ops {
+        void (*ref)(endpoint *ep);
+        void (*unref)(endpoint *ep);
+        /*
+         * The gate: before a message is decoded any further than its
+         * channel, say who sent it and whether it may. @channel is NULL for
+         * Attach (the name asked for goes in @attach_name). On refusal,
+         * calls get the error set in @error (Denied, LimitsExceeded);
+         * signals are dropped. The admit function logs and counts what it
+         * refuses. Return: 0 and the sender (a new reference, NULL in a
+         * renderer); negative errno to refuse.
+         */
+        int (*admit)(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op, const char *channel,
+                     ipcbus_web_contents **ret_sender, sd_bus_error *error);
+} endpoint_ops;
+
+struct endpoint {
+        const endpoint_ops *ops;
+        sd_event *event;
+        int64_t priority;
+        log_target log;
+        registry registry;
+        GQueue calls;                /* outgoing calls in flight or queued (slots) */
+        ipcbus_renderer *renderer;   /* self on the renderer side: event.reply sends through it */
+        uint64_t counters[_IPCBUS_COUNTER_MAX];
+};
+
+void endpoint_init(endpoint *ep, const endpoint_ops *ops);
+/* Cancel outgoing calls without callbacks, clear the registry, drop the loop. */
+void endpoint_done(endpoint *ep);
+
+/* Return: 0; -EBUSY if already attached; sd-event errors. */
+int endpoint_attach_event(endpoint *ep, sd_event *event, int64_t priority);
+int endpoint_run(endpoint *ep);
+int endpoint_exit(endpoint *ep, int code);
+
+static inline endpoint *endpoint_hold(endpoint *ep) {
+        ep->ops->ref(ep);
+        return ep;
+}
+
+static inline void endpoint_releasep(endpoint **ep) {
+        if (*ep)
+                (*ep)->ops->unref(*ep);
+}
+
+static inline void endpoint_count(endpoint *ep, ipcbus_counter counter) {
+        ep->counters[counter]++;
+}

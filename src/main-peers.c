@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The peers a main knows: attached renderers and peers that talk without
+ * attaching, each one ipcbus_web_contents for as long as its connection or
+ * unique name lasts, so that what is learnt of it (credentials, refusals
+ * logged, calls in flight) is learnt once. */
+#include <errno.h>
+
+#include "call.h"
+#include "main-endpoint.h"
+#include "util.h"
+#include "web-contents.h"
+
+void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_contents *wc) {
+        /* Callbacks may remove themselves or others: walk a snapshot. */
+        unsigned n = queue->length, i = 0;
+        ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
+
+        for (GList *l = queue->head; l; l = l->next)
+                snap[i++] = slot_pin(l->data);
+        for (i = 0; i < n; i++) {
+                if (snap[i]->connected) {
+                        slot_run_begin(snap[i]);
+                        ((ipcbus_web_contents_fn)snap[i]->lifecycle.fn)(m, wc, snap[i]->userdata);
+                        slot_run_end(snap[i]);
+                }
+                slot_unpin(snap[i]);
+        }
+}
+
+void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
+        bool was_attached = wc->attached;
+
+        if (!wc->known)
+                return;
+        wc->known = false;
+        wc->attached = false;
+        wc->owner_watch = sd_bus_slot_unref(wc->owner_watch);
+        if (wc->bus_name && g_hash_table_remove(m->by_bus_name, wc->bus_name))
+                wc->conn->n_peers--;
+        if (was_attached) {
+                g_hash_table_remove(m->by_id, &wc->id);
+                main_fire_lifecycle(m, &m->on_detached, wc);
+        }
+        /* The tables' reference. */
+        ipcbus_web_contents_unref(wc);
+}
+
+static int main_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        ipcbus_web_contents *wc = userdata;
+        const char *name, *old_owner, *new_owner;
+
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
+                return 0;
+        if (!new_owner[0] && wc->main)
+                main_forget_web_contents(wc->main, wc);
+        return 0;
+}
+
+static void main_on_owner_checked(sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
+        ipcbus_web_contents *wc = userdata;
+
+        /* Gone before our watch was in place: NameOwnerChanged was missed.
+         * (A local error, such as the bus closing, proves nothing.) */
+        if (reply && error && wc->main)
+                main_forget_web_contents(wc->main, wc);
+}
+
+static void web_contents_unref_notify(void *wc) {
+        ipcbus_web_contents_unref(wc);
+}
+
+static int main_on_watch_installed(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        ipcbus_web_contents *wc = userdata;
+        ipcbus_slot *s;
+        int r;
+
+        if (!wc->known || !wc->main)
+                return 0;
+        r = sd_bus_message_new_method_call(wc->conn->bus, &call, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
+                                           BUS_DRIVER_NAME, "GetNameOwner");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "s", wc->bus_name);
+        if (r < 0)
+                return 0;
+        s = call_new(&wc->main->ep.calls, NULL, NULL, main_on_owner_checked, ipcbus_web_contents_ref(wc));
+        s->destroy = web_contents_unref_notify;
+        if (call_send(wc->conn, s, call, BUS_DRIVER_NAME, false, 0) < 0)
+                slot_disconnect(s);
+        return 0;
+}
+
+/* Notice when a bus peer's connection goes away. */
+static int main_watch_owner(ipcbus_web_contents *wc) {
+        _cleanup_(freep) char *rule = NULL;
+
+        rule = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                               "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
+                               wc->bus_name);
+        return sd_bus_add_match_async(wc->conn->bus, &wc->owner_watch, rule, main_on_owner_changed,
+                                      main_on_watch_installed, wc);
+}
+
+int main_peer_get(ipcbus_main *m, connection *c, sd_bus_message *msg, ipcbus_web_contents **ret) {
+        ipcbus_web_contents *wc;
+        const char *sender;
+        int r;
+
+        if (c->direct) {
+                *ret = ipcbus_web_contents_ref(c->peer);
+                return 0;
+        }
+        sender = sd_bus_message_get_sender(msg);
+        wc = sender ? g_hash_table_lookup(m->by_bus_name, sender) : NULL;
+        if (wc) {
+                *ret = ipcbus_web_contents_ref(wc);
+                return 0;
+        }
+        (void)web_contents_new(&wc, m, c, sender);
+        /* No sender (a bus that does not say): answerable, never tracked. */
+        if (!sender) {
+                *ret = wc;
+                return 0;
+        }
+        if (c->n_peers >= m->limits[IPCBUS_LIMIT_PEERS_PER_CONNECTION]) {
+                *ret = wc;
+                return -ENOBUFS;
+        }
+        r = main_watch_owner(wc);
+        if (r < 0) {
+                /* Without a watch we would never forget it: serve it untracked. */
+                log_emit(&m->ep.log, LOG_WARNING, "Cannot watch %s: %s", sender, g_strerror(-r));
+                *ret = wc;
+                return 0;
+        }
+        wc->known = true;
+        c->n_peers++;
+        g_hash_table_insert(m->by_bus_name, wc->bus_name, ipcbus_web_contents_ref(wc));
+        *ret = wc;
+        return 0;
+}
+
+void main_peer_attach(ipcbus_main *m, ipcbus_web_contents *wc) {
+        wc->id = ++m->next_id;
+        wc->attached = true;
+        g_hash_table_insert(m->by_id, &wc->id, wc);
+}
+
+ipcbus_web_contents *main_peer_new_direct(ipcbus_main *m, connection *c) {
+        ipcbus_web_contents *wc;
+
+        (void)web_contents_new(&wc, m, c, NULL);
+        wc->known = true;
+        main_peer_attach(m, wc);
+        c->peer = ipcbus_web_contents_ref(wc);
+        return wc;
+}
