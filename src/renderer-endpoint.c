@@ -145,6 +145,13 @@ bool ipcbus_renderer_has_main(ipcbus_renderer *r) {
         return r && r->has_main && connection_is_open(r->conn);
 }
 
+int ipcbus_renderer_get_counter(ipcbus_renderer *r, ipcbus_counter counter, uint64_t *ret) {
+        if (!r || !ret || (unsigned)counter >= _IPCBUS_COUNTER_MAX)
+                return -EINVAL;
+        *ret = r->ep.counters[counter];
+        return 0;
+}
+
 uint64_t ipcbus_renderer_get_id(ipcbus_renderer *r) {
         return r && r->attach == ATTACH_DONE ? r->id : 0;
 }

@@ -162,6 +162,14 @@ IPCBUS_EXPORT int ipcbus_renderer_handle_once(ipcbus_renderer *r, ipcbus_slot **
                                               ipcbus_handler_fn fn, void *userdata);
 IPCBUS_EXPORT int ipcbus_renderer_remove_handler(ipcbus_renderer *r, const char *channel);
 
+/**
+ * ipcbus_renderer_get_counter - what this renderer refused so far: replies
+ * to its calls from a peer it did not call (IPCBUS_COUNTER_REPLIES_DROPPED),
+ * Message, PostMessage and Renderer1.Invoke from anyone but its main
+ * Return: 0 with the count in @ret; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_renderer_get_counter(ipcbus_renderer *r, ipcbus_counter counter, uint64_t *ret);
+
 #ifdef __cplusplus
 }
 #endif
