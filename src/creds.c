@@ -55,7 +55,8 @@ static int proc_read_ids(pid_t pid, uid_t *ret_uid, gid_t *ret_gid) {
 /*
  * Read the ids of the process @pidfd refers to. The pidfd pins the
  * process: if it has not exited after /proc was read, /proc/PID was that
- * process and not a later one that got the same pid.
+ * process and not a later one that got the same pid. Without a pidfd
+ * (@pidfd < 0: a kernel before 5.3, or valgrind) /proc is all there is.
  */
 static int creds_fill_from_pidfd(int pidfd, pid_t pid, peer_creds *c) {
         uid_t uid;
@@ -65,7 +66,7 @@ static int creds_fill_from_pidfd(int pidfd, pid_t pid, peer_creds *c) {
         r = proc_read_ids(pid, &uid, &gid);
         if (r < 0)
                 return r;
-        if (pidfd_exited(pidfd))
+        if (pidfd >= 0 && pidfd_exited(pidfd))
                 return -ESRCH;
         c->uid = uid;
         c->gid = gid;
@@ -127,7 +128,10 @@ int creds_query_bus(sd_bus *bus, const char *name, peer_creds *ret) {
         /* The bus gives no gid: the kernel's, for the process the bus named. */
         if (pidfd < 0) {
                 pidfd = pidfd_open_cloexec(c.pid);
-                if (pidfd < 0)
+                if (pidfd == -ESRCH)
+                        return pidfd;
+                /* No pidfds here: the uid check below is the only guard. */
+                if (pidfd < 0 && pidfd != -ENOSYS)
                         return pidfd;
         }
         uid = c.uid;

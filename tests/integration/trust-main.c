@@ -138,7 +138,7 @@ static int on_renderer_answer(GVariant *result, const sd_bus_error *error, void 
         if (error)
                 (void)ipcbus_invocation_return_value(inv, g_variant_new_printf("error %s", error->name));
         else
-                (void)ipcbus_invocation_return_value(inv, g_variant_ref(result));
+                (void)ipcbus_invocation_return_value(inv, result);
         ipcbus_invocation_unref(inv);
         return 0;
 }
