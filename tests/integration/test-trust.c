@@ -164,6 +164,25 @@ static uint64_t main_counter(ipcbus_renderer *r, const char *name) {
 
 /* ---- replies from the callee only ------------------------------------------- */
 
+typedef struct in_callback {
+        ipcbus_renderer *r;
+        bool done;
+        int k;
+        char *error_name;
+} in_callback;
+
+/* A blocking call made inside a callback cannot wait past a forgery:
+ * sd-bus cannot process the connection from inside its own dispatch. */
+static int on_poked(ipcbus_event *e, GVariant *args, void *userdata) {
+        in_callback *ic = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        ic->k = ipcbus_renderer_invoke_sync(ic->r, "slow-invoke", NULL, 0, &error, NULL);
+        ic->error_name = g_strdup(error.name);
+        ic->done = true;
+        return 0;
+}
+
 static void test_forged_replies_ignored(void **state) {
         fixture *f = *state;
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
@@ -197,6 +216,20 @@ static void test_forged_replies_ignored(void **state) {
 
         assert_int_equal(ipcbus_renderer_get_counter(r, IPCBUS_COUNTER_REPLIES_DROPPED, &dropped), 0);
         assert_int_equal(dropped, 4);
+
+        /* Inside a callback the forged answer is refused, not taken. */
+        {
+                in_callback ic = { .r = r };
+
+                assert_int_equal(ipcbus_renderer_on(r, NULL, "poked", on_poked, &ic), 0);
+                assert_int_equal(ipcbus_renderer_send(r, "poke", NULL), 0);
+                assert_true(run_until(f, &ic.done));
+                assert_int_equal(ic.k, -EPROTO);
+                assert_string_equal(ic.error_name, SD_BUS_ERROR_INCONSISTENT_MESSAGE);
+                g_free(ic.error_name);
+                /* The real answer comes later and is dropped: nobody waits. */
+                assert_invoke(r, "echo", "[]");
+        }
         /* Each forged reply was logged once per sender, not per reply: the
          * main did not log (nothing was forged to it yet). */
         assert_int_equal(main_counter(r, "replies-dropped"), 0);

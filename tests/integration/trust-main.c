@@ -104,6 +104,10 @@ static int on_release(ipcbus_event *e, GVariant *args, void *userdata) {
         return 0;
 }
 
+static int on_poke(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_web_contents_send(ipcbus_event_get_sender(e), "poked", NULL);
+}
+
 static int h_admin_only(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, g_variant_new_string("admin"));
 }
@@ -182,7 +186,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
 static const char *const renderer_channels[] = {
         "echo", "whoami", "held", "release", "counters", "count", "count-get", "call-renderer",
-        "forbidden-by-hook", "slow-invoke", "slow-sync",
+        "forbidden-by-hook", "slow-invoke", "slow-sync", "poke",
 };
 
 int trust_main_child(void *userdata) {
@@ -197,6 +201,7 @@ int trust_main_child(void *userdata) {
         CHECK(ipcbus_main_handle(the_main, NULL, "whoami", h_whoami, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "held", h_held, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "release", on_release, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "poke", on_poke, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "admin-only", h_admin_only, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "counters", h_counters, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "count", on_count, NULL));
