@@ -165,6 +165,8 @@ connection *connection_unref(connection *c) {
         if (--c->n_ref > 0)
                 return NULL;
         connection_close(c);
+        /* A closed connection may have armed its call timer since. */
+        c->call_timer = sd_event_source_disable_unref(c->call_timer);
         /* Calls hold the connection: none is left by now. */
         if (c->calls)
                 g_hash_table_unref(c->calls);

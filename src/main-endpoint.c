@@ -222,6 +222,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (!wc->attached) {
                 /* A direct renderer that detached comes back with its old id. */
                 if (c->direct && !wc->known) {
+                        wc->main = m;
                         wc->known = true;
                         wc->attached = true;
                         g_hash_table_insert(m->by_id, &wc->id, ipcbus_web_contents_ref(wc));

@@ -41,6 +41,8 @@ void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
                 g_hash_table_remove(m->by_id, &wc->id);
                 main_fire_lifecycle(m, &m->on_detached, wc);
         }
+        /* Whoever still holds it holds a peer of no main. */
+        wc->main = NULL;
         /* The tables' reference. */
         ipcbus_web_contents_unref(wc);
 }

@@ -96,8 +96,11 @@ void renderer_flush(ipcbus_renderer *r) {
         while (r->has_main && (op = pending_pop(r))) {
                 int k = 0;
 
-                /* An invoke cancelled while it waited is simply skipped. */
-                if (!op->call || op->call->connected) {
+                /* An invoke cancelled while it waited is simply skipped,
+                 * and so is an Attach a Detach overtook. */
+                if (op->attach && r->attach != ATTACH_WANTED)
+                        ;
+                else if (!op->call || op->call->connected) {
                         if (now >= op->deadline)
                                 renderer_fail_op(r, op, -ETIMEDOUT);
                         else {
