@@ -247,6 +247,30 @@ static void test_direct_attach_keeps_id(void **state) {
         g_variant_get_child(ids, 0, "(t&s)", &tuple_id, &name);
         assert_int_equal(tuple_id, f->id);
         assert_string_equal(name, "sandboxed");
+        g_clear_pointer(&ids, g_variant_unref);
+
+        /* Detached, it is gone from the main's renderers... */
+        assert_int_equal(ipcbus_renderer_detach(f->r), 0);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "ids", NULL, 0, NULL, &ids), 0);
+        assert_int_equal(g_variant_n_children(ids), 0);
+        g_clear_pointer(&ids, g_variant_unref);
+        /* ...and attached again, it is back under its old id, and the
+         * main's sends reach it. */
+        assert_int_equal(ipcbus_renderer_attach_sync(f->r, "again", NULL, &id), 0);
+        assert_int_equal(id, f->id);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "ids", NULL, 0, NULL, &ids), 0);
+        assert_int_equal(g_variant_n_children(ids), 1);
+        g_variant_get_child(ids, 0, "(t&s)", &tuple_id, &name);
+        assert_int_equal(tuple_id, f->id);
+        assert_string_equal(name, "again");
+        {
+                inbox back = {};
+
+                assert_int_equal(ipcbus_renderer_on(f->r, NULL, "sender-back", inbox_listener, &back), 0);
+                assert_int_equal(ipcbus_renderer_send(f->r, "sender-send", NULL), 0);
+                assert_true(run_until(f->event, &back.got));
+                inbox_clear(&back);
+        }
 }
 
 static int renderer_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
