@@ -13,6 +13,7 @@ static connection *connection_alloc(sd_bus *bus, bool direct) {
         c->bus = bus;
         c->direct = direct;
         c->link.data = c;
+        c->spawn_pidfd = -1;
         return c;
 }
 
@@ -160,6 +161,7 @@ connection *connection_unref(connection *c) {
         while (c->held.head)
                 sd_bus_message_unref(g_queue_pop_head(&c->held));
         sd_bus_unref(c->bus);
+        closep(&c->spawn_pidfd);
         g_free(c);
         return NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <sys/types.h>
 
 typedef struct connection {
         unsigned n_ref;
@@ -30,6 +31,12 @@ typedef struct connection {
          * the connection); once the peer speaks, its handshake is over. */
         bool peer_spoke;
         GQueue held;   /* of sd_bus_message */
+        /* Set by ipcbus_main_spawn: the process the main started at the
+         * other end (under the sandbox, bwrap, which lives exactly as long
+         * as the renderer in it). 0 / -1 otherwise. The pidfd is owned
+         * here and stays valid after the child is reaped. */
+        pid_t spawn_pid;
+        int spawn_pidfd;
 } connection;
 
 typedef enum connection_bus {
