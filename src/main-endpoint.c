@@ -6,6 +6,7 @@
 #include "event.h"
 #include "invocation.h"
 #include "main-endpoint.h"
+#include "spawn.h"
 #include "util.h"
 #include "value.h"
 #include "web-contents.h"
@@ -38,8 +39,6 @@ ipcbus_main *ipcbus_main_ref(ipcbus_main *m) {
         return m;
 }
 
-static void main_drop_connection(ipcbus_main *m, connection *c);
-
 ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
         if (!m || --m->n_ref > 0)
                 return NULL;
@@ -51,6 +50,7 @@ ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
         slot_list_clear(&m->on_detached);
         while (m->connections.head)
                 main_drop_connection(m, m->connections.head->data);
+        spawn_main_freed(m);
         registry_clear(&m->registry);
         g_hash_table_unref(m->by_bus_name);
         g_hash_table_unref(m->by_id);
@@ -503,7 +503,7 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* ---- connections -------------------------------------------------------- */
 
-static void main_drop_connection(ipcbus_main *m, connection *c) {
+void main_drop_connection(ipcbus_main *m, connection *c) {
         /* Hold the main across callbacks, unless it is being freed. */
         _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = m->n_ref > 0 ? ipcbus_main_ref(m) : NULL;
         GHashTableIter it;
@@ -618,19 +618,10 @@ int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus) {
         return main_serve_bus(m, c);
 }
 
-int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web_contents) {
-        _cleanup_(connection_unrefp) connection *c = NULL;
+int main_add_direct(ipcbus_main *m, connection *c, ipcbus_web_contents **ret_web_contents) {
         ipcbus_web_contents *wc;
         int r;
 
-        if (!m) {
-                if (fd >= 0)
-                        (void)close(fd);
-                return -EINVAL;
-        }
-        r = connection_open_direct(&c, fd, true);
-        if (r < 0)
-                return r;
         r = main_add_connection(m, c);
         if (r < 0)
                 return r;
@@ -641,6 +632,21 @@ int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web
         if (ret_web_contents)
                 *ret_web_contents = ipcbus_web_contents_ref(wc);
         return 0;
+}
+
+int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web_contents) {
+        _cleanup_(connection_unrefp) connection *c = NULL;
+        int r;
+
+        if (!m) {
+                if (fd >= 0)
+                        (void)close(fd);
+                return -EINVAL;
+        }
+        r = connection_open_direct(&c, fd, true);
+        if (r < 0)
+                return r;
+        return main_add_direct(m, c, ret_web_contents);
 }
 
 /* ---- ipcMain ------------------------------------------------------------ */

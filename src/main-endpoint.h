@@ -28,7 +28,16 @@ struct ipcbus_main {
         GQueue on_attached;          /* of lifecycle slots */
         GQueue on_detached;
         GQueue calls;                /* pending main-to-renderer invokes (slots) */
+        GQueue spawned;              /* of spawn_child (spawn.c): started and not reaped yet */
 };
 
 /* Called by web-contents.c when a renderer goes away. */
 void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc);
+
+/* Serve a direct connection the caller opened (spawn.c sets what it knows
+ * of the peer first) and announce the renderer at its other end. On
+ * failure the connection is dropped. Return: as ipcbus_main_add_direct(). */
+int main_add_direct(ipcbus_main *m, connection *c, ipcbus_web_contents **ret_web_contents);
+/* Stop serving @c, as when it closes: its renderers detach. Once per
+ * connection; later calls do nothing. */
+void main_drop_connection(ipcbus_main *m, connection *c);
