@@ -527,6 +527,7 @@ void main_drop_connection(ipcbus_main *m, connection *c) {
         c->owner = NULL;
         g_queue_unlink(&m->connections, &c->link);
         connection_close(c);
+        spawn_connection_dropped(m, c);
         connection_unref(c);
 }
 

@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ipcbus_main_spawn(): a renderer process on a socketpair, started, watched
- * through a pidfd, reaped, and detached when it exits. */
+/* ipcbus_main_spawn(): a renderer process started on a socketpair, served
+ * as a direct connection, and handed to spawn-watch.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "connection.h"
 #include "log.h"
 #include "main-endpoint.h"
 #include "sandbox.h"
@@ -19,12 +17,7 @@
 #include "spawn.h"
 #include "util.h"
 
-typedef struct spawn_child {
-        ipcbus_main *main;            /* weak: its list of children holds us */
-        connection *conn;             /* carries spawn_pid and spawn_pidfd */
-        sd_event_source *exit_source; /* the pidfd: readable once the child exited */
-        GList link;                   /* in main->spawned */
-} spawn_child;
+bool spawn_test_no_pidfd;
 
 DEFINE_CLEANUP(char **, g_strfreev)
 
@@ -35,91 +28,20 @@ static int take_fd(int *fd) {
         return taken;
 }
 
-/* Through syscall(): glibc wraps these only since 2.36. */
-static int pidfd_open_(pid_t pid) {
-        return (int)syscall(SYS_pidfd_open, pid, 0);
-}
+/* A pidfd for @pid in @ret_pidfd, or -1 where there are none (ENOSYS:
+ * before Linux 5.3 or under valgrind before 3.20; EPERM: a seccomp
+ * filter). Through syscall(): glibc wraps it only since 2.36.
+ * Return: 0; -errno. */
+static int pidfd_open_(pid_t pid, int *ret_pidfd) {
+        int fd = -1;
 
-static int pidfd_send_signal_(int pidfd, int sig) {
-        return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
-/* Return: 1 and the child's exit in @ret_info; 0 if it still runs (only
- * without @block); -ECHILD if someone else reaped it (SIGCHLD ignored). */
-static int pidfd_reap(int pidfd, bool block, siginfo_t *ret_info) {
-        siginfo_t si = {};
-
-        while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | (block ? 0 : WNOHANG)) < 0)
-                if (errno != EINTR)
+        if (!spawn_test_no_pidfd) {
+                fd = (int)syscall(SYS_pidfd_open, pid, 0);
+                if (fd < 0 && errno != ENOSYS && errno != EPERM)
                         return -errno;
-        if (si.si_pid == 0)
-                return 0;
-        *ret_info = si;
-        return 1;
-}
-
-/* SIGKILL cannot be caught, so the wait that follows is bounded. Through
- * the pidfd, a recycled pid is never signalled. */
-static void pidfd_kill_and_reap(int pidfd) {
-        siginfo_t si;
-
-        (void)pidfd_send_signal_(pidfd, SIGKILL);
-        (void)pidfd_reap(pidfd, true, &si);
-}
-
-static void spawn_log_exit(ipcbus_main *m, pid_t pid, int r, const siginfo_t *si) {
-        if (r < 0)
-                log_emit(&m->log, LOG_WARNING, "Spawned renderer %d exited, reaped elsewhere (%s)", (int)pid,
-                         g_strerror(-r));
-        else if (si->si_code == CLD_EXITED)
-                log_emit(&m->log, si->si_status == 0 ? LOG_DEBUG : LOG_WARNING,
-                         "Spawned renderer %d exited with status %d", (int)pid, si->si_status);
-        else
-                log_emit(&m->log, LOG_WARNING, "Spawned renderer %d was killed by signal %d", (int)pid,
-                         si->si_status);
-}
-
-static void spawn_child_free(spawn_child *child) {
-        g_queue_unlink(&child->main->spawned, &child->link);
-        /* Before the connection, which owns the pidfd the source watches. */
-        sd_event_source_disable_unref(child->exit_source);
-        connection_unref(child->conn);
-        g_free(child);
-}
-
-static int spawn_on_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        spawn_child *child = userdata;
-        ipcbus_main *m = child->main;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
-        connection *c = child->conn;
-        siginfo_t si;
-        int r;
-
-        r = pidfd_reap(fd, false, &si);
-        if (r == 0)
-                return 0;
-        spawn_log_exit(m, c->spawn_pid, r, &si);
-
-        /* What the renderer sent before it exited is in our socket: dispatch
-         * it before the detach, as when its connection closes; its close is
-         * dispatched too, and is the detach. */
-        while (c->owner == m && connection_is_open(c))
-                if (sd_bus_process(c->bus, NULL) <= 0)
-                        break;
-        /* Without that close (something it started holds the socket), the
-         * exit alone is the detach. Nothing happens if the close came first. */
-        main_drop_connection(m, c);
-        spawn_child_free(child);
-        return 0;
-}
-
-void spawn_main_freed(ipcbus_main *m) {
-        spawn_child *child;
-
-        while ((child = g_queue_peek_head(&m->spawned))) {
-                pidfd_kill_and_reap(child->conn->spawn_pidfd);
-                spawn_child_free(child);
         }
+        *ret_pidfd = fd < 0 ? -1 : fd;
+        return 0;
 }
 
 static int find_program(const char *name, char **ret_path) {
@@ -153,7 +75,8 @@ static int wait_exec(int fd) {
         return n == sizeof(error) && error > 0 ? -error : -EIO;
 }
 
-/* Fork and execute, with a pidfd for the child. Return: 0; -errno. */
+/* Fork and execute, with a pidfd for the child where there are pidfds
+ * (-1 otherwise). Return: 0; -errno. */
 static int spawn_process(const char *path, char *const argv[], char *const envp[], int child_fd, pid_t *ret_pid,
                          int *ret_pidfd) {
         _cleanup_(closep) int null_fd = -1, error_read = -1, error_write = -1, pidfd = -1;
@@ -191,19 +114,16 @@ static int spawn_process(const char *path, char *const argv[], char *const envp[
         /* Nobody has waited for the child, so the pid is still its own
          * (unless the application reaps what it did not start: SIGCHLD
          * ignored, or waitpid(-1)). */
-        pidfd = pidfd_open_(pid);
-        if (pidfd < 0) {
-                r = -errno;
-                (void)kill(pid, SIGKILL);
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
+        r = pidfd_open_(pid, &pidfd);
+        if (r < 0) {
+                process_kill_and_reap(pid, -1);
                 return r;
         }
         r = wait_exec(error_read);
         if (r < 0) {
                 siginfo_t si;
 
-                (void)pidfd_reap(pidfd, true, &si); /* it is on its way out: _exit(127) */
+                (void)process_reap(pid, pidfd, true, &si); /* it is on its way out: _exit(127) */
                 return r;
         }
         *ret_pid = pid;
@@ -222,31 +142,6 @@ static char **spawn_environ(char **envp, bool sandbox) {
         return g_environ_setenv(envp, IPCBUS_DIRECT_FD_ENV, number, TRUE);
 }
 
-/* Watch @c's process from now on; the main's list of children holds it. */
-static int spawn_watch(ipcbus_main *m, connection *c, spawn_child **ret_child) {
-        spawn_child *child = g_new0(spawn_child, 1);
-        int r;
-
-        child->main = m;
-        child->conn = connection_ref(c);
-        child->link.data = child;
-        g_queue_push_tail_link(&m->spawned, &child->link);
-
-        /* A pidfd polls readable once the process exited: no SIGCHLD, which
-         * the application may not have blocked for sd-event. */
-        r = sd_event_add_io(m->event, &child->exit_source, c->spawn_pidfd, EPOLLIN, spawn_on_exit, child);
-        if (r >= 0)
-                r = sd_event_source_set_priority(child->exit_source, m->priority);
-        if (r >= 0)
-                (void)sd_event_source_set_description(child->exit_source, "ipcbus-spawned-renderer");
-        if (r < 0) {
-                spawn_child_free(child);
-                return r;
-        }
-        *ret_child = child;
-        return 0;
-}
-
 int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags, ipcbus_web_contents **ret_web_contents) {
         _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
         _cleanup_(connection_unrefp) connection *c = NULL;
@@ -254,7 +149,6 @@ int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags, ipcbus
         _cleanup_(g_strfreevp) char **envp = NULL, **sandbox_argv = NULL;
         _cleanup_(closep) int main_fd = -1, child_fd = -1, pidfd = -1;
         bool sandbox = flags & IPCBUS_SPAWN_SANDBOX;
-        spawn_child *child;
         pid_t pid = 0;
         int fds[2], r;
 
@@ -296,17 +190,18 @@ int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags, ipcbus
 
         r = connection_open_direct(&c, take_fd(&main_fd), true);
         if (r < 0) {
-                pidfd_kill_and_reap(pidfd);
+                process_kill_and_reap(pid, pidfd);
                 return r;
         }
         c->spawn_pid = pid;
         c->spawn_pidfd = take_fd(&pidfd);
-        r = spawn_watch(m, c, &child);
+        r = spawn_watch(m, c);
         if (r < 0) {
-                pidfd_kill_and_reap(c->spawn_pidfd);
+                process_kill_and_reap(pid, c->spawn_pidfd);
                 return r;
         }
-        log_emit(&m->log, LOG_DEBUG, "Spawned renderer %d: %s%s", (int)pid, sandbox ? "sandboxed " : "", program);
+        log_emit(&m->log, LOG_DEBUG, "Spawned renderer %d: %s%s%s", (int)pid, sandbox ? "sandboxed " : "", program,
+                 c->spawn_pidfd < 0 ? " (no pidfd: its exit is seen when its connection closes)" : "");
 
         /* on_attached callbacks run from here and may drop the caller's
          * reference to the main. */
@@ -314,8 +209,7 @@ int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags, ipcbus
         r = main_add_direct(m, c, ret_web_contents);
         if (r < 0) {
                 /* The connection was dropped; the renderer goes with it. */
-                pidfd_kill_and_reap(c->spawn_pidfd);
-                spawn_child_free(child);
+                spawn_watch_kill(m, c);
                 return r;
         }
         return 0;

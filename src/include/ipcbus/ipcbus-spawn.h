@@ -54,7 +54,10 @@ extern "C" {
  * the connection's close or the exit is noticed first), sends to the web
  * contents fail with -ENOTCONN, and the child is reaped; messages it sent
  * before it exited are dispatched first. Its exit status is reported
- * through the log function. A main freed while spawned children run kills
+ * through the log function. Where there are no pidfds (Linux before 5.3,
+ * a seccomp filter refusing pidfd_open, valgrind before 3.20), the exit is
+ * noticed when the connection closes, and the child is reaped once it has
+ * exited (looked for on a timer, from 1 ms up to every second). A main freed while spawned children run kills
  * them with SIGKILL and reaps them before ipcbus_main_unref() returns: a
  * renderer ends with its main, as in Electron.
  *
@@ -68,8 +71,8 @@ extern "C" {
  * unknown flag; -ENOENT if the program is not found; -ENOPKG with
  * IPCBUS_SPAWN_SANDBOX when bwrap is not found (no process is started);
  * the errno of a failed execve() (-EACCES, -ENOEXEC, ...), after the child
- * is reaped; -errno from socketpair(), pipe2(), fork() or pidfd_open()
- * (-ENOSYS before Linux 5.3); -ENOMEM.
+ * is reaped; -errno from socketpair(), pipe2(), fork() or pidfd_open();
+ * -ENOMEM.
  */
 IPCBUS_EXPORT int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags,
                                     ipcbus_web_contents **ret_web_contents);
