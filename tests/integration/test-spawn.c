@@ -11,8 +11,10 @@
  * child is reaped.
  *
  * The sandboxed tests skip (with the reason) where bwrap is not installed;
- * CI installs it (.ci/install-deps).
+ * CI installs it (.ci/install-deps). The *_no_pidfd tests run as where the
+ * kernel has no pidfds (spawn_test_no_pidfd), as under valgrind 3.19.
  */
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -32,6 +34,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "spawn.h"        /* spawn_test_no_pidfd */
 #include "web-contents.h" /* the pid the main keeps (connection.spawn_pid) */
 
 #define WAIT_MS 20000
@@ -320,11 +323,18 @@ static int setup_bus_elsewhere(void **state) {
 
 static void reap_check(pid_t pid);
 
+/* As setup, with the main spawning as where there are no pidfds. */
+static int setup_no_pidfd(void **state) {
+        spawn_test_no_pidfd = true;
+        return setup(state);
+}
+
 static int teardown(void **state) {
         fixture *f = *state;
 
         f->wc = ipcbus_web_contents_unref(f->wc);
         f->port_main = ipcbus_port_unref(f->port_main);
+        spawn_test_no_pidfd = false;
         f->port_back = ipcbus_port_unref(f->port_back);
         /* Kills and reaps a renderer still running. */
         f->m = ipcbus_main_unref(f->m);
@@ -348,6 +358,15 @@ static int teardown(void **state) {
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
+
+static bool pidfds_available(void) {
+        int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+        if (fd < 0)
+                return false;
+        (void)close(fd);
+        return true;
+}
 
 static char *renderer_path(void) {
         return g_build_filename(builddir(), "tests", "spawned-renderer", NULL);
@@ -374,7 +393,11 @@ static int spawn(fixture *f, uint64_t flags) {
         assert_non_null(f->wc);
         f->pid = f->wc->conn->spawn_pid;
         assert_true(f->pid > 0);
-        assert_true(f->wc->conn->spawn_pidfd >= 0);
+        /* A pidfd wherever this process can have one. */
+        if (spawn_test_no_pidfd || !pidfds_available())
+                assert_int_equal(f->wc->conn->spawn_pidfd, -1);
+        else
+                assert_true(f->wc->conn->spawn_pidfd >= 0);
         /* Attached from the start, as add_direct does. */
         assert_int_equal(f->n_attached, 1);
         assert_true(ipcbus_web_contents_is_attached(f->wc));
@@ -627,6 +650,19 @@ static void test_spawn_sandboxed_main_freed(void **state) {
         run_main_freed(f);
 }
 
+/* ---- without pidfds: the exit seen when the connection closes ---------------- */
+
+#define NO_PIDFD(test)                                  \
+        static void test##_no_pidfd(void **state) {     \
+                assert_true(spawn_test_no_pidfd);       \
+                test(state);                            \
+        }
+NO_PIDFD(test_spawn_patterns)
+NO_PIDFD(test_spawn_killed)
+NO_PIDFD(test_spawn_connection_closed_first)
+NO_PIDFD(test_spawn_main_freed)
+NO_PIDFD(test_spawn_sandbox_killed)
+
 /* ---- refusals ----------------------------------------------------------------- */
 
 /* No process was started: this test process has no child at all. */
@@ -756,6 +792,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_spawn_sandboxed_crash, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_spawn_sandbox_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_spawn_sandboxed_main_freed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_patterns_no_pidfd, setup_no_pidfd, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_killed_no_pidfd, setup_no_pidfd, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_connection_closed_first_no_pidfd, setup_no_pidfd, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_main_freed_no_pidfd, setup_no_pidfd, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_sandbox_killed_no_pidfd, setup_no_pidfd, teardown),
                 cmocka_unit_test_setup_teardown(test_spawn_no_bwrap, setup_no_bus, teardown),
                 cmocka_unit_test_setup_teardown(test_spawn_refused, setup_no_bus, teardown),
                 cmocka_unit_test(test_open_spawned),
