@@ -33,8 +33,9 @@ typedef struct connection {
         GQueue held;   /* of sd_bus_message */
         /* Set by ipcbus_main_spawn: the process the main started at the
          * other end (under the sandbox, bwrap, which lives exactly as long
-         * as the renderer in it). 0 / -1 otherwise. The pidfd is owned
-         * here and stays valid after the child is reaped. */
+         * as the renderer in it). 0 / -1 otherwise; the pidfd is also -1
+         * where the system has none (spawn.h). It is owned here and stays
+         * valid after the child is reaped. */
         pid_t spawn_pid;
         int spawn_pidfd;
 } connection;

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ipcbus/ipcbus-spawn.h>
+
 #include "sandbox.h"
 #include "util.h"
 
@@ -20,7 +22,7 @@ static const char *const hidden_dirs[] = { "/tmp", "/var/tmp", "/run", "/var/run
 static const char *const bus_env[] = { "DBUS_SESSION_BUS_ADDRESS", "DBUS_SYSTEM_BUS_ADDRESS" };
 
 int sandbox_find_bwrap(char **ret_path) {
-        const char *name = g_getenv("IPCBUS_BWRAP");
+        const char *name = g_getenv(IPCBUS_BWRAP_ENV);
         char *path;
 
         if (!name || !*name)

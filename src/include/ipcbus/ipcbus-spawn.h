@@ -27,7 +27,7 @@ extern "C" {
 
 /* Run the renderer inside a bubblewrap sandbox: no bus socket, no network,
  * a read-only file system, no capabilities (docs/api.md, "Spawned
- * renderers", lists every bwrap argument). */
+ * and sandboxed renderers", lists every bwrap argument and why). */
 #define IPCBUS_SPAWN_SANDBOX (UINT64_C(1) << 0)
 
 /**
