@@ -28,7 +28,7 @@ struct ipcbus_main {
         GQueue on_attached;          /* of lifecycle slots */
         GQueue on_detached;
         GQueue calls;                /* pending main-to-renderer invokes (slots) */
-        GQueue spawned;              /* of spawn_child (spawn.c): started and not reaped yet */
+        GQueue spawned;              /* of spawn_child (spawn-watch.c): started, not reaped yet */
 };
 
 /* Called by web-contents.c when a renderer goes away. */
