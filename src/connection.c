@@ -177,8 +177,7 @@ connection *connection_unref(connection *c) {
                 sd_bus_message_unref(g_queue_pop_head(&c->held));
         sd_bus_unref(c->bus);
         sd_event_unref(c->event);
-        if (c->spawn_pidfd >= 0)
-                (void)close(c->spawn_pidfd);
+        closep(&c->spawn_pidfd);
         g_free(c);
         return NULL;
 }

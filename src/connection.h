@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <sys/types.h>
 
 typedef struct connection {
         unsigned n_ref;
@@ -46,7 +47,10 @@ typedef struct connection {
          * call sent to that name may be answered by whoever owns it now. */
         char *name_owner;
         /* Set by ipcbus_main_spawn: the process the main started at the
-         * other end of this direct connection. */
+         * other end (under the sandbox, bwrap, which lives exactly as long
+         * as the renderer in it). 0 / -1 otherwise; the pidfd is also -1
+         * where the system has none (spawn.h). It is owned here and stays
+         * valid after the child is reaped. */
         pid_t spawn_pid;
         int spawn_pidfd;
         unsigned n_peers;            /* main side, bus: the peers it tracks on this connection */

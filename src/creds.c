@@ -175,9 +175,11 @@ int creds_query_pidfd(int pidfd, pid_t pid, peer_creds *ret) {
         r = creds_fill_from_pidfd(pidfd, pid, &c);
         if (r < 0)
                 return r;
-        c.pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-        if (c.pidfd < 0)
-                return -errno;
+        if (pidfd >= 0) {
+                c.pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+                if (c.pidfd < 0)
+                        return -errno;
+        }
         c.state = 1;
         *ret = c;
         return 0;

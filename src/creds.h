@@ -31,7 +31,8 @@ int creds_query_bus(sd_bus *bus, const char *name, peer_creds *ret);
  * Return: 0; -errno from getsockopt(). */
 int creds_query_socket(int fd, peer_creds *ret);
 
-/* The process behind @pidfd (one the main spawned), while it runs.
+/* The process @pid behind @pidfd (one the main spawned; -1 where the
+ * system has no pidfds), while it runs.
  * Return: 0; -ESRCH if it has exited; -errno. */
 int creds_query_pidfd(int pidfd, pid_t pid, peer_creds *ret);
 

@@ -6,6 +6,7 @@
 #include "dispatch.h"
 #include "errors.h"
 #include "main-endpoint.h"
+#include "spawn.h"
 #include "util.h"
 #include "value.h"
 #include "web-contents.h"
@@ -53,8 +54,6 @@ ipcbus_main *ipcbus_main_ref(ipcbus_main *m) {
         return m;
 }
 
-static void main_drop_connection(ipcbus_main *m, connection *c);
-
 ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
         if (!m || --m->n_ref > 0)
                 return NULL;
@@ -66,6 +65,7 @@ ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
         slot_list_clear(&m->on_detached);
         while (m->connections.head)
                 main_drop_connection(m, m->connections.head->data);
+        spawn_main_freed(m);
         endpoint_done(&m->ep);
         main_gate_done(m);
         g_hash_table_unref(m->by_bus_name);
@@ -322,7 +322,7 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 /* ---- connections -------------------------------------------------------- */
 
-static void main_drop_connection(ipcbus_main *m, connection *c) {
+void main_drop_connection(ipcbus_main *m, connection *c) {
         /* Hold the main across callbacks, unless it is being freed. */
         _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = m->n_ref > 0 ? ipcbus_main_ref(m) : NULL;
         GHashTableIter it;
@@ -350,6 +350,7 @@ static void main_drop_connection(ipcbus_main *m, connection *c) {
         c->owner = NULL;
         g_queue_unlink(&m->connections, &c->link);
         connection_close(c);
+        spawn_connection_dropped(m, c);
         connection_unref(c);
 }
 
@@ -442,9 +443,23 @@ int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus) {
         return main_serve_bus(m, c);
 }
 
+int main_add_direct(ipcbus_main *m, connection *c, ipcbus_web_contents **ret_web_contents) {
+        ipcbus_web_contents *wc;
+        int r;
+
+        r = main_add_connection(m, c);
+        if (r < 0)
+                return r;
+        /* The main made this connection: its renderer is known from the start. */
+        wc = main_peer_new_direct(m, c);
+        main_fire_lifecycle(m, &m->on_attached, wc);
+        if (ret_web_contents)
+                *ret_web_contents = ipcbus_web_contents_ref(wc);
+        return 0;
+}
+
 int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web_contents) {
         _cleanup_(connection_unrefp) connection *c = NULL;
-        ipcbus_web_contents *wc;
         int r;
 
         if (!m) {
@@ -455,15 +470,7 @@ int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web
         r = connection_open_direct(&c, fd, true);
         if (r < 0)
                 return r;
-        r = main_add_connection(m, c);
-        if (r < 0)
-                return r;
-        /* The main made this connection: its renderer is known from the start. */
-        wc = main_peer_new_direct(m, c);
-        main_fire_lifecycle(m, &m->on_attached, wc);
-        if (ret_web_contents)
-                *ret_web_contents = ipcbus_web_contents_ref(wc);
-        return 0;
+        return main_add_direct(m, c, ret_web_contents);
 }
 
 /* ---- ipcMain ------------------------------------------------------------ */

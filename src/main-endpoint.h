@@ -23,6 +23,7 @@ struct ipcbus_main {
 
         GQueue on_attached;          /* of lifecycle slots */
         GQueue on_detached;
+        GQueue spawned;              /* of spawn_child (spawn-watch.c): started, not reaped yet */
 
         /* The trust boundary (main-gate.c). */
         ipcbus_sender_check_fn check;
@@ -58,3 +59,11 @@ void main_gate_done(ipcbus_main *m);
 /* Refuse a call or signal for exceeding @limit, logged once per peer. */
 int main_refuse_limit(ipcbus_main *m, ipcbus_web_contents *wc, ipcbus_op op, ipcbus_limit limit,
                       sd_bus_error *error);
+
+/* Serve a direct connection the caller opened (spawn.c sets what it knows
+ * of the peer first) and announce the renderer at its other end. On
+ * failure the connection is dropped. Return: as ipcbus_main_add_direct(). */
+int main_add_direct(ipcbus_main *m, connection *c, ipcbus_web_contents **ret_web_contents);
+/* Stop serving @c, as when it closes: its renderers detach. Once per
+ * connection; later calls do nothing. */
+void main_drop_connection(ipcbus_main *m, connection *c);

@@ -162,7 +162,9 @@ int web_contents_get_creds(ipcbus_web_contents *wc, const peer_creds **ret) {
         if (wc->creds.state == 0) {
                 if (!connection_is_open(c))
                         r = -ESRCH;
-                else if (c->direct && c->spawn_pidfd >= 0)
+                else if (c->direct && c->spawn_pid > 0)
+                        /* SO_PEERCRED of a socketpair names its maker, the
+                         * main: the process it spawned is the peer. */
                         r = creds_query_pidfd(c->spawn_pidfd, c->spawn_pid, &wc->creds);
                 else if (c->direct)
                         r = creds_query_socket(sd_bus_get_fd(c->bus), &wc->creds);
