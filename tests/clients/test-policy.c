@@ -42,9 +42,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "client-run.h"
+#include "demo-run.h"
 #include "test-bus.h"
-#include "test-process.h"
 
 #define DEMO_NAME "org.ipcbus.Demo"
 #define DEMO_PATH "/org/ipcbus/Demo"
@@ -57,9 +56,6 @@
  * cleared, so the client still dies with the test. */
 #define AS_NOBODY \
         "setpriv", "--reuid=" NOBODY_ID, "--regid=" NOBODY_ID, "--clear-groups", "--pdeathsig", "keep"
-
-#define CLIENT_TIMEOUT_USEC (60 * TEST_USEC_PER_SEC)
-#define READY_TIMEOUT_USEC (30 * TEST_USEC_PER_SEC)
 
 #define GDBUS_ACCESS_DENIED "Error: GDBus.Error:org.freedesktop.DBus.Error.AccessDenied: "
 #define DBUS_SEND_ACCESS_DENIED "Error org.freedesktop.DBus.Error.AccessDenied: "
@@ -75,47 +71,7 @@ typedef struct fixture {
         char *policy_dir; /* a directory the test made and removes, or NULL */
 } fixture;
 
-static char *demo_path(void) {
-        const char *builddir = getenv("IPCBUS_TEST_BUILDDIR");
-
-        return g_build_filename(builddir && *builddir ? builddir : ".", "examples", "ipcbus-demo", NULL);
-}
-
-static char *source_path(const char *name) {
-        const char *srcdir = getenv("IPCBUS_TEST_SRCDIR");
-        g_autofree char *path = g_build_filename(srcdir && *srcdir ? srcdir : "..", name, NULL);
-        char resolved[PATH_MAX];
-
-        /* The bus config wants an absolute path. */
-        if (!realpath(path, resolved))
-                fail_msg("%s: %s", path, strerror(errno));
-        return g_strdup(resolved);
-}
-
 /* ---- clients ---------------------------------------------------------------- */
-
-/* Run a client, NULL-terminated; fail the test if it cannot run at all. */
-#define run(r, ...) \
-        do { \
-                int k_ = client_run_args((r), CLIENT_TIMEOUT_USEC, __VA_ARGS__, NULL); \
-                if (k_ < 0) \
-                        fail_msg("cannot run a client: %s", strerror(-k_)); \
-        } while (0)
-
-#define assert_exit(r, code) \
-        do { \
-                assert_true(WIFEXITED((r)->status)); \
-                assert_int_equal(WEXITSTATUS((r)->status), (code)); \
-        } while (0)
-
-/* Exit status, stdout and stderr, exactly. */
-#define assert_client(r, code, want_out, want_err) \
-        do { \
-                assert_exit(r, code); \
-                assert_string_equal((r)->out, (want_out)); \
-                assert_string_equal((r)->err, (want_err)); \
-                client_result_clear(r); \
-        } while (0)
 
 /*
  * @err (after @prefix, the client's way to print an AccessDenied) is the
@@ -138,7 +94,7 @@ static void check_send_denied(fixture *f, const char *err, const char *prefix, c
 /* gdbus failed with the bus's AccessDenied for a call of INTERFACE.MEMBER. */
 #define assert_gdbus_send_denied(f, r, interface, member) \
         do { \
-                assert_exit(r, 1); \
+                assert_client_exit(r, 1); \
                 assert_string_equal((r)->out, ""); \
                 check_send_denied((f), (r)->err, GDBUS_ACCESS_DENIED, (interface), (member)); \
                 client_result_clear(r); \
@@ -146,16 +102,8 @@ static void check_send_denied(fixture *f, const char *err, const char *prefix, c
 
 /* gdbus call as uid 65534 on the demo main: INTERFACE.METHOD ARGS... */
 #define nobody_gdbus_call(f, r, method, ...) \
-        run(r, AS_NOBODY, "gdbus", "call", "--address", (f)->address, "--dest", DEMO_NAME, "--object-path", \
+        demo_run(r, AS_NOBODY, "gdbus", "call", "--address", (f)->address, "--dest", DEMO_NAME, "--object-path", \
             DEMO_PATH, "--method", method, __VA_ARGS__)
-
-static void wait_main_received(fixture *f, const char *line) {
-        g_autofree char *channel = g_strndup(line, strcspn(line, " "));
-        g_autofree char *prefix = g_strdup_printf("main-recv %s ", channel);
-
-        assert_int_equal(test_process_wait_line(f->main, prefix, READY_TIMEOUT_USEC), 0);
-        assert_string_equal(test_process_get_line(f->main) + strlen("main-recv "), line);
-}
 
 /*
  * Whether uid 65534 may run the demo: every directory above the build
@@ -167,7 +115,7 @@ static bool nobody_can_run_demo(fixture *f) {
         client_result r;
         bool ok;
 
-        run(&r, AS_NOBODY, f->demo, "--help");
+        demo_run(&r, AS_NOBODY, f->demo, "--help");
         ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
         client_result_clear(&r);
         if (!ok)
@@ -199,7 +147,7 @@ static int start(fixture *f, const char *policy_dir, bool main) {
         k = test_process_spawn_command(&f->main,
                                        (char *const[]){ f->demo, "main", "--address", f->address, NULL });
         if (k >= 0)
-                k = test_process_wait_line(f->main, "ready", READY_TIMEOUT_USEC);
+                k = test_process_wait_line(f->main, "ready", DEMO_READY_TIMEOUT_USEC);
         if (k < 0) {
                 fprintf(stderr, "%s main (as root) did not get ready: %s\n", f->demo, strerror(-k));
                 return -1;
@@ -210,7 +158,7 @@ static int start(fixture *f, const char *policy_dir, bool main) {
 /* dbus-policy/ of the source tree, and the demo main as root. */
 static int setup(void **state) {
         fixture *f = g_new0(fixture, 1);
-        g_autofree char *policy = source_path("dbus-policy");
+        g_autofree char *policy = demo_source_path("dbus-policy");
 
         f->kind = *(test_bus_kind *)*state;
         *state = f;
@@ -233,30 +181,13 @@ static int setup_bare(void **state) {
         return 0;
 }
 
-static int stop_child(test_process **p, const char *what) {
-        int status = 0, r = 0;
-
-        if (!*p)
-                return 0;
-        if (test_process_kill(*p, SIGTERM) < 0 || test_process_wait_exit(*p, &status) < 0)
-                r = -1;
-        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                fprintf(stderr, "ipcbus-demo %s ended with %s %d, not exit 0\n", what,
-                        WIFEXITED(status) ? "exit" : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-                r = -1;
-        }
-        *p = test_process_free(*p);
-        return r;
-}
-
 static int teardown(void **state) {
         fixture *f = *state;
         int r = 0;
 
-        if (stop_child(&f->renderer, "renderer") < 0)
+        if (demo_stop(&f->renderer, "ipcbus-demo renderer") < 0)
                 r = -1;
-        if (stop_child(&f->main, "main") < 0)
+        if (demo_stop(&f->main, "ipcbus-demo main") < 0)
                 r = -1;
         test_bus_free(f->bus);
         if (f->policy_dir) {
@@ -280,10 +211,10 @@ static void test_nobody_cannot_own_the_main_name(void **state) {
         fixture *f = *state;
         client_result r;
 
-        run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", "org.freedesktop.DBus",
+        demo_run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", "org.freedesktop.DBus",
             "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.RequestName", DEMO_NAME,
             "0");
-        assert_exit(&r, 1);
+        assert_client_exit(&r, 1);
         assert_string_equal(r.out, "");
         if (f->kind == TEST_BUS_DBUS_BROKER)
                 assert_string_equal(r.err, GDBUS_ACCESS_DENIED "Request to own name refused by policy\n");
@@ -296,7 +227,7 @@ static void test_nobody_cannot_own_the_main_name(void **state) {
 
         /* The demo main itself, as uid 65534, gives up. */
         if (nobody_can_run_demo(f)) {
-                run(&r, AS_NOBODY, f->demo, "main", "--address", f->address);
+                demo_run(&r, AS_NOBODY, f->demo, "main", "--address", f->address);
                 assert_true(WIFEXITED(r.status));
                 assert_int_not_equal(WEXITSTATUS(r.status), 0);
                 assert_non_null(strstr(r.err, "Cannot own '" DEMO_NAME "'"));
@@ -317,37 +248,37 @@ static void test_nobody_reaches_the_ipcbus_interfaces(void **state) {
         /* Main1: Invoke, SendSync, Attach, Detach (GLib's client and sd-bus's). */
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Invoke", "get-title", "@av []");
         assert_client(&r, 0, "(<'ipcbus-demo'>,)\n", "");
-        wait_main_received(f, "get-title []");
-        run(&r, AS_NOBODY, "busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, "org.ipcbus.Main1", "Invoke",
+        demo_wait_received(f->main, "get-title []");
+        demo_run(&r, AS_NOBODY, "busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, "org.ipcbus.Main1", "Invoke",
             "sav", "my-invokable-ipc", "1", "s", "from uid " NOBODY_ID);
         assert_client(&r, 0, "v s \"from uid " NOBODY_ID "\"\n", "");
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.SendSync", "synchronous-message", "[<'ping'>]");
         assert_client(&r, 0, "(<'pong'>,)\n", "");
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Attach", "{'name': <'nobody'>}");
-        assert_exit(&r, 0);
+        assert_client_exit(&r, 0);
         assert_true(g_str_has_prefix(r.out, "(uint64 "));
         client_result_clear(&r);
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Detach", NULL);
         assert_client(&r, 0, "()\n", "");
 
         /* A Channel1.Message signal to the main arrives and is handled. */
-        run(&r, AS_NOBODY, "busctl", f->busctl_bus, "emit", "--destination=" DEMO_NAME, RENDERER_PATH,
+        demo_run(&r, AS_NOBODY, "busctl", f->busctl_bus, "emit", "--destination=" DEMO_NAME, RENDERER_PATH,
             "org.ipcbus.Channel1", "Message", "sav", "set-title", "1", "s", "set by uid " NOBODY_ID);
         assert_client(&r, 0, "", "");
-        wait_main_received(f, "set-title [<'set by uid " NOBODY_ID "'>]");
+        demo_wait_received(f->main, "set-title [<'set by uid " NOBODY_ID "'>]");
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Invoke", "get-title", "@av []");
         assert_client(&r, 0, "(<'set by uid " NOBODY_ID "'>,)\n", "");
 
         /* Introspect, ping, read properties. */
-        run(&r, AS_NOBODY, "gdbus", "introspect", "--address", f->address, "--dest", DEMO_NAME, "--object-path",
+        demo_run(&r, AS_NOBODY, "gdbus", "introspect", "--address", f->address, "--dest", DEMO_NAME, "--object-path",
             DEMO_PATH, "--xml");
-        assert_exit(&r, 0);
+        assert_client_exit(&r, 0);
         assert_non_null(strstr(r.out, "<interface name=\"org.ipcbus.Main1\">"));
         client_result_clear(&r);
         nobody_gdbus_call(f, &r, "org.freedesktop.DBus.Peer.Ping", NULL);
         assert_client(&r, 0, "()\n", "");
         nobody_gdbus_call(f, &r, "org.freedesktop.DBus.Properties.GetAll", "org.ipcbus.Main1");
-        assert_exit(&r, 0);
+        assert_client_exit(&r, 0);
         assert_true(g_str_has_prefix(r.out, "("));
         client_result_clear(&r);
 }
@@ -370,19 +301,19 @@ static void test_nobody_is_refused_other_members(void **state) {
         assert_gdbus_send_denied(f, &r, "org.example.NotListed", "Anything");
 
         /* What busctl and dbus-send make of it. */
-        run(&r, AS_NOBODY, "busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, "org.freedesktop.DBus.Properties",
+        demo_run(&r, AS_NOBODY, "busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, "org.freedesktop.DBus.Properties",
             "Set", "ssv", "org.ipcbus.Main1", "Channels", "as", "1", "x");
         assert_client(&r, 1, "", "Call failed: Access denied\n");
-        run(&r, AS_NOBODY, "dbus-send", dbus_send_bus, "--print-reply",
+        demo_run(&r, AS_NOBODY, "dbus-send", dbus_send_bus, "--print-reply",
             "--dest=" DEMO_NAME, DEMO_PATH, "org.example.NotListed.Anything");
-        assert_exit(&r, 1);
+        assert_client_exit(&r, 1);
         check_send_denied(f, r.err, DBUS_SEND_ACCESS_DENIED, "org.example.NotListed", "Anything");
         client_result_clear(&r);
 
         /* None of it reached the main: the next call it reports is this one. */
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Invoke", "my_channel", "@av []");
         assert_client(&r, 0, "(<'replay'>,)\n", "");
-        assert_int_equal(test_process_wait_line(f->main, "main-recv ", READY_TIMEOUT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->main, "main-recv ", DEMO_READY_TIMEOUT_USEC), 0);
         assert_string_equal(test_process_get_line(f->main), "main-recv my_channel []");
 }
 
@@ -392,8 +323,8 @@ static char *unique_name_of(fixture *f, pid_t pid) {
         client_result r;
         char *unique = NULL;
 
-        run(&r, "busctl", f->busctl_bus, "--no-pager", "--no-legend", "list", "--unique");
-        assert_exit(&r, 0);
+        demo_run(&r, "busctl", f->busctl_bus, "--no-pager", "--no-legend", "list", "--unique");
+        assert_client_exit(&r, 0);
         lines = g_strsplit(r.out, "\n", -1);
         client_result_clear(&r);
         for (size_t i = 0; lines[i]; i++) {
@@ -427,17 +358,17 @@ static void test_nobody_cannot_call_renderer1(void **state) {
                                                                      f->address, "--role", "win1", NULL }),
                          0);
         /* The main greets a renderer that attached: Attach and the main's signal passed. */
-        assert_int_equal(test_process_wait_line(f->renderer, "recv testMsg ", READY_TIMEOUT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->renderer, "recv testMsg ", DEMO_READY_TIMEOUT_USEC), 0);
         /* setpriv execs the demo: same pid. */
         unique = unique_name_of(f, test_process_get_pid(f->renderer));
 
-        run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", unique, "--object-path",
+        demo_run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", unique, "--object-path",
             RENDERER_PATH, "--method", "org.ipcbus.Renderer1.Invoke", "get-emoji", "@av []");
         assert_gdbus_send_denied(f, &r, "org.ipcbus.Renderer1", "Invoke");
 
-        run(&r, "gdbus", "call", "--address", f->address, "--dest", unique, "--object-path", RENDERER_PATH,
+        demo_run(&r, "gdbus", "call", "--address", f->address, "--dest", unique, "--object-path", RENDERER_PATH,
             "--method", "org.ipcbus.Renderer1.Invoke", "get-emoji", "@av []");
-        assert_exit(&r, 1);
+        assert_client_exit(&r, 1);
         assert_true(g_str_has_prefix(r.err, "Error: GDBus.Error:org.ipcbus.Error.Denied: "));
         client_result_clear(&r);
 }
@@ -478,13 +409,13 @@ static void test_whoami_reports_the_callers_uid(void **state) {
                                 "the uid check runs once it has\n");
                 skip();
         }
-        assert_exit(&r, 0);
+        assert_client_exit(&r, 0);
         assert_int_equal(whoami_get(r.out, "uid"), NOBODY_UID);
         client_result_clear(&r);
 
-        run(&r, "gdbus", "call", "--address", f->address, "--dest", DEMO_NAME, "--object-path", DEMO_PATH,
+        demo_run(&r, "gdbus", "call", "--address", f->address, "--dest", DEMO_NAME, "--object-path", DEMO_PATH,
             "--method", "org.ipcbus.Main1.Invoke", "whoami", "@av []");
-        assert_exit(&r, 0);
+        assert_client_exit(&r, 0);
         assert_int_equal(whoami_get(r.out, "uid"), 0);
         client_result_clear(&r);
 }
@@ -500,8 +431,8 @@ static void test_whoami_reports_the_callers_uid(void **state) {
 static void test_template_for_a_group_after_reload(void **state) {
         fixture *f = *state;
         const char *tmp = getenv("TMPDIR");
-        g_autofree char *script = source_path("tests/policy/policy-template");
-        g_autofree char *srcdir = source_path(".");
+        g_autofree char *script = demo_source_path("tests/policy/policy-template");
+        g_autofree char *srcdir = demo_source_path(".");
         g_autofree char *dir_template = g_build_filename(tmp && *tmp ? tmp : "/tmp", "ipcbus-policy-XXXXXX", NULL);
         g_autofree char *file = NULL;
         g_autoptr(GError) error = NULL;
@@ -521,26 +452,26 @@ static void test_template_for_a_group_after_reload(void **state) {
         assert_int_equal(start(f, f->policy_dir, false), 0);
 
         /* An empty policy directory: the system default refuses the name. */
-        run(&r, AS_NOBODY, f->demo, "main", "--address", f->address);
+        demo_run(&r, AS_NOBODY, f->demo, "main", "--address", f->address);
         assert_true(WIFEXITED(r.status));
         assert_int_not_equal(WEXITSTATUS(r.status), 0);
         assert_non_null(strstr(r.err, "Cannot own '" DEMO_NAME "'"));
         client_result_clear(&r);
 
-        run(&r, script, srcdir, "fill", DEMO_NAME, gr->gr_name);
-        assert_exit(&r, 0);
+        demo_run(&r, script, srcdir, "fill", DEMO_NAME, gr->gr_name);
+        assert_client_exit(&r, 0);
         file = g_build_filename(f->policy_dir, DEMO_NAME ".conf", NULL);
         if (!g_file_set_contents(file, r.out, -1, &error))
                 fail_msg("%s", error->message);
         client_result_clear(&r);
-        run(&r, "busctl", f->busctl_bus, "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
+        demo_run(&r, "busctl", f->busctl_bus, "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
             "org.freedesktop.DBus", "ReloadConfig");
         assert_client(&r, 0, "", "");
 
         assert_int_equal(test_process_spawn_command(&f->main, (char *const[]){ AS_NOBODY, f->demo, "main",
                                                                                 "--address", f->address, NULL }),
                          0);
-        assert_int_equal(test_process_wait_line(f->main, "ready", READY_TIMEOUT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->main, "ready", DEMO_READY_TIMEOUT_USEC), 0);
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Invoke", "get-title", "@av []");
         assert_client(&r, 0, "(<'ipcbus-demo'>,)\n", "");
 }
@@ -605,7 +536,7 @@ int main(void) {
                 printf("# skipped: needs root (a demo main as root, clients as uid " NOBODY_ID " via setpriv)\n");
                 return 77;
         }
-        if (client_run_args(&r, CLIENT_TIMEOUT_USEC, "setpriv", "--version", NULL) < 0 || !WIFEXITED(r.status) ||
+        if (client_run_args(&r, DEMO_CLIENT_TIMEOUT_USEC, "setpriv", "--version", NULL) < 0 || !WIFEXITED(r.status) ||
             WEXITSTATUS(r.status) != 0) {
                 printf("# skipped: setpriv (util-linux) cannot run\n");
                 client_result_clear(&r);
