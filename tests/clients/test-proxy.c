@@ -25,6 +25,8 @@
  *   "Add support for pipelined SASL handshakes", 0.1.6). The test says which
  *   it expects from the version and reports clearly when the proxy here
  *   behaves otherwise.
+ * - The bus sees the proxy's connection, not the client's: its pid is the
+ *   proxy's.
  *
  * Skipped (exit 77) where xdg-dbus-proxy is not installed.
  */
@@ -420,6 +422,49 @@ static void test_ipcbus_renderer_through_the_proxy(void **state) {
                          0);
 }
 
+/* ---- credentials ------------------------------------------------------------------------ */
+
+/* Connections on the bus whose peer has @pid (busctl list: NAME PID ...). */
+static unsigned connections_of(fixture *f, pid_t pid) {
+        g_autofree char *busctl_bus = g_strdup_printf("--address=%s", f->address);
+        g_auto(GStrv) lines = NULL;
+        client_result r;
+        unsigned n = 0;
+
+        demo_run(&r, "busctl", busctl_bus, "--no-pager", "--no-legend", "list", "--unique");
+        assert_client_exit(&r, 0);
+        lines = g_strsplit(r.out, "\n", -1);
+        client_result_clear(&r);
+        for (size_t i = 0; lines[i]; i++) {
+                char name[256];
+                long p;
+
+                if (sscanf(lines[i], "%255s %ld", name, &p) == 2 && p == pid)
+                        n++;
+        }
+        return n;
+}
+
+/*
+ * The proxy connects to the bus on each client's behalf, so what the bus
+ * reports about such a client (GetConnectionCredentials: pid, uid,
+ * security label) is the proxy's: a main cannot tell sandboxed clients of
+ * one proxy apart, nor learn their pids, from the bus.
+ */
+static void test_the_bus_sees_the_proxy_not_the_client(void **state) {
+        fixture *f = *state;
+        _cleanup_(test_process_freep) test_process *client = NULL;
+        char *argv[] = { "gdbus", "monitor", "--address", f->proxy_address, "--dest", DEMO_NAME, NULL };
+
+        assert_int_equal(connections_of(f, test_process_get_pid(f->proxy)), 0);
+        assert_int_equal(test_process_spawn_command(&client, argv), 0);
+        /* Connected through the proxy, and subscribed. */
+        assert_int_equal(test_process_wait_line(client, "The name " DEMO_NAME " is owned by ", DEMO_READY_TIMEOUT_USEC),
+                         0);
+        assert_int_equal(connections_of(f, test_process_get_pid(client)), 0);
+        assert_int_equal(connections_of(f, test_process_get_pid(f->proxy)), 1);
+}
+
 /* ---- runner ------------------------------------------------------------------------------- */
 
 /* "xdg-dbus-proxy 0.1.4" into proxy_version and proxy_micro. Return: false if it cannot run. */
@@ -446,6 +491,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_the_proxy_refuses_other_names, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sd_bus_clients_and_the_proxy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ipcbus_renderer_through_the_proxy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_the_bus_sees_the_proxy_not_the_client, setup, teardown),
         };
         int failed;
 
