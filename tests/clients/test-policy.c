@@ -105,6 +105,21 @@ static void check_send_denied(fixture *f, const char *err, const char *prefix, c
         demo_run(r, AS_NOBODY, "gdbus", "call", "--address", (f)->address, "--dest", DEMO_NAME, "--object-path", \
             DEMO_PATH, "--method", method, __VA_ARGS__)
 
+/* The main's unique name, asked by uid 65534: "(':1.N',)". */
+static char *main_unique_name(fixture *f) {
+        client_result r;
+        char *name;
+
+        demo_run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", "org.freedesktop.DBus",
+                 "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.GetNameOwner",
+                 DEMO_NAME);
+        assert_client_exit(&r, 0);
+        assert_true(g_str_has_prefix(r.out, "(':") && g_str_has_suffix(r.out, "',)\n"));
+        name = g_strndup(r.out + 2, strlen(r.out) - strlen("('',)\n"));
+        client_result_clear(&r);
+        return name;
+}
+
 /*
  * Whether uid 65534 may run the demo: every directory above the build
  * directory must let others search it, which a build under /root or a home
@@ -243,6 +258,7 @@ static void test_nobody_cannot_own_the_main_name(void **state) {
 
 static void test_nobody_reaches_the_ipcbus_interfaces(void **state) {
         fixture *f = *state;
+        g_autofree char *unique = main_unique_name(f);
         client_result r;
 
         /* Main1: Invoke, SendSync, Attach, Detach (GLib's client and sd-bus's). */
@@ -254,6 +270,10 @@ static void test_nobody_reaches_the_ipcbus_interfaces(void **state) {
         assert_client(&r, 0, "v s \"from uid " NOBODY_ID "\"\n", "");
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.SendSync", "synchronous-message", "[<'ping'>]");
         assert_client(&r, 0, "(<'pong'>,)\n", "");
+        /* A rule for the main's name holds for its unique name too. */
+        demo_run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", unique, "--object-path",
+                 DEMO_PATH, "--method", "org.ipcbus.Main1.Invoke", "my_channel", "@av []");
+        assert_client(&r, 0, "(<'replay'>,)\n", "");
         nobody_gdbus_call(f, &r, "org.ipcbus.Main1.Attach", "{'name': <'nobody'>}");
         assert_client_exit(&r, 0);
         assert_true(g_str_has_prefix(r.out, "(uint64 "));
@@ -287,6 +307,7 @@ static void test_nobody_reaches_the_ipcbus_interfaces(void **state) {
 
 static void test_nobody_is_refused_other_members(void **state) {
         fixture *f = *state;
+        g_autofree char *unique = main_unique_name(f);
         g_autofree char *dbus_send_bus = g_strdup_printf("--bus=%s", f->address);
         client_result r;
 
@@ -298,6 +319,10 @@ static void test_nobody_is_refused_other_members(void **state) {
         nobody_gdbus_call(f, &r, "org.ipcbus.Renderer1.Invoke", "get-title", "@av []");
         assert_gdbus_send_denied(f, &r, "org.ipcbus.Renderer1", "Invoke");
         nobody_gdbus_call(f, &r, "org.example.NotListed.Anything", NULL);
+        assert_gdbus_send_denied(f, &r, "org.example.NotListed", "Anything");
+        /* Addressed to the main's unique name: the same rules. */
+        demo_run(&r, AS_NOBODY, "gdbus", "call", "--address", f->address, "--dest", unique, "--object-path",
+                 DEMO_PATH, "--method", "org.example.NotListed.Anything");
         assert_gdbus_send_denied(f, &r, "org.example.NotListed", "Anything");
 
         /* What busctl and dbus-send make of it. */
