@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,24 @@ int client_run(client_result *ret, char *const argv[], uint64_t timeout_usec) {
         echo(argv, &r);
         *ret = r;
         return 0;
+}
+
+int client_run_args(client_result *ret, uint64_t timeout_usec, const char *arg0, ...) {
+        char *argv[64];
+        size_t n = 0;
+        va_list ap;
+
+        va_start(ap, arg0);
+        for (const char *a = arg0; a; a = va_arg(ap, const char *)) {
+                if (n == sizeof(argv) / sizeof(argv[0]) - 1) {
+                        va_end(ap);
+                        return -E2BIG;
+                }
+                argv[n++] = (char *)a;
+        }
+        va_end(ap);
+        argv[n] = NULL;
+        return client_run(ret, argv, timeout_usec);
 }
 
 void client_result_clear(client_result *r) {

@@ -32,5 +32,10 @@ typedef struct client_result {
  */
 int client_run(client_result *ret, char *const argv[], uint64_t timeout_usec);
 
+/* client_run() of a NULL-terminated argument list of at most 63 arguments
+ * (-E2BIG past that), for calls written out in place. */
+int client_run_args(client_result *ret, uint64_t timeout_usec, const char *arg0, ...)
+        __attribute__((sentinel));
+
 /* Frees the outputs; the result may be zero-initialized. */
 void client_result_clear(client_result *r);

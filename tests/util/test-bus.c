@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 struct test_bus {
         char *dir; /* holds bus.conf and the socket "bus" */
         char *address;
+        test_bus_config config;
         test_process *daemon; /* dbus-daemon, or the keeper of dbus-broker-launch */
 };
 
@@ -35,13 +37,7 @@ struct test_bus {
  * its per-user quotas from them. Its launcher ignores <listen> and <auth>
  * and warns that eavesdropping is deprecated.
  */
-static const char config_format[] =
-        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-        "<busconfig>\n"
-        "  <type>session</type>\n"
-        "  <listen>unix:path=%s/bus</listen>\n"
-        "  <auth>EXTERNAL</auth>\n"
+static const char session_policy[] =
         "  <policy context=\"default\">\n"
         "    <allow user=\"*\"/>\n"
         "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
@@ -59,8 +55,41 @@ static const char config_format[] =
         "  <limit name=\"max_connections_per_user\">100000</limit>\n"
         "  <limit name=\"max_names_per_connection\">50000</limit>\n"
         "  <limit name=\"max_match_rules_per_connection\">50000</limit>\n"
-        "  <limit name=\"max_replies_per_connection\">50000</limit>\n"
-        "</busconfig>\n";
+        "  <limit name=\"max_replies_per_connection\">50000</limit>\n";
+
+/*
+ * The default policy of Debian 12's system bus (dbus 1.14,
+ * /usr/share/dbus-1/system.conf), without what a private test bus has no
+ * use for (<user>, <fork>, the service helper, the pid file, syslog,
+ * systemd's activator interface): holes for names and method calls come
+ * from the included policy files only. The daemon's own limits apply.
+ */
+static const char system_policy[] =
+        "  <policy context=\"default\">\n"
+        "    <allow user=\"*\"/>\n"
+        "    <deny own=\"*\"/>\n"
+        "    <deny send_type=\"method_call\"/>\n"
+        "    <allow send_type=\"signal\"/>\n"
+        "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+        "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+        "    <allow receive_type=\"method_call\"/>\n"
+        "    <allow receive_type=\"method_return\"/>\n"
+        "    <allow receive_type=\"error\"/>\n"
+        "    <allow receive_type=\"signal\"/>\n"
+        "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
+        "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+        "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+        "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+        "           send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
+        "    <deny send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"\n"
+        "          send_member=\"UpdateActivationEnvironment\"/>\n"
+        "    <deny send_destination=\"org.freedesktop.DBus\"\n"
+        "          send_interface=\"org.freedesktop.DBus.Debug.Stats\"/>\n"
+        "  </policy>\n"
+        "  <policy user=\"root\">\n"
+        "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+        "           send_interface=\"org.freedesktop.DBus.Monitoring\"/>\n"
+        "  </policy>\n";
 
 const char *test_bus_kind_to_string(test_bus_kind kind) {
         switch (kind) {
@@ -73,7 +102,7 @@ const char *test_bus_kind_to_string(test_bus_kind kind) {
         }
 }
 
-static int write_config(const char *dir) {
+static int write_config(const char *dir, test_bus_config config, const char *policy_dir) {
         char path[PATH_MAX];
         FILE *f;
         int r;
@@ -82,10 +111,55 @@ static int write_config(const char *dir) {
         f = fopen(path, "wex");
         if (!f)
                 return -errno;
-        r = fprintf(f, config_format, dir) < 0 ? -EIO : 0;
+        fprintf(f,
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig>\n"
+                "  <type>%s</type>\n"
+                "  <listen>unix:path=%s/bus</listen>\n"
+                "  <auth>EXTERNAL</auth>\n",
+                config == TEST_BUS_SYSTEM_LIKE ? "system" : "session", dir);
+        fputs(config == TEST_BUS_SYSTEM_LIKE ? system_policy : session_policy, f);
+        /* After the bus's own policy, so the files' rules win, as in system.conf. */
+        if (policy_dir)
+                fprintf(f, "  <includedir>%s</includedir>\n", policy_dir);
+        fputs("</busconfig>\n", f);
+        r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;
         return r;
+}
+
+/* A path written into the config as it is: absolute, nothing XML must escape. */
+static bool config_path_ok(const char *path) {
+        return path[0] == '/' && !strpbrk(path, "<>&\"'");
+}
+
+/*
+ * Another uid reaches the socket only through directories it may search:
+ * ours becomes 0755 (mkdtemp made it 0700), and each one above must let
+ * others search it already (/tmp does; a $TMPDIR under /root does not).
+ */
+static int open_to_others(const char *dir) {
+        char path[PATH_MAX];
+        struct stat st;
+        char *slash;
+
+        if (chmod(dir, 0755) < 0)
+                return -errno;
+        snprintf(path, sizeof(path), "%s", dir);
+        while ((slash = strrchr(path, '/')) && slash != path) {
+                *slash = 0;
+                if (stat(path, &st) < 0)
+                        return -errno;
+                if (!(st.st_mode & S_IXOTH)) {
+                        fprintf(stderr, "test-bus: %s is not searchable by other users (mode %04o): "
+                                        "set TMPDIR to a directory they can reach\n",
+                                path, (unsigned)(st.st_mode & 07777));
+                        return -EACCES;
+                }
+        }
+        return 0;
 }
 
 static int start_daemon(test_bus *b) {
@@ -195,6 +269,9 @@ static int broker_keeper(void *userdata) {
         }
         snprintf(path, sizeof(path), "%s/bus", b->dir);
         listen_fd = listen_unix(path, SOCK_STREAM);
+        /* Connecting takes write permission on the socket; dbus-daemon makes its own 0777. */
+        if (listen_fd >= 0 && b->config == TEST_BUS_SYSTEM_LIKE && chmod(path, 0777) < 0)
+                listen_fd = -errno;
         if (journal_fd < 0 || listen_fd < 0) {
                 fprintf(stderr, "test-bus: cannot prepare dbus-broker: %s\n",
                         strerror(-(journal_fd < 0 ? journal_fd : listen_fd)));
@@ -257,13 +334,15 @@ static int start_broker(test_bus *b) {
         return r < 0 ? -EIO : 0;
 }
 
-int test_bus_start(test_bus **ret, test_bus_kind kind) {
+int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config config, const char *policy_dir) {
         _cleanup_(test_bus_freep) test_bus *b = NULL;
         const char *tmp = getenv("TMPDIR");
         char dir[PATH_MAX];
         int r;
 
-        if (!ret || !test_bus_kind_to_string(kind))
+        if (!ret || !test_bus_kind_to_string(kind) ||
+            (config != TEST_BUS_SESSION_LIKE && config != TEST_BUS_SYSTEM_LIKE) ||
+            (policy_dir && !config_path_ok(policy_dir)))
                 return -EINVAL;
         snprintf(dir, sizeof(dir), "%s/ipcbus-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(dir))
@@ -275,7 +354,13 @@ int test_bus_start(test_bus **ret, test_bus_kind kind) {
                 return -ENOMEM;
         }
 
-        r = write_config(b->dir);
+        b->config = config;
+        if (config == TEST_BUS_SYSTEM_LIKE) {
+                r = open_to_others(b->dir);
+                if (r < 0)
+                        return r;
+        }
+        r = write_config(b->dir, config, policy_dir);
         if (r < 0)
                 return r;
         r = kind == TEST_BUS_DBUS_DAEMON ? start_daemon(b) : start_broker(b);
@@ -285,6 +370,10 @@ int test_bus_start(test_bus **ret, test_bus_kind kind) {
         *ret = b;
         b = NULL;
         return 0;
+}
+
+int test_bus_start(test_bus **ret, test_bus_kind kind) {
+        return test_bus_start_with(ret, kind, TEST_BUS_SESSION_LIKE, NULL);
 }
 
 const char *test_bus_get_address(test_bus *b) {

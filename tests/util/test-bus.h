@@ -6,7 +6,9 @@
  * temporary directory, so tests never touch the user's or the system's bus
  * and can run in parallel. The config is session-like (EXTERNAL auth, every
  * user may connect, everything allowed, no activatable services) with limits
- * raised so that 64 MiB messages pass.
+ * raised so that 64 MiB messages pass; or system-like (test_bus_start_with()):
+ * the default policy of the system bus, with a directory of policy files
+ * included, and a socket other users can reach.
  *
  *     _cleanup_(test_bus_freep) test_bus *bus = NULL;
  *     _cleanup_(sd_bus_flush_close_unrefp) sd_bus *conn = NULL;
@@ -25,6 +27,22 @@ typedef enum test_bus_kind {
         TEST_BUS_DBUS_DAEMON, /* the reference dbus-daemon */
         TEST_BUS_DBUS_BROKER, /* dbus-broker, through dbus-broker-launch */
 } test_bus_kind;
+
+/* What the bus allows: its <policy> and limits. */
+typedef enum test_bus_config {
+        /* Like a session bus: anything goes, limits raised (test_bus_start()). */
+        TEST_BUS_SESSION_LIKE,
+        /*
+         * Like Debian's system bus (/usr/share/dbus-1/system.conf): every user
+         * may connect with EXTERNAL, nobody may own a name or send a method
+         * call except to the bus driver, signals and requested replies pass;
+         * the included policy files punch the holes. The daemon's default
+         * limits. The bus directory is mode 0755 and every directory above it
+         * must be searchable by others, so that a process of another uid
+         * reaches the socket (which the daemon makes 0777).
+         */
+        TEST_BUS_SYSTEM_LIKE,
+} test_bus_config;
 
 typedef struct test_bus test_bus;
 
@@ -46,6 +64,22 @@ typedef struct test_bus test_bus;
  * -errno from creating the directory or config.
  */
 int test_bus_start(test_bus **ret, test_bus_kind kind);
+
+/**
+ * test_bus_start_with - start a private bus with a given config
+ * @ret: the running bus
+ * @kind: which implementation
+ * @config: what the bus allows
+ * @policy_dir: NULL, or a directory whose *.conf files the config includes
+ *   (<includedir>) after its own policy, as the system bus does with
+ *   system.d/; an absolute path
+ *
+ * test_bus_start() is test_bus_start_with(ret, kind, TEST_BUS_SESSION_LIKE, NULL).
+ * Return: as test_bus_start(); also -EINVAL for a relative @policy_dir or one
+ * with characters XML would need escaped, -EACCES for a system-like bus whose
+ * directory (from $TMPDIR) another uid cannot reach.
+ */
+int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config config, const char *policy_dir);
 
 /* Return: "dbus-daemon" or "dbus-broker", for messages and test names. */
 const char *test_bus_kind_to_string(test_bus_kind kind);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,14 +182,16 @@ uint64_t test_deadline_usec(uint64_t usec) {
         return usec > UINT64_MAX / scale ? UINT64_MAX : usec * scale;
 }
 
-int test_process_wait_line(test_process *p, const char *prefix, uint64_t timeout_usec) {
+/* The next line for which @match(line, @pattern) holds, as test_process_wait_line(). */
+static int wait_line(test_process *p, bool (*match)(const char *line, const char *pattern), const char *pattern,
+                     uint64_t timeout_usec) {
         uint64_t start = now_usec();
         uint64_t deadline;
         int r;
 
         timeout_usec = test_deadline_usec(timeout_usec);
         deadline = timeout_usec > UINT64_MAX - start ? UINT64_MAX : start + timeout_usec;
-        if (!p || !prefix)
+        if (!p || !pattern)
                 return -EINVAL;
 
         for (;;) {
@@ -204,7 +207,7 @@ int test_process_wait_line(test_process *p, const char *prefix, uint64_t timeout
                         memmove(p->buf, nl + 1, p->len);
 
                         fprintf(stderr, "[child %d] %s\n", (int)p->pid, line);
-                        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+                        if (match(line, pattern)) {
                                 free(p->line);
                                 p->line = line;
                                 return 0;
@@ -217,6 +220,22 @@ int test_process_wait_line(test_process *p, const char *prefix, uint64_t timeout
                 if (r < 0)
                         return r;
         }
+}
+
+static bool has_prefix(const char *line, const char *prefix) {
+        return strncmp(line, prefix, strlen(prefix)) == 0;
+}
+
+static bool contains(const char *line, const char *needle) {
+        return strstr(line, needle) != NULL;
+}
+
+int test_process_wait_line(test_process *p, const char *prefix, uint64_t timeout_usec) {
+        return wait_line(p, has_prefix, prefix, timeout_usec);
+}
+
+int test_process_wait_line_containing(test_process *p, const char *needle, uint64_t timeout_usec) {
+        return wait_line(p, contains, needle, timeout_usec);
 }
 
 int test_process_kill(test_process *p, int sig) {

@@ -73,6 +73,13 @@ uint64_t test_deadline_usec(uint64_t usec);
  */
 int test_process_wait_line(test_process *p, const char *prefix, uint64_t timeout_usec);
 
+/**
+ * test_process_wait_line_containing - like test_process_wait_line(), for a
+ * line with @needle anywhere in it (a log line behind a timestamp)
+ * Return: as test_process_wait_line().
+ */
+int test_process_wait_line_containing(test_process *p, const char *needle, uint64_t timeout_usec);
+
 /* Return: the last line test_process_wait_line() matched, without newline, or NULL. */
 const char *test_process_get_line(test_process *p);
 
