@@ -8,7 +8,10 @@
  *   demo-main.c       the demo main: the channels the seeds' main.js serves
  *   demo-renderer.c   renderer mode (a GLib program), and the listeners both
  *                     renderer mode and the self-test register
- *   demo-scenarios.c  the self-test: one scenario per seed example
+ *   demo-scenarios.c  the self-test: one scenario per seed example, and the
+ *                     run loop
+ *   demo-selftest.c   the self-test's machinery: windows, waiting, invokes,
+ *                     the report (demo-selftest.h)
  *   demo-bus.c        a private dbus-daemon for the self-test
  *   demo-spawn.c      child processes: spawn, read their lines, stop
  *
