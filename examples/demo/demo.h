@@ -81,6 +81,13 @@ static inline void demo_closep(int *fd) {
 #define DEMO_SYNC_REPLY "主进程回复的消息"
 #define DEMO_WIN1_MSG "msg from win1"
 
+/* Issue 6: a renderer attached with this name may use only my_channel
+ * (every op) and get-title (invoke); the main asks a renderer for its
+ * state (ask-renderer) on this channel of its Renderer1.Invoke. */
+#define DEMO_GUEST_NAME "guest"
+#define DEMO_RENDERER_STATE "renderer-state"
+#define DEMO_ASK_RENDERER_TIMEOUT_USEC (2U * 1000U * 1000U)
+
 /* ---- options -------------------------------------------------------------- */
 
 typedef enum demo_mode {
