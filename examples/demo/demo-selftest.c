@@ -113,6 +113,12 @@ int selftest_expect_main_recv(demo_selftest *t, const char *channel, GVariant *a
 
 /* ---- windows ---------------------------------------------------------------- */
 
+static int on_window_state(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        demo_window *w = userdata;
+
+        return ipcbus_invocation_return_value(inv, demo_renderer_state(w->r, w->name));
+}
+
 int window_open(demo_selftest *t, demo_window *w, const char *name) {
         int k;
 
@@ -131,6 +137,8 @@ int window_open(demo_selftest *t, demo_window *w, const char *name) {
         if (k >= 0)
                 /* Listeners before Attach: testMsg comes right after it. */
                 k = demo_renderer_listen(w->r, on_window_recv, w);
+        if (k >= 0)
+                k = ipcbus_renderer_handle(w->r, NULL, DEMO_RENDERER_STATE, on_window_state, w);
         if (k >= 0) {
                 w->port.answer = g_str_equal(name, "win2");
                 k = demo_port_listen(w->r, &w->port);

@@ -148,6 +148,10 @@ extern const char *const demo_renderer_channels[];
 /* Register @fn for every channel in demo_renderer_channels. Return: 0, -errno. */
 int demo_renderer_listen(ipcbus_renderer *r, ipcbus_listener_fn fn, void *userdata);
 
+/* What a renderer answers the main's Renderer1.Invoke on "renderer-state"
+ * (ask-renderer): a{sv} with role (s) and id (t), floating. */
+GVariant *demo_renderer_state(ipcbus_renderer *r, const char *role);
+
 /* ---- child processes (demo-spawn.c) ---------------------------------------- */
 
 /**
