@@ -384,6 +384,13 @@ static void demo_selftest_clear(demo_selftest *t) {
         t->event = sd_event_unref(t->event);
 }
 
+static void run_scenarios(demo_selftest *t, const demo_scenario *list, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                selftest_scenario_begin(t, SELFTEST_SCENARIO_TIMEOUT_USEC);
+                selftest_report(t, list[i].name, list[i].run(t));
+        }
+}
+
 int demo_selftest_run(void) {
         _cleanup_(demo_selftest_clear) demo_selftest t = {};
         _cleanup_(demo_freep) char *error = NULL;
@@ -412,11 +419,8 @@ int demo_selftest_run(void) {
                 return 1;
         }
 
-        for (size_t i = 0; i < G_N_ELEMENTS(scenarios); i++) {
-                selftest_scenario_begin(&t, SELFTEST_SCENARIO_TIMEOUT_USEC);
-                k = scenarios[i].run(&t);
-                selftest_report(&t, scenarios[i].name, k);
-        }
+        run_scenarios(&t, scenarios, G_N_ELEMENTS(scenarios));
+        run_scenarios(&t, selftest_trust_scenarios, selftest_n_trust_scenarios);
 
         /* Windows close first; then the main must stop cleanly on SIGTERM. */
         window_close(&t.win1);

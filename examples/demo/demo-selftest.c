@@ -116,6 +116,22 @@ int selftest_expect_main_recv(demo_selftest *t, const char *channel, GVariant *a
 static int on_window_state(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         demo_window *w = userdata;
 
+        /* A scenario decides when this answer leaves (demo-trust.c lets a
+         * forger answer first). Holding a reference keeps the call open. */
+        if (w->hold_state) {
+                ipcbus_invocation_unref(w->held_state);
+                w->held_state = ipcbus_invocation_ref(inv);
+                return 0;
+        }
+        return ipcbus_invocation_return_value(inv, demo_renderer_state(w->r, w->name));
+}
+
+int window_release_state(demo_window *w) {
+        _cleanup_(ipcbus_invocation_unrefp) ipcbus_invocation *inv = DEMO_TAKE_PTR(w->held_state);
+
+        w->hold_state = false;
+        if (!inv)
+                return 0;
         return ipcbus_invocation_return_value(inv, demo_renderer_state(w->r, w->name));
 }
 
@@ -149,6 +165,9 @@ int window_open(demo_selftest *t, demo_window *w, const char *name) {
 }
 
 void window_close(demo_window *w) {
+        /* Unanswered, the held call fails at once instead of timing out. */
+        w->held_state = ipcbus_invocation_unref(w->held_state);
+        w->hold_state = false;
         demo_port_end_clear(&w->port);
         w->r = ipcbus_renderer_unref(w->r);
         if (w->recv)

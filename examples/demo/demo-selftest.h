@@ -24,6 +24,10 @@ typedef struct demo_window {
         ipcbus_renderer *r;
         GPtrArray *recv; /* "CHANNEL ARGS" of each message since the scenario began */
         demo_port_end port;
+        /* While set, the main's Renderer1.Invoke on renderer-state is kept
+         * in held_state, unanswered, until window_release_state(). */
+        bool hold_state;
+        ipcbus_invocation *held_state;
 } demo_window;
 
 typedef struct demo_selftest {
@@ -44,6 +48,10 @@ typedef struct demo_scenario {
         const char *name;
         int (*run)(demo_selftest *t);
 } demo_scenario;
+
+/* The trust boundary's scenarios (demo-trust.c), run after the seeds'. */
+extern const demo_scenario selftest_trust_scenarios[];
+extern const size_t selftest_n_trust_scenarios;
 
 /* ---- waiting, failing, reporting ------------------------------------------ */
 
@@ -74,6 +82,10 @@ void selftest_report(demo_selftest *t, const char *name, int result);
 int window_open(demo_selftest *t, demo_window *w, const char *name);
 /* Disconnect; NULL-safe on a window never opened. */
 void window_close(demo_window *w);
+
+/* Stop holding renderer-state and answer the one held, if any.
+ * Return: 0; -errno from answering it. */
+int window_release_state(demo_window *w);
 
 /* The messages @w got, for a FAIL line. */
 char *window_describe(demo_window *w);

@@ -12,6 +12,7 @@
  *                     run loop
  *   demo-selftest.c   the self-test's machinery: windows, waiting, invokes,
  *                     the report (demo-selftest.h)
+ *   demo-trust.c      the self-test's trust boundary scenarios (issue 6)
  *   demo-bus.c        a private dbus-daemon for the self-test
  *   demo-spawn.c      child processes: spawn, read their lines, stop
  *
