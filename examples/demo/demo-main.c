@@ -6,10 +6,10 @@
  * "main-recv CHANNEL ARGS", flushed at once: the seeds' console.log, and
  * what the self-test reads to see that a one-way message arrived.
  *
- * The "port" channel of the contract (MessageChannelMain: once win1 and win2
- * are attached, each gets one end of a new channel) is not served here:
- * ports arrive with the MessagePort module, and this file gains the channel
- * then.
+ * Beyond the seeds, the trust boundary (issue 6): whoami answers with the
+ * caller's kernel credentials, ask-renderer asks the caller's own
+ * Renderer1.Invoke, and a renderer attached as "guest" is confined to
+ * my_channel and get-title.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +37,8 @@ typedef struct demo_main {
         GQueue delayed;      /* delayed_reply *, render-invoke-to-main answers not yet due */
         uint64_t paired[2];  /* ids of the win1/win2 last given a 'port' channel */
         ipcbus_port *kept;   /* port1 of the last ask-main-port */
+        GQueue asks;         /* renderer_ask *, ask-renderer calls waiting for the renderer */
+        ipcbus_policy *guest; /* what a renderer attached as "guest" may use */
 } demo_main;
 
 static void print_recv(const char *channel, GVariant *args) {
@@ -351,13 +353,114 @@ static int handle_render_invoke_to_main(ipcbus_invocation *inv, GVariant *args, 
         return 0;
 }
 
+/* ---- issue 6: whoami, ask-renderer ------------------------------------------ */
+
+static int handle_whoami(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        ipcbus_web_contents *wc = ipcbus_invocation_get_sender(inv);
+        GVariantBuilder b;
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        print_recv(ipcbus_invocation_get_channel(inv), args);
+        /* What the kernel and the bus say about the caller's connection,
+         * never what the caller says about itself. */
+        r = ipcbus_web_contents_get_pid(wc, &pid);
+        if (r >= 0)
+                r = ipcbus_web_contents_get_uid(wc, &uid);
+        if (r >= 0)
+                r = ipcbus_web_contents_get_gid(wc, &gid);
+        if (r < 0)
+                return ipcbus_invocation_return_error(inv, NULL, "cannot tell who is calling: %s",
+                                                      g_strerror(-r));
+        /* A builder, not a GVariantDict: the keys keep this order on the wire. */
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "pid", g_variant_new_uint32((uint32_t)pid));
+        g_variant_builder_add(&b, "{sv}", "uid", g_variant_new_uint32((uint32_t)uid));
+        g_variant_builder_add(&b, "{sv}", "gid", g_variant_new_uint32((uint32_t)gid));
+        g_variant_builder_add(&b, "{sv}", "id", g_variant_new_uint64(ipcbus_web_contents_get_id(wc)));
+        return ipcbus_invocation_return_value(inv, g_variant_builder_end(&b));
+}
+
+/* An ask-renderer waiting for the renderer's own answer. */
+typedef struct renderer_ask {
+        GList link;
+        demo_main *d;
+        ipcbus_invocation *inv;
+        ipcbus_slot *slot; /* the main's call to the renderer */
+} renderer_ask;
+
+static void renderer_ask_free(renderer_ask *a) {
+        g_queue_unlink(&a->d->asks, &a->link);
+        /* A pending call is cancelled: its callback would use @a. Safe from
+         * that callback too: the library keeps @a's slot until it returns. */
+        ipcbus_slot_unref(a->slot);
+        /* Unanswered (the main is stopping): the caller gets an error now. */
+        ipcbus_invocation_unref(a->inv);
+        g_free(a);
+}
+
+static int on_renderer_state(GVariant *result, const sd_bus_error *error, void *userdata) {
+        renderer_ask *a = userdata;
+        int r;
+
+        /* The renderer's answer becomes ours; so does its error, with the
+         * same name and message. */
+        if (error)
+                r = ipcbus_invocation_return_error(a->inv, error->name, "%s", error->message ?: "");
+        else
+                r = ipcbus_invocation_return_value(a->inv, result);
+        /* -ENOTCONN: the caller went away meanwhile; nothing to do. */
+        if (r < 0 && r != -ENOTCONN)
+                fprintf(stderr, "ipcbus-demo main: ask-renderer: %s\n", g_strerror(-r));
+        renderer_ask_free(a);
+        return 0;
+}
+
+static int handle_ask_renderer(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        demo_main *d = userdata;
+        ipcbus_web_contents *sender = ipcbus_invocation_get_sender(inv);
+        renderer_ask *a;
+        int r;
+
+        print_recv(ipcbus_invocation_get_channel(inv), args);
+        /* Only attached renderers serve Renderer1: busctl and the like get
+         * a reason rather than "not connected". */
+        if (!ipcbus_web_contents_is_attached(sender))
+                return ipcbus_invocation_return_error(inv, NULL,
+                                                      "only an attached renderer can be asked (call Attach first)");
+        a = g_new0(renderer_ask, 1);
+        a->link.data = a;
+        a->d = d;
+        a->inv = ipcbus_invocation_ref(inv);
+        g_queue_push_tail_link(&d->asks, &a->link);
+        /* electron-better-ipc's callRenderer: the renderer that asked is
+         * asked back, and the main serves others while it waits. */
+        r = ipcbus_web_contents_invoke(sender, &a->slot, DEMO_RENDERER_STATE, NULL, DEMO_ASK_RENDERER_TIMEOUT_USEC,
+                                       on_renderer_state, a);
+        if (r < 0) {
+                renderer_ask_free(a);
+                return r; /* the caller gets HandlerFailed with strerror */
+        }
+        return 0;
+}
+
 static void demo_main_pair_windows(demo_main *d);
 
 /* ---- seed 001 主进程到渲染进程: testMsg on attach --------------------------- */
 
 static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        demo_main *d = userdata;
         int r;
 
+        /* A chosen name may narrow a renderer's rights, never widen them:
+         * "guest" gets its allowlist before anything else it sent is read. */
+        if (g_strcmp0(ipcbus_web_contents_get_name(wc), DEMO_GUEST_NAME) == 0) {
+                r = ipcbus_web_contents_set_policy(wc, d->guest);
+                if (r < 0)
+                        fprintf(stderr, "ipcbus-demo main: guest policy: %s\n", g_strerror(-r));
+        }
         if (demo_debug())
                 fprintf(stderr, "ipcbus-demo main: renderer %" PRIu64 " (%s) attached\n",
                         ipcbus_web_contents_get_id(wc), ipcbus_web_contents_get_name(wc) ?: "no name");
@@ -365,7 +468,7 @@ static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata)
         r = ipcbus_web_contents_send(wc, "testMsg", string_args(DEMO_TEST_MSG));
         if (r < 0)
                 fprintf(stderr, "ipcbus-demo main: testMsg: %s\n", g_strerror(-r));
-        demo_main_pair_windows(userdata);
+        demo_main_pair_windows(d);
 }
 
 /* ---- seed 002: a MessagePort for win1 and win2 ------------------------------ */
@@ -457,7 +560,23 @@ static const demo_handler handlers[] = {
         { "my_channel", handle_my_channel },
         { "my-invokable-ipc", handle_my_invokable_ipc },
         { "render-invoke-to-main", handle_render_invoke_to_main },
+        { "whoami", handle_whoami },
+        { "ask-renderer", handle_ask_renderer },
 };
+
+/* What a renderer attached as "guest" may use: my_channel for every op,
+ * get-title to invoke. Everything else from it is refused by the library:
+ * calls with org.ipcbus.Error.Denied, signals dropped, logged once. */
+static int demo_main_make_guest_policy(demo_main *d) {
+        int r;
+
+        r = ipcbus_policy_new(&d->guest);
+        if (r >= 0)
+                r = ipcbus_policy_allow(d->guest, IPCBUS_OP_CHANNELS, "my_channel");
+        if (r >= 0)
+                r = ipcbus_policy_allow(d->guest, IPCBUS_OP_INVOKE, "get-title");
+        return r;
+}
 
 static int demo_main_register(demo_main *d) {
         int r;
@@ -472,6 +591,9 @@ static int demo_main_register(demo_main *d) {
                 if (r < 0)
                         return r;
         }
+        r = demo_main_make_guest_policy(d);
+        if (r < 0)
+                return r;
         return ipcbus_main_on_attached(d->m, NULL, on_attached, d);
 }
 
@@ -494,10 +616,14 @@ static int demo_main_make_runtime_dir(demo_main *d) {
 
 static void demo_main_clear(demo_main *d) {
         delayed_reply *x;
+        renderer_ask *a;
 
         while ((x = g_queue_peek_head(&d->delayed)))
                 delayed_reply_free(x);
+        while ((a = g_queue_peek_head(&d->asks)))
+                renderer_ask_free(a);
         d->kept = ipcbus_port_unref(d->kept);
+        d->guest = ipcbus_policy_unref(d->guest);
         d->m = ipcbus_main_unref(d->m);
         if (d->runtime_file)
                 (void)unlink(d->runtime_file);
@@ -541,6 +667,7 @@ int demo_main_run(const demo_options *o) {
         int r;
 
         g_queue_init(&d.delayed);
+        g_queue_init(&d.asks);
         d.allowed = g_ptr_array_new_with_free_func(g_free);
         if (!o->file || o->allow_dirs->len == 0) {
                 r = demo_main_make_runtime_dir(&d);
@@ -581,6 +708,8 @@ int demo_main_run(const demo_options *o) {
                 fprintf(stderr, "ipcbus-demo main: %s\n", r == -EINVAL ? "invalid --name" : g_strerror(-r));
                 return 1;
         }
+        /* The library's warnings, the trust boundary's refusals among them
+         * (once per peer and channel), go to stderr. */
         ipcbus_main_set_log_function(d.m, demo_log_stderr, (void *)"ipcbus-demo main");
         r = ipcbus_main_attach_event(d.m, event, 0);
         if (r >= 0)

@@ -5,10 +5,8 @@
  * (ipcbus_glib_attach) lets GLib's main loop drive it, as a GTK window's
  * loop would.
  *
- * The contract's MessagePort part of this mode (win1 posts "ping N" every
- * --interval-ms over the "port" channel, win2 answers "pong N", both print
- * port-recv lines) arrives with the MessagePort module; --interval-ms is
- * accepted already so command lines stay valid.
+ * It answers the main's Renderer1.Invoke on "renderer-state" (the demo
+ * main's ask-renderer) with its role and id.
  */
 #include <errno.h>
 #include <glib-unix.h>
@@ -35,6 +33,27 @@ int demo_renderer_listen(ipcbus_renderer *r, ipcbus_listener_fn fn, void *userda
                         return k;
         }
         return 0;
+}
+
+GVariant *demo_renderer_state(ipcbus_renderer *r, const char *role) {
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "role", g_variant_new_string(role));
+        g_variant_builder_add(&b, "{sv}", "id", g_variant_new_uint64(ipcbus_renderer_get_id(r)));
+        return g_variant_builder_end(&b);
+}
+
+/* Who this renderer is, for its renderer-state handler. */
+typedef struct renderer_self {
+        ipcbus_renderer *r;
+        const char *role;
+} renderer_self;
+
+static int handle_renderer_state(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        renderer_self *self = userdata;
+
+        return ipcbus_invocation_return_value(inv, demo_renderer_state(self->r, self->role));
 }
 
 static int on_recv(ipcbus_event *event, GVariant *args, void *userdata) {
@@ -77,6 +96,8 @@ int demo_renderer_run(const demo_options *o) {
         _cleanup_(demo_freep) char *prefix = g_strdup_printf("ipcbus-demo %s", o->role);
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(demo_port_end_clear) demo_port_end port = {};
+        /* Before the renderer: its renderer-state handler reads it. */
+        renderer_self self = { .role = o->role };
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
         _cleanup_(main_loop_unrefp) GMainLoop *loop = NULL;
         guint source, sigint, sigterm;
@@ -101,6 +122,11 @@ int demo_renderer_run(const demo_options *o) {
          * queued, in order, and goes out when it does. */
         /* Listeners before Attach: testMsg comes right after it. */
         k = demo_renderer_listen(r, on_recv, NULL);
+        if (k >= 0) {
+                /* The main may ask for our state (ask-renderer) once we are attached. */
+                self.r = r;
+                k = ipcbus_renderer_handle(r, NULL, DEMO_RENDERER_STATE, handle_renderer_state, &self);
+        }
         if (k >= 0) {
                 /* win1 pings over its port every --interval-ms; win2 answers. */
                 port.print = true;

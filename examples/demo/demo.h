@@ -8,7 +8,11 @@
  *   demo-main.c       the demo main: the channels the seeds' main.js serves
  *   demo-renderer.c   renderer mode (a GLib program), and the listeners both
  *                     renderer mode and the self-test register
- *   demo-scenarios.c  the self-test: one scenario per seed example
+ *   demo-scenarios.c  the self-test: one scenario per seed example, and the
+ *                     run loop
+ *   demo-selftest.c   the self-test's machinery: windows, waiting, invokes,
+ *                     the report (demo-selftest.h)
+ *   demo-trust.c      the self-test's trust boundary scenarios (issue 6)
  *   demo-bus.c        a private dbus-daemon for the self-test
  *   demo-spawn.c      child processes: spawn, read their lines, stop
  *
@@ -78,6 +82,13 @@ static inline void demo_closep(int *fd) {
 #define DEMO_SYNC_REPLY "主进程回复的消息"
 #define DEMO_WIN1_MSG "msg from win1"
 
+/* Issue 6: a renderer attached with this name may use only my_channel
+ * (every op) and get-title (invoke); the main asks a renderer for its
+ * state (ask-renderer) on this channel of its Renderer1.Invoke. */
+#define DEMO_GUEST_NAME "guest"
+#define DEMO_RENDERER_STATE "renderer-state"
+#define DEMO_ASK_RENDERER_TIMEOUT_USEC (2U * 1000U * 1000U)
+
 /* ---- options -------------------------------------------------------------- */
 
 typedef enum demo_mode {
@@ -137,6 +148,10 @@ extern const char *const demo_renderer_channels[];
 
 /* Register @fn for every channel in demo_renderer_channels. Return: 0, -errno. */
 int demo_renderer_listen(ipcbus_renderer *r, ipcbus_listener_fn fn, void *userdata);
+
+/* What a renderer answers the main's Renderer1.Invoke on "renderer-state"
+ * (ask-renderer): a{sv} with role (s) and id (t), floating. */
+GVariant *demo_renderer_state(ipcbus_renderer *r, const char *role);
 
 /* ---- child processes (demo-spawn.c) ---------------------------------------- */
 
