@@ -375,6 +375,15 @@ static void assert_count(ipcbus_renderer *r, uint32_t want) {
         assert_int_equal(g_variant_get_uint32(v), want);
 }
 
+static uint32_t log_count(ipcbus_renderer *r, const char *text) {
+        g_autoptr(GVariant) v = NULL;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "log-count", ipcbus_args(g_variant_new_string(text), NULL), 0,
+                                                     NULL, &v),
+                         0);
+        return g_variant_get_uint32(v);
+}
+
 static void test_sender_check_and_allowlists(void **state) {
         fixture *f = *state;
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *win = NULL, *admin = NULL, *guest = NULL,
@@ -397,7 +406,28 @@ static void test_sender_check_and_allowlists(void **state) {
         assert_int_equal(ipcbus_renderer_send(win, "count", NULL), 0);
         assert_count(win, 1);
         assert_int_equal(main_counter(win, "signals-dropped"), 3);
-        assert_int_equal(test_process_wait_line(f->main, "log: Refused send on 'forbidden-by-hook'", WAIT_USEC), 0);
+        assert_int_equal(log_count(win, "Refused send on 'forbidden-by-hook'"), 1);
+        /* PostMessage passes the same check: dropped, and its port is
+         * closed unopened. */
+        {
+                g_autoptr(ipcbus_port) p1 = NULL, p2 = NULL;
+
+                assert_int_equal(ipcbus_message_channel_new(f->event, &p1, &p2), 0);
+                assert_int_equal(ipcbus_renderer_post_message(win, "forbidden-by-hook", g_variant_new_string("x"),
+                                                              &p1, 1),
+                                 0);
+                assert_int_equal(main_counter(win, "signals-dropped"), 4);
+                assert_int_equal(log_count(win, "Refused postMessage on 'forbidden-by-hook'"), 1);
+        }
+        /* So does Attach, with the name asked for as its channel. */
+        {
+                _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = renderer_new(f);
+
+                assert_true(ipcbus_renderer_attach_sync(r, "forbidden-by-hook", &error, NULL) < 0);
+                assert_string_equal(error.name, IPCBUS_ERROR_DENIED);
+                assert_string_equal(error.message, "Sender may not attach");
+                sd_bus_error_free(&error);
+        }
 
         /* The renderer policy: admin-only is not in it. */
         assert_invoke(win, "admin-only", "error " IPCBUS_ERROR_DENIED);
@@ -429,8 +459,8 @@ static void test_sender_check_and_allowlists(void **state) {
         assert_invoke(busctl, "held", "error " IPCBUS_ERROR_DENIED);
 
         denied = main_counter(win, "calls-denied");
-        assert_int_equal(denied, 6);
-        assert_int_equal(main_counter(win, "signals-dropped"), 4);
+        assert_int_equal(denied, 7);
+        assert_int_equal(main_counter(win, "signals-dropped"), 5);
 }
 
 /* ---- limits --------------------------------------------------------------------- */

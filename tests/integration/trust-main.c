@@ -30,8 +30,23 @@ static void say(const char *format, ...) {
         fflush(stdout);
 }
 
+static GPtrArray *logged;
+
 static void on_log(int priority, const char *message, void *userdata) {
+        g_ptr_array_add(logged, g_strdup(message));
         say("log: %s", message);
+}
+
+/* (text): how many log lines so far contain text. */
+static int h_log_count(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) text = ipcbus_args_get(args, 0);
+        uint32_t n = 0;
+
+        if (!text || !g_variant_is_of_type(text, G_VARIANT_TYPE_STRING))
+                return -EINVAL;
+        for (unsigned i = 0; i < logged->len; i++)
+                n += strstr(logged->pdata[i], g_variant_get_string(text, NULL)) != NULL;
+        return ipcbus_invocation_return_value(inv, g_variant_new_uint32(n));
 }
 
 /* Wait for the forger's byte: its forged reply is on the wire by then. */
@@ -186,7 +201,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 
 static const char *const renderer_channels[] = {
         "echo", "whoami", "held", "release", "counters", "count", "count-get", "call-renderer",
-        "forbidden-by-hook", "slow-invoke", "slow-sync", "poke",
+        "forbidden-by-hook", "slow-invoke", "slow-sync", "poke", "log-count",
 };
 
 int trust_main_child(void *userdata) {
@@ -195,6 +210,7 @@ int trust_main_child(void *userdata) {
         int r;
 
         cfg = userdata;
+        logged = g_ptr_array_new_with_free_func(g_free);
         CHECK(ipcbus_main_new(&the_main, TRUST_MAIN_NAME));
         ipcbus_main_set_log_function(the_main, on_log, NULL);
         CHECK(ipcbus_main_handle(the_main, NULL, "echo", h_echo, NULL));
@@ -204,6 +220,7 @@ int trust_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "poke", on_poke, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "admin-only", h_admin_only, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "counters", h_counters, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "log-count", h_log_count, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "count", on_count, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "count-get", h_count_get, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "call-renderer", h_call_renderer, NULL));
@@ -259,6 +276,7 @@ int trust_main_child(void *userdata) {
         on_release(NULL, NULL, NULL);
         the_main = ipcbus_main_unref(the_main);
         guest_policy = ipcbus_policy_unref(guest_policy);
+        g_ptr_array_unref(logged);
         return r < 0 ? 1 : 0;
 }
 
