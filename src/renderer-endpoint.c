@@ -75,6 +75,7 @@ ipcbus_renderer *ipcbus_renderer_unref(ipcbus_renderer *r) {
                 return NULL;
 
         /* Nothing is called back from here: cancel quietly. */
+        renderer_sync_clear(r);
         renderer_drop_pending(r);
         r->owner_query = ipcbus_slot_unref(r->owner_query);
         r->attach_call = ipcbus_slot_unref(r->attach_call);
@@ -240,23 +241,38 @@ static int renderer_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcb
         return -EACCES;
 }
 
-static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        connection *c = userdata;
-        ipcbus_renderer *r = c->owner;
+int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held) {
+        connection *c = r->conn;
         uint8_t type;
-
         ipcbus_op op;
 
-        if (!r || sd_bus_message_get_type(msg, &type) < 0)
+        if (sd_bus_message_get_type(msg, &type) < 0)
                 return 0;
         if (type == SD_BUS_MESSAGE_METHOD_RETURN || type == SD_BUS_MESSAGE_METHOD_ERROR)
                 return call_dispatch_reply(c, msg);
+        if (type == SD_BUS_MESSAGE_METHOD_CALL) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                int k;
+
+                /* Live, the object vtable serves it. */
+                if (!held)
+                        return 0;
+                k = dispatch_invoke(&r->ep, c, msg, &error);
+                if (k < 0)
+                        (void)(sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(msg, &error)
+                                                            : sd_bus_reply_method_errno(msg, k, NULL));
+                return 1;
+        }
         if (type != SD_BUS_MESSAGE_SIGNAL)
                 return 0;
 
         op = dispatch_signal_op(msg);
         if (op) {
                 dispatch_signal(&r->ep, c, msg, op);
+                return 1;
+        }
+        if (held && sd_bus_message_is_signal(msg, "org.freedesktop.DBus", "NameOwnerChanged")) {
+                (void)renderer_on_owner_changed(msg, r, NULL);
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
@@ -270,6 +286,17 @@ static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 call_fail_all(c, "The connection to the main closed");
         }
         return 0;
+}
+
+static int renderer_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_renderer *r = c->owner;
+
+        if (!r)
+                return 0;
+        if (renderer_sync_take(r, msg))
+                return 1;
+        return renderer_dispatch(r, msg, false);
 }
 
 static int method_renderer_invoke(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

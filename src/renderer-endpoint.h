@@ -35,6 +35,12 @@ struct ipcbus_renderer {
         char *attach_name;
         uint64_t id;
         ipcbus_slot *attach_call;
+
+        /* renderer-sync.c: a blocking call waiting, and what arrived
+         * meanwhile, held back until the loop replays it. */
+        struct sync_wait *sync_wait;
+        GQueue held_back;          /* of sd_bus_message */
+        sd_event_source *replay;
 };
 
 #define RENDERER_DEFAULT_TIMEOUT_USEC (25ULL * 1000ULL * 1000ULL) /* as D-Bus */
@@ -55,3 +61,21 @@ void renderer_flush(ipcbus_renderer *r);                 /* the main is there: s
 void renderer_fail_pending(ipcbus_renderer *r, int error); /* the connection is gone */
 void renderer_drop_pending(ipcbus_renderer *r);          /* freeing: no callbacks */
 int renderer_queue_attach(ipcbus_renderer *r);
+
+/* renderer-endpoint.c: what the filter does with a message from the
+ * connection, and what the replay does with one held back (@held: also
+ * what sd-bus would have passed to matches and the object vtable).
+ * Return: 1 handled; 0 not ours (sd-bus goes on with it). */
+int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held);
+
+/* renderer-sync.c: the blocking calls. */
+/* Send @call and wait for the main's reply, and only the main's: other
+ * messages that arrive meanwhile are held back and dispatched, in order,
+ * once the loop runs again (as sd_bus_call() holds them back). */
+int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
+                           sd_bus_error *ret_error, sd_bus_message **ret_reply);
+/* In the filter: the blocking call's reply, or a message to hold back.
+ * Return: true if taken. */
+bool renderer_sync_take(ipcbus_renderer *r, sd_bus_message *msg);
+/* Freeing: drop what was held back. */
+void renderer_sync_clear(ipcbus_renderer *r);

@@ -300,78 +300,6 @@ int ipcbus_renderer_attach(ipcbus_renderer *r, const char *name) {
         return renderer_queue_attach(r);
 }
 
-static void renderer_on_late_reply(sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
-        sd_bus_message **ret = userdata;
-
-        *ret = sd_bus_message_ref(reply);
-}
-
-/*
- * sd_bus_call(), but the reply must come from the main. sd_bus_call()
- * takes the first reply with the call's serial, whoever sent it. If that
- * was not the main, the call's serial goes into the connection's table and
- * the bus is processed until the main's reply or the deadline: other
- * messages are dispatched meanwhile, which sd_bus_call() would have held
- * back. sd-bus cannot process a connection inside one of its own
- * callbacks: there the call fails instead (-EPROTO).
- */
-static int renderer_call_checked(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
-                                 sd_bus_error *ret_error, sd_bus_message **ret_reply) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL, *late = NULL;
-        _cleanup_(ipcbus_slot_unrefp) ipcbus_slot *wait = NULL;
-        connection *c = r->conn;
-        uint64_t deadline = now_usec() + timeout_usec, cookie;
-        int k;
-
-        k = sd_bus_call(c->bus, call, timeout_usec, ret_error, &reply);
-        if (k < 0 || call_reply_is_from(c, reply, r->main_owner, !c->direct)) {
-                if (k >= 0)
-                        *ret_reply = TAKE_PTR(reply);
-                return k;
-        }
-        if (sd_bus_get_current_message(c->bus)) {
-                (void)sd_bus_error_setf(ret_error, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
-                                        "A reply from %s, which was not called, came first; the main's own "
-                                        "cannot be waited for inside a callback",
-                                        strnull(sd_bus_message_get_sender(reply)));
-                return -EPROTO;
-        }
-
-        k = sd_bus_message_get_cookie(call, &cookie);
-        if (k < 0)
-                return k;
-        call_new(&r->ep.calls, &wait, NULL, renderer_on_late_reply, &late);
-        call_watch(c, wait, cookie, r->main_owner, !c->direct, deadline);
-        while (!late && wait->connected) {
-                uint64_t now;
-
-                k = sd_bus_process(c->bus, NULL);
-                if (k < 0)
-                        return k;
-                if (k > 0)
-                        continue;
-                now = now_usec();
-                if (now >= deadline) {
-                        (void)sd_bus_error_set(ret_error, SD_BUS_ERROR_NO_REPLY, "Method call timed out");
-                        return -ETIMEDOUT;
-                }
-                k = sd_bus_wait(c->bus, deadline - now);
-                if (k < 0)
-                        return k;
-        }
-        if (!late) {
-                (void)sd_bus_error_set(ret_error, SD_BUS_ERROR_DISCONNECTED, "The connection to the main closed");
-                return -ENOTCONN;
-        }
-        k = sd_bus_message_get_errno(late);
-        if (k > 0) {
-                (void)sd_bus_error_copy(ret_error, sd_bus_message_get_error(late));
-                return -k;
-        }
-        *ret_reply = TAKE_PTR(late);
-        return 0;
-}
-
 /* Block for @call's reply, after everything queued before it went out. */
 static int renderer_call_sync(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
                               sd_bus_error *ret_error, sd_bus_message **ret_reply) {
@@ -384,7 +312,7 @@ static int renderer_call_sync(ipcbus_renderer *r, sd_bus_message *call, uint64_t
                 return k;
         }
         renderer_flush(r);
-        return renderer_call_checked(r, call, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
+        return renderer_call_blocking(r, call, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
 }
 
 int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_error *ret_error, uint64_t *ret_id) {

@@ -214,8 +214,13 @@ static void test_forged_replies_ignored(void **state) {
         assert_string_equal(g_variant_get_string(v, NULL), "real");
         assert_int_equal(test_process_wait_line(f->forger, "forged SendSync slow-sync", WAIT_USEC), 0);
 
+        /* A forged error is refused as well: sd_bus_call() would hide who
+         * sent it. */
+        assert_invoke(r, "slowerr-invoke", "real");
+        assert_int_equal(test_process_wait_line(f->forger, "forged Invoke slowerr-invoke", WAIT_USEC), 0);
+
         assert_int_equal(ipcbus_renderer_get_counter(r, IPCBUS_COUNTER_REPLIES_DROPPED, &dropped), 0);
-        assert_int_equal(dropped, 4);
+        assert_int_equal(dropped, 5);
 
         /* Inside a callback the forged answer is refused, not taken. */
         {
@@ -266,6 +271,23 @@ static void test_forged_reply_to_main_ignored(void **state) {
         result_clear(&res);
         assert_int_equal(main_counter(r, "replies-dropped"), 1);
         assert_int_equal(test_process_wait_line(f->main, "log: Dropped a reply", WAIT_USEC), 0);
+}
+
+/* A blocking call holds back what arrives meanwhile, as sendSync blocks a
+ * page in Electron: the listener runs after the call returned, from the loop. */
+static void test_blocking_call_holds_back_messages(void **state) {
+        fixture *f = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        inbox poked = {};
+
+        fixture_start(f, TEST_BUS_DBUS_DAEMON, false, false);
+        r = renderer_attached(f, "win");
+        assert_int_equal(ipcbus_renderer_on(r, NULL, "poked", inbox_listener, &poked), 0);
+        assert_invoke(r, "poke-then-answer", "real");
+        assert_false(poked.got);
+        assert_true(run_until(f, &poked.got));
+        assert_int_equal(poked.n, 1);
+        inbox_clear(&poked);
 }
 
 /* ---- credentials ------------------------------------------------------------- */
@@ -565,6 +587,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_forged_replies_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_forged_reply_to_main_ignored, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_blocking_call_holds_back_messages, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credentials_dbus_daemon, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credentials_dbus_broker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sender_check_and_allowlists, setup, teardown),

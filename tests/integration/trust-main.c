@@ -75,6 +75,16 @@ static int h_real(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, g_variant_new_string("real"));
 }
 
+/* Sends "poked" to the caller, then answers: the message arrives while
+ * the caller is still blocked in its call. */
+static int h_poke_then_answer(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        int r = ipcbus_web_contents_send(ipcbus_invocation_get_sender(inv), "poked", NULL);
+
+        if (r < 0)
+                return r;
+        return ipcbus_invocation_return_value(inv, g_variant_new_string("real"));
+}
+
 static int on_slow_sync(ipcbus_event *e, GVariant *args, void *userdata) {
         return ipcbus_event_set_return_value(e, g_variant_new_string("real"));
 }
@@ -202,6 +212,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 static const char *const renderer_channels[] = {
         "echo", "whoami", "held", "release", "counters", "count", "count-get", "call-renderer",
         "forbidden-by-hook", "slow-invoke", "slow-sync", "poke", "log-count",
+        "slowerr-invoke", "poke-then-answer",
 };
 
 int trust_main_child(void *userdata) {
@@ -227,6 +238,8 @@ int trust_main_child(void *userdata) {
         CHECK(ipcbus_main_handle(the_main, NULL, "forbidden-by-hook", h_echo, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "forbidden-by-hook", on_count, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "slow-invoke", h_real, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "slowerr-invoke", h_real, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "poke-then-answer", h_poke_then_answer, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "slow-sync", on_slow_sync, NULL));
         CHECK(ipcbus_main_on_attached(the_main, NULL, on_attached, NULL));
         CHECK(ipcbus_main_on_detached(the_main, NULL, on_detached, NULL));
@@ -291,10 +304,17 @@ static int forge(sd_bus_message *call, const char *what) {
         bool to_renderer = sd_bus_message_is_method_call(call, IPCBUS_INTERFACE_RENDERER, NULL);
         int r;
 
-        r = sd_bus_message_new_method_return(call, &reply);
+        if (g_str_has_prefix(what, "slowerr")) {
+                r = sd_bus_message_new_method_errorf(call, &reply, "org.example.Forged", "forged by %s", what);
+                if (r < 0)
+                        return r;
+        } else
+                r = sd_bus_message_new_method_return(call, &reply);
         if (r < 0)
                 return r;
-        if (sd_bus_message_is_method_call(call, NULL, "Attach"))
+        if (g_str_has_prefix(what, "slowerr"))
+                ;
+        else if (sd_bus_message_is_method_call(call, NULL, "Attach"))
                 r = sd_bus_message_append(reply, "t", UINT64_C(999));
         else
                 r = sd_bus_message_append(reply, "v", "s", "SPOOFED");
