@@ -8,8 +8,9 @@
  *
  * Beyond the seeds, the trust boundary (issue 6): whoami answers with the
  * caller's kernel credentials, ask-renderer asks the caller's own
- * Renderer1.Invoke, and a renderer attached as "guest" is confined to
- * my_channel and get-title.
+ * Renderer1.Invoke, a renderer attached as "guest" is confined to
+ * my_channel and get-title, and spawn-sandboxed starts a renderer under
+ * bwrap (demo-sandbox.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +40,10 @@ typedef struct demo_main {
         ipcbus_port *kept;   /* port1 of the last ask-main-port */
         GQueue asks;         /* renderer_ask *, ask-renderer calls waiting for the renderer */
         ipcbus_policy *guest; /* what a renderer attached as "guest" may use */
+        demo_sandbox *sandbox; /* spawn-sandboxed and the renderers it started */
 } demo_main;
 
-static void print_recv(const char *channel, GVariant *args) {
+void demo_main_print_recv(const char *channel, GVariant *args) {
         _cleanup_(demo_freep) char *line = demo_format_message(channel, args);
 
         printf("main-recv %s\n", line);
@@ -67,7 +69,7 @@ static int on_set_title(ipcbus_event *event, GVariant *args, void *userdata) {
         demo_main *d = userdata;
         char *title;
 
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         title = args_dup_string(args, 0);
         if (!title)
                 return -EINVAL; /* reported through the log function */
@@ -79,7 +81,7 @@ static int on_set_title(ipcbus_event *event, GVariant *args, void *userdata) {
 static int handle_get_title(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         demo_main *d = userdata;
 
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         return ipcbus_invocation_return_value(inv, g_variant_new_string(d->title));
 }
 
@@ -87,7 +89,7 @@ static int handle_open_file(ipcbus_invocation *inv, GVariant *args, void *userda
         demo_main *d = userdata;
 
         /* No dialog here: the configured file, as if the user had picked it. */
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         return ipcbus_invocation_return_value(inv, g_variant_new_string(d->file));
 }
 
@@ -97,7 +99,7 @@ static int on_test_call(ipcbus_event *event, GVariant *args, void *userdata) {
         demo_main *d = userdata;
 
         /* console.log("主进程收到消息:", arg) */
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         g_free(d->last_test_call);
         d->last_test_call = args_dup_string(args, 0);
         return 0;
@@ -164,7 +166,7 @@ static int handle_read_file(ipcbus_invocation *inv, GVariant *args, void *userda
                                     *text = NULL;
         int r;
 
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         param = args_dup_string(args, 0);
         if (!param || !param[0])
                 return ipcbus_invocation_return_error(inv, IPCBUS_ERROR_INVALID_ARGS,
@@ -204,23 +206,23 @@ static int handle_read_file(ipcbus_invocation *inv, GVariant *args, void *userda
 
 static int on_my_channel(ipcbus_event *event, GVariant *args, void *userdata) {
         /* console.log(`receive message from render: ${message}`) */
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         return 0;
 }
 
 static int handle_my_channel(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         return ipcbus_invocation_return_value(inv, g_variant_new_string("replay"));
 }
 
 static int on_asynchronous_message(ipcbus_event *event, GVariant *args, void *userdata) {
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         /* event.reply('asynchronous-reply', 'pong') */
         return ipcbus_event_reply(event, "asynchronous-reply", string_args("pong"));
 }
 
 static int on_synchronous_message(ipcbus_event *event, GVariant *args, void *userdata) {
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         /* event.returnValue = 'pong'; a plain send has no one waiting. */
         if (ipcbus_event_is_sync(event))
                 (void)ipcbus_event_set_return_value(event, g_variant_new_string("pong"));
@@ -228,7 +230,7 @@ static int on_synchronous_message(ipcbus_event *event, GVariant *args, void *use
 }
 
 static int on_message_from_main(ipcbus_event *event, GVariant *args, void *userdata) {
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         /* event.sender.send('messageToRenderer', 'Hello from Main!') */
         return ipcbus_web_contents_send(ipcbus_event_get_sender(event), "messageToRenderer",
                                         string_args(DEMO_HELLO_FROM_MAIN));
@@ -239,7 +241,7 @@ static int on_win1_msg(ipcbus_event *event, GVariant *args, void *userdata) {
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *win2 = NULL;
         int r;
 
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         /* The main as broker: window2.webContents.send('forWin2', arg) */
         r = ipcbus_main_find_web_contents(d->m, "win2", &win2);
         if (r < 0) {
@@ -252,7 +254,7 @@ static int on_win1_msg(ipcbus_event *event, GVariant *args, void *userdata) {
 /* ---- seed 003: from-renderer, my-invokable-ipc ---------------------------- */
 
 static int on_from_renderer(ipcbus_event *event, GVariant *args, void *userdata) {
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         /* 【同步】响应: only sendSync waits for it. */
         if (ipcbus_event_is_sync(event))
                 (void)ipcbus_event_set_return_value(event, g_variant_new_string("pong"));
@@ -265,7 +267,7 @@ static int handle_my_invokable_ipc(ipcbus_invocation *inv, GVariant *args, void 
         GString *s = g_string_new(NULL);
         size_t n = ipcbus_args_count(args);
 
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         /* The arguments joined, so the caller sees they arrived in order. */
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(demo_variant_unrefp) GVariant *a = ipcbus_args_get(args, i);
@@ -284,7 +286,7 @@ static int handle_my_invokable_ipc(ipcbus_invocation *inv, GVariant *args, void 
  *      render-invoke-to-main ------------------------------------------------- */
 
 static int on_render_send_to_main(ipcbus_event *event, GVariant *args, void *userdata) {
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         return ipcbus_event_reply(event, "main-reply-to-render", string_args(DEMO_REPLY_TO_RENDER));
 }
 
@@ -292,7 +294,7 @@ static int on_render_send_sync_to_main(ipcbus_event *event, GVariant *args, void
         _cleanup_(demo_freep) char *text = args_dup_string(args, 0);
         const char *answer = g_strcmp0(text, "ping") == 0 ? "pong" : DEMO_SYNC_REPLY;
 
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         if (ipcbus_event_is_sync(event))
                 (void)ipcbus_event_set_return_value(event, g_variant_new_string(answer));
         return 0;
@@ -336,7 +338,7 @@ static int handle_render_invoke_to_main(ipcbus_invocation *inv, GVariant *args, 
         delayed_reply *x;
         int r;
 
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         x = g_new0(delayed_reply, 1);
         x->link.data = x;
         x->d = d;
@@ -363,7 +365,7 @@ static int handle_whoami(ipcbus_invocation *inv, GVariant *args, void *userdata)
         gid_t gid;
         int r;
 
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         /* What the kernel and the bus say about the caller's connection,
          * never what the caller says about itself. */
         r = ipcbus_web_contents_get_pid(wc, &pid);
@@ -424,7 +426,7 @@ static int handle_ask_renderer(ipcbus_invocation *inv, GVariant *args, void *use
         renderer_ask *a;
         int r;
 
-        print_recv(ipcbus_invocation_get_channel(inv), args);
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
         /* Only attached renderers serve Renderer1: busctl and the like get
          * a reason rather than "not connected". */
         if (!ipcbus_web_contents_is_attached(sender))
@@ -508,7 +510,7 @@ static int on_ask_main_port(ipcbus_event *event, GVariant *args, void *userdata)
         GVariantDict some;
         int r;
 
-        print_recv(ipcbus_event_get_channel(event), args);
+        demo_main_print_recv(ipcbus_event_get_channel(event), args);
         /* w.webContents.postMessage('port', null, [port2]); port1.postMessage({ some: 'message' }) */
         r = ipcbus_message_channel_new(ipcbus_main_get_event(d->m), &port1, &port2);
         if (r < 0)
@@ -578,7 +580,7 @@ static int demo_main_make_guest_policy(demo_main *d) {
         return r;
 }
 
-static int demo_main_register(demo_main *d) {
+static int demo_main_register(demo_main *d, const char *name) {
         int r;
 
         for (size_t i = 0; i < G_N_ELEMENTS(listeners); i++) {
@@ -592,6 +594,9 @@ static int demo_main_register(demo_main *d) {
                         return r;
         }
         r = demo_main_make_guest_policy(d);
+        if (r < 0)
+                return r;
+        r = demo_sandbox_new(&d->sandbox, d->m, name);
         if (r < 0)
                 return r;
         return ipcbus_main_on_attached(d->m, NULL, on_attached, d);
@@ -622,6 +627,8 @@ static void demo_main_clear(demo_main *d) {
                 delayed_reply_free(x);
         while ((a = g_queue_peek_head(&d->asks)))
                 renderer_ask_free(a);
+        /* Before the main, which kills the children it spawned. */
+        d->sandbox = demo_sandbox_free(d->sandbox);
         d->kept = ipcbus_port_unref(d->kept);
         d->guest = ipcbus_policy_unref(d->guest);
         d->m = ipcbus_main_unref(d->m);
@@ -713,7 +720,7 @@ int demo_main_run(const demo_options *o) {
         ipcbus_main_set_log_function(d.m, demo_log_stderr, (void *)"ipcbus-demo main");
         r = ipcbus_main_attach_event(d.m, event, 0);
         if (r >= 0)
-                r = demo_main_register(&d);
+                r = demo_main_register(&d, o->name);
         if (r < 0) {
                 fprintf(stderr, "ipcbus-demo main: setup failed: %s\n", g_strerror(-r));
                 return 1;

@@ -338,6 +338,12 @@ static int start_main(demo_selftest *t) {
                          (char *)DEMO_DEFAULT_NAME, NULL };
         int k;
 
+        /* The private bus is the session bus of the main we start: the
+         * sandbox it spawns renderers in covers the socket its environment
+         * names, also where TMPDIR put it outside the directories the
+         * sandbox hides anyway (/tmp, /run). */
+        if (!g_setenv("DBUS_SESSION_BUS_ADDRESS", t->bus->address, TRUE))
+                return selftest_fail(t, "cannot set DBUS_SESSION_BUS_ADDRESS: %s", g_strerror(errno));
         k = demo_child_spawn(&t->main, t->event, argv);
         if (k < 0)
                 return selftest_fail(t, "cannot start the main: %s", g_strerror(-k));

@@ -38,6 +38,17 @@ int selftest_fail(demo_selftest *t, const char *format, ...) {
         return -1;
 }
 
+int selftest_skip(demo_selftest *t, const char *format, ...) {
+        va_list ap;
+
+        if (t->why)
+                return -1;
+        va_start(ap, format);
+        t->why = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        return SELFTEST_SKIPPED;
+}
+
 void selftest_scenario_begin(demo_selftest *t, uint64_t timeout_usec) {
         t->deadline = demo_now_usec() + timeout_usec;
         t->main_mark = t->main ? t->main->lines->len : 0;
@@ -49,7 +60,9 @@ void selftest_scenario_begin(demo_selftest *t, uint64_t timeout_usec) {
 }
 
 void selftest_report(demo_selftest *t, const char *name, int result) {
-        if (result >= 0)
+        if (result == SELFTEST_SKIPPED) {
+                printf("skip %s: %s\n", name, t->why ?: "cannot run here");
+        } else if (result >= 0)
                 printf("ok %s\n", name);
         else {
                 printf("FAIL %s: %s\n", name, t->why ?: "failed");

@@ -5,7 +5,7 @@
  * The self-test's machinery, shared by its scenario files: the windows
  * (in-process renderers), waiting for events under the scenario's deadline,
  * invokes and their answers, what the windows and the main received, and
- * the "ok NAME" / "FAIL NAME: why" report.
+ * the "ok NAME" / "FAIL NAME: why" / "skip NAME: why" report.
  *
  * Waiting is always for an event, bounded by a deadline: the loop runs
  * until the condition holds, never sleeps. Functions that check something
@@ -70,10 +70,19 @@ int selftest_step(demo_selftest *t);
 /* Record why the scenario failed (the first reason wins). Return: -1. */
 int selftest_fail(demo_selftest *t, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
+/* A scenario's result when what it shows cannot be shown on this machine
+ * (bwrap is missing): neither a pass nor a failure. */
+#define SELFTEST_SKIPPED 1
+
+/* Record why the scenario cannot run here. Return: SELFTEST_SKIPPED, or -1
+ * if it had already failed. */
+int selftest_skip(demo_selftest *t, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
 /* A new deadline; what the windows and the main received so far is old. */
 void selftest_scenario_begin(demo_selftest *t, uint64_t timeout_usec);
 
-/* Print "ok NAME" or "FAIL NAME: why" for @result. */
+/* Print "ok NAME", "skip NAME: why" (SELFTEST_SKIPPED) or "FAIL NAME: why"
+ * (negative) for @result. */
 void selftest_report(demo_selftest *t, const char *name, int result);
 
 /* ---- windows ---------------------------------------------------------------- */

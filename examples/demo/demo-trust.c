@@ -3,8 +3,9 @@
  * The self-test's scenarios for the trust boundary (issue 6), run after the
  * seeds': the main says who called from the kernel's credentials (whoami),
  * asks the caller back (ask-renderer), confines a renderer attached as
- * "guest", and takes a renderer's answer only from that renderer, even when
- * a forger on the bus answers first.
+ * "guest", takes a renderer's answer only from that renderer, even when
+ * a forger on the bus answers first, and spawns a renderer under bwrap that
+ * has its descriptor and no bus.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -292,15 +293,81 @@ static int scenario_forged_reply_ignored(demo_selftest *t) {
         return call_expect_state_of(t, &c, &t->win1);
 }
 
-/* In the order of issue 6. The fifth, "sandboxed-renderer" (a renderer the
- * main spawns under bwrap with only its end of a socketpair; a clear
- * skipped line where bwrap is missing), joins at the end of this table once
- * the spawn API is on main. */
+/* ---- a sandboxed renderer ---------------------------------------------------------- */
+
+/*
+ * win1 has the main spawn a renderer under bwrap (spawn-sandboxed), with
+ * the private bus's address. The child has only its end of a socketpair:
+ * it invokes get-title, sendSyncs synchronous-message, sends
+ * asynchronous-message and waits for the reply, tries to reach the bus,
+ * reports and exits. The main answers once it has the report and the exit
+ * has detached the child. Without bwrap the main says NoSandbox: skipped.
+ */
+static int scenario_sandboxed_renderer(demo_selftest *t) {
+        _cleanup_(demo_call_clear) demo_call c = DEMO_CALL_INIT;
+        _cleanup_(demo_freep) char *title = NULL, *printed = NULL;
+        const char *got_title, *pong, *reply, *bus_error, *failed;
+        gboolean detached;
+        int32_t bus_errno;
+        uint32_t pid;
+        int k;
+
+        title = window_get_title(t, &t->win1);
+        if (!title)
+                return -1;
+        k = selftest_call_start(t, &t->win1, "spawn-sandboxed", selftest_string_args(t->bus->address), &c);
+        if (k < 0 || selftest_call_wait(t, &c, "spawn-sandboxed") < 0)
+                return -1;
+        if (sd_bus_error_has_name(&c.error, DEMO_ERROR_NO_SANDBOX))
+                return selftest_skip(t, "%s", c.error.message ?: DEMO_NO_SANDBOX_MESSAGE);
+        if (call_expect_vardict(t, &c, "spawn-sandboxed") < 0)
+                return -1;
+        printed = g_variant_print(c.result, TRUE);
+        if (g_variant_lookup(c.result, "failed", "&s", &failed))
+                return selftest_fail(t, "the sandboxed renderer reported failures: %s", failed);
+        if (!g_variant_lookup(c.result, "title", "&s", &got_title) ||
+            !g_variant_lookup(c.result, "pong", "&s", &pong) ||
+            !g_variant_lookup(c.result, "reply", "&s", &reply) ||
+            !g_variant_lookup(c.result, "bus_errno", "i", &bus_errno) ||
+            !g_variant_lookup(c.result, "bus_error", "&s", &bus_error) ||
+            !g_variant_lookup(c.result, "detached", "b", &detached) ||
+            !g_variant_lookup(c.result, "pid", "u", &pid))
+                return selftest_fail(t,
+                                     "spawn-sandboxed: expected title, pong, reply, bus_error (s), bus_errno (i), "
+                                     "detached (b) and pid (u), got %s",
+                                     printed);
+        /* Every pattern worked over the descriptor alone. */
+        if (!g_str_equal(got_title, title))
+                return selftest_fail(t, "get-title in the sandbox: expected '%s', got '%s'", title, got_title);
+        if (!g_str_equal(pong, "pong"))
+                return selftest_fail(t,
+                                     "sendSync synchronous-message in the sandbox: expected 'pong', got '%s'",
+                                     pong);
+        if (!g_str_equal(reply, "pong"))
+                return selftest_fail(t, "asynchronous-reply in the sandbox: expected 'pong', got '%s'", reply);
+        /* The bus's socket is out of reach: hidden (ENOENT) or covered
+         * (ECONNREFUSED), not merely a bad address. */
+        if (bus_errno == 0)
+                return selftest_fail(t, "the sandboxed renderer reached the bus at %s", t->bus->address);
+        if (bus_errno != -ENOENT && bus_errno != -ECONNREFUSED)
+                return selftest_fail(
+                        t, "the sandboxed renderer's try at the bus: expected ENOENT or ECONNREFUSED, got %s",
+                        bus_error);
+        /* The main answered after the child's exit detached it, and knows
+         * its process (bwrap's pid) from the fork. */
+        if (!detached || pid == 0 || pid == (uint32_t)getpid() || pid == (uint32_t)t->main->pid)
+                return selftest_fail(t, "spawn-sandboxed: expected detached and the child's pid, got %s",
+                                     printed);
+        return 0;
+}
+
+/* In the order of issue 6. */
 const demo_scenario selftest_trust_scenarios[] = {
         { "whoami", scenario_whoami },
         { "ask-renderer", scenario_ask_renderer },
         { "guest-Denied", scenario_guest_denied },
         { "forged-reply-ignored", scenario_forged_reply_ignored },
+        { "sandboxed-renderer", scenario_sandboxed_renderer },
 };
 
 const size_t selftest_n_trust_scenarios = G_N_ELEMENTS(selftest_trust_scenarios);

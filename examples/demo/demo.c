@@ -14,15 +14,18 @@ static const char usage_text[] =
         "Usage:\n"
         "  ipcbus-demo\n"
         "      Self-test: start a private bus, a main and two renderers (win1, win2),\n"
-        "      run every example of the seed articles, print 'ok NAME' or\n"
-        "      'FAIL NAME: why' per scenario; exit 0 only if all passed.\n"
+        "      run every example of the seed articles and the trust checks, print\n"
+        "      'ok NAME' or 'FAIL NAME: why' per scenario ('skip NAME: why' for one\n"
+        "      that cannot run here: the sandboxed renderer without bwrap); exit 0\n"
+        "      only if none failed.\n"
         "\n"
         "  ipcbus-demo main [--address ADDRESS | --user | --system] [--name NAME]\n"
         "                   [--delay-ms N] [--file PATH] [--allow-dir DIR]...\n"
         "      Serve the demo main until SIGINT or SIGTERM. Prints 'ready' once it\n"
         "      owns NAME, then 'main-recv CHANNEL ARGS' per message or invoke. A\n"
         "      renderer attached as 'guest' may use only my_channel and get-title;\n"
-        "      refusals are logged to stderr.\n"
+        "      refusals are logged to stderr. spawn-sandboxed starts this program\n"
+        "      as a sandboxed renderer under bwrap.\n"
         "        --name NAME      bus name to own (default " DEMO_DEFAULT_NAME ")\n"
         "        --delay-ms N     delay of render-invoke-to-main (default 200)\n"
         "        --file PATH      what dialog:openFile returns (default: a file the\n"
@@ -35,6 +38,11 @@ static const char usage_text[] =
         "                       --role win1|win2 [--interval-ms N]\n"
         "      Attach to the main as ROLE and print 'recv CHANNEL ARGS' per message,\n"
         "      until SIGINT or SIGTERM. win1 sends win1-msg once attached.\n"
+        "\n"
+        "  ipcbus-demo sandboxed-renderer [--name MAINNAME] --probe-address ADDRESS\n"
+        "      What the main's spawn-sandboxed starts under bwrap, not for a shell:\n"
+        "      talks to the main over the descriptor it inherited, tries to reach\n"
+        "      the bus at ADDRESS, reports on sandbox-report and exits.\n"
         "\n"
         "  The bus defaults to --user. IPCBUS_DEMO_DEBUG=1 logs more to stderr.\n"
         "\n"
@@ -97,6 +105,7 @@ enum {
         OPT_ALLOW_DIR,
         OPT_ROLE,
         OPT_INTERVAL_MS,
+        OPT_PROBE_ADDRESS,
 };
 
 static const struct option long_options[] = {
@@ -110,6 +119,7 @@ static const struct option long_options[] = {
         { "allow-dir", required_argument, NULL, OPT_ALLOW_DIR },
         { "role", required_argument, NULL, OPT_ROLE },
         { "interval-ms", required_argument, NULL, OPT_INTERVAL_MS },
+        { "probe-address", required_argument, NULL, OPT_PROBE_ADDRESS },
         {},
 };
 
@@ -130,6 +140,8 @@ static int parse_options(int argc, char **argv, demo_options *o) {
                 o->mode = DEMO_MODE_MAIN;
         else if (g_str_equal(argv[1], "renderer"))
                 o->mode = DEMO_MODE_RENDERER;
+        else if (g_str_equal(argv[1], "sandboxed-renderer"))
+                o->mode = DEMO_MODE_SANDBOXED_RENDERER;
         else if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h")) {
                 o->mode = DEMO_MODE_HELP;
                 return 0;
@@ -141,7 +153,7 @@ static int parse_options(int argc, char **argv, demo_options *o) {
         /* The mode word is argv[1]; options follow it. */
         optind = 2;
         while ((c = getopt_long(argc, argv, "h", long_options, &index)) >= 0) {
-                bool main_only = false, renderer_only = false;
+                bool main_only = false, renderer_only = false, sandboxed_only = false, bus = false;
 
                 switch (c) {
                 case 'h':
@@ -151,14 +163,17 @@ static int parse_options(int argc, char **argv, demo_options *o) {
                         o->bus = DEMO_BUS_ADDRESS;
                         o->address = optarg;
                         n_bus++;
+                        bus = true;
                         break;
                 case OPT_USER:
                         o->bus = DEMO_BUS_USER;
                         n_bus++;
+                        bus = true;
                         break;
                 case OPT_SYSTEM:
                         o->bus = DEMO_BUS_SYSTEM;
                         n_bus++;
+                        bus = true;
                         break;
                 case OPT_NAME:
                         o->name = optarg;
@@ -189,12 +204,19 @@ static int parse_options(int argc, char **argv, demo_options *o) {
                                 return -EINVAL;
                         }
                         break;
+                case OPT_PROBE_ADDRESS:
+                        sandboxed_only = true;
+                        o->probe_address = optarg;
+                        break;
                 default:
                         /* getopt_long said what was wrong. */
                         return -EINVAL;
                 }
+                /* A sandboxed renderer has its descriptor, and no bus. */
                 if ((main_only && o->mode != DEMO_MODE_MAIN) ||
-                    (renderer_only && o->mode != DEMO_MODE_RENDERER)) {
+                    (renderer_only && o->mode != DEMO_MODE_RENDERER) ||
+                    (sandboxed_only && o->mode != DEMO_MODE_SANDBOXED_RENDERER) ||
+                    (bus && o->mode == DEMO_MODE_SANDBOXED_RENDERER)) {
                         fprintf(stderr, "ipcbus-demo: option '--%s' is not for mode '%s'\n",
                                 long_options[index].name, argv[1]);
                         return -EINVAL;
@@ -211,6 +233,10 @@ static int parse_options(int argc, char **argv, demo_options *o) {
         if (o->mode == DEMO_MODE_RENDERER &&
             (!o->role || (!g_str_equal(o->role, "win1") && !g_str_equal(o->role, "win2")))) {
                 fprintf(stderr, "ipcbus-demo: renderer needs --role win1 or --role win2\n");
+                return -EINVAL;
+        }
+        if (o->mode == DEMO_MODE_SANDBOXED_RENDERER && !o->probe_address) {
+                fprintf(stderr, "ipcbus-demo: sandboxed-renderer needs --probe-address\n");
                 return -EINVAL;
         }
         return 0;
@@ -232,6 +258,8 @@ int main(int argc, char **argv) {
                 return demo_main_run(&o);
         case DEMO_MODE_RENDERER:
                 return demo_renderer_run(&o);
+        case DEMO_MODE_SANDBOXED_RENDERER:
+                return demo_sandboxed_renderer_run(&o);
         case DEMO_MODE_SELFTEST:
                 return demo_selftest_run();
         }

@@ -13,6 +13,9 @@
  *   demo-selftest.c   the self-test's machinery: windows, waiting, invokes,
  *                     the report (demo-selftest.h)
  *   demo-trust.c      the self-test's trust boundary scenarios (issue 6)
+ *   demo-sandbox.c    a renderer the main spawns under bwrap: the main's
+ *                     spawn-sandboxed and sandbox-report, and the
+ *                     sandboxed-renderer mode the child runs
  *   demo-bus.c        a private dbus-daemon for the self-test
  *   demo-spawn.c      child processes: spawn, read their lines, stop
  *
@@ -89,12 +92,19 @@ static inline void demo_closep(int *fd) {
 #define DEMO_RENDERER_STATE "renderer-state"
 #define DEMO_ASK_RENDERER_TIMEOUT_USEC (2U * 1000U * 1000U)
 
+/* Issue 6: spawn-sandboxed fails with these. NoSandbox: bwrap is missing,
+ * nothing was started (the self-test skips rather than fails). */
+#define DEMO_ERROR_NO_SANDBOX "org.ipcbus.Demo.Error.NoSandbox"
+#define DEMO_NO_SANDBOX_MESSAGE "bwrap is not installed (Debian package bubblewrap)"
+#define DEMO_ERROR_SANDBOX_FAILED "org.ipcbus.Demo.Error.SandboxFailed"
+
 /* ---- options -------------------------------------------------------------- */
 
 typedef enum demo_mode {
         DEMO_MODE_SELFTEST,
         DEMO_MODE_MAIN,
         DEMO_MODE_RENDERER,
+        DEMO_MODE_SANDBOXED_RENDERER,
         DEMO_MODE_HELP,
 } demo_mode;
 
@@ -116,6 +126,8 @@ typedef struct demo_options {
         /* renderer */
         const char *role;
         unsigned interval_ms;
+        /* sandboxed-renderer */
+        const char *probe_address;
 } demo_options;
 
 /* ---- modes ---------------------------------------------------------------- */
@@ -123,6 +135,7 @@ typedef struct demo_options {
 /* Each returns the process exit code. */
 int demo_main_run(const demo_options *o);
 int demo_renderer_run(const demo_options *o);
+int demo_sandboxed_renderer_run(const demo_options *o);
 int demo_selftest_run(void);
 
 /* ---- shared helpers (demo.c) ---------------------------------------------- */
@@ -140,6 +153,25 @@ char *demo_format_string_message(const char *channel, const char *text);
  * everything with IPCBUS_DEMO_DEBUG set. @userdata: a static prefix. */
 void demo_log_stderr(int priority, const char *message, void *userdata);
 bool demo_debug(void);
+
+/* ---- the main's sandboxed renderers (demo-sandbox.c) ----------------------- */
+
+typedef struct demo_sandbox demo_sandbox;
+
+/**
+ * demo_sandbox_new - serve spawn-sandboxed and sandbox-report on @m
+ * @m: the demo main (borrowed: free the sandbox before it)
+ * @main_name: the name the main owns, which the child's renderer addresses
+ *   (borrowed, lives as long as the sandbox)
+ * Return: 0; -errno.
+ */
+int demo_sandbox_new(demo_sandbox **ret, ipcbus_main *m, const char *main_name);
+/* Fails the spawn-sandboxed calls still waiting; the children end with the
+ * main. NULL-safe. */
+demo_sandbox *demo_sandbox_free(demo_sandbox *s);
+
+/* The main's "main-recv CHANNEL ARGS" line (demo-main.c). */
+void demo_main_print_recv(const char *channel, GVariant *args);
 
 /* ---- renderer listeners (demo-renderer.c) ---------------------------------- */
 
