@@ -43,17 +43,37 @@ static void call_unlink(ipcbus_slot *s) {
         call_detach(s);
 }
 
+int call_reply_error(sd_bus_message *reply, sd_bus_error *error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        /* The bus answers NoReply for a callee that disconnected first:
+         * that is the peer gone, not a timeout. */
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) &&
+            streq_ptr(sd_bus_message_get_sender(reply), BUS_DRIVER_NAME)) {
+                (void)sd_bus_error_setf(error, IPCBUS_ERROR_DISCONNECTED, "The peer went away without answering (%s)",
+                                        strnull(e->message));
+                return -ENOTCONN;
+        }
+        (void)sd_bus_error_copy(error, e);
+        return -sd_bus_message_get_errno(reply);
+}
+
 /* Deliver the outcome once, then end the registration. */
 static void call_finish(ipcbus_slot *s, sd_bus_message *reply, const sd_bus_error *error) {
         _cleanup_(sd_bus_error_free) sd_bus_error decoded = SD_BUS_ERROR_NULL;
         _cleanup_(g_variant_unrefp) GVariant *result = NULL;
+
+        if (!error && sd_bus_message_is_method_error(reply, NULL)) {
+                (void)call_reply_error(reply, &decoded);
+                error = &decoded;
+        }
 
         slot_pin(s);
         call_detach(s);
         if (s->connected) {
                 slot_run_begin(s);
                 if (s->call.raw)
-                        s->call.raw(reply, error ? error : sd_bus_message_get_error(reply), s->userdata);
+                        s->call.raw(reply, error, s->userdata);
                 else if (s->call.fn) {
                         if (!error) {
                                 (void)wire_read_result(reply, &decoded, &result);
@@ -276,13 +296,21 @@ int call_dispatch_reply(connection *c, sd_bus_message *reply) {
         return 1;
 }
 
-void call_fail_all(connection *c, const char *why) {
+void call_fail_all(connection *c, const char *callee, const char *why) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        GList *l;
 
-        (void)sd_bus_error_set(&error, SD_BUS_ERROR_DISCONNECTED, why);
+        (void)sd_bus_error_set(&error, IPCBUS_ERROR_DISCONNECTED, why);
         connection_ref(c);
-        while ((l = c->call_deadlines.head))
-                call_finish(l->data, NULL, &error);
+        for (GList *l = c->call_deadlines.head, *next; l; l = next) {
+                ipcbus_slot *s = l->data;
+
+                /* A finished call may take others along (their owner went):
+                 * start over from the head. */
+                next = l->next;
+                if (callee && !streq_ptr(s->call.callee, callee))
+                        continue;
+                call_finish(s, NULL, &error);
+                next = c->call_deadlines.head;
+        }
         connection_unref(c);
 }

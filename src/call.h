@@ -69,5 +69,11 @@ int call_dispatch_reply(connection *c, sd_bus_message *reply);
  */
 bool call_reply_is_from(connection *c, sd_bus_message *reply, const char *callee, bool via_name);
 
-/* The connection closed: fail every call on it with Disconnected. */
-void call_fail_all(connection *c, const char *why);
+/* The connection closed (@callee NULL), or @callee went away: fail every
+ * call on @c to it at once with org.ipcbus.Error.Disconnected. */
+void call_fail_all(connection *c, const char *callee, const char *why);
+
+/* The error a method error reply @reply means, into @error: a NoReply from
+ * the bus (the callee disconnected first) becomes Disconnected.
+ * Return: the negative errno (-ENOTCONN for Disconnected). */
+int call_reply_error(sd_bus_message *reply, sd_bus_error *error);

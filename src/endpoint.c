@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "endpoint.h"
 #include "slot.h"
@@ -33,10 +38,72 @@ int endpoint_attach_event(endpoint *ep, sd_event *event, int64_t priority) {
         return 0;
 }
 
+/*
+ * SIGINT and SIGTERM end a running loop cleanly, unless the application
+ * handles them (a handler of its own, or the signal blocked for its own
+ * signalfd or sd-event source). A plain handler writes the signal to a
+ * pipe the loop watches; the signal mask is never touched, so whatever the
+ * application does with it while the loop runs stays its business, and the
+ * old disposition comes back when the loop returns. One pipe serves the
+ * process, as signal dispositions do.
+ */
+static int signal_pipe[2] = { -1, -1 };
+static pthread_once_t signal_pipe_once = PTHREAD_ONCE_INIT;
+
+static void signal_pipe_make(void) {
+        if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                signal_pipe[0] = signal_pipe[1] = -1;
+}
+
+static void endpoint_signal_handler(int sig) {
+        int saved = errno;
+        char c = (char)sig;
+
+        (void)!write(signal_pipe[1], &c, 1);
+        errno = saved;
+}
+
+static int endpoint_on_signal_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        char buf[16];
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* Return: true if @sig is the library's to handle while the loop runs. */
+static bool endpoint_take_signal(int sig, struct sigaction *ret_old) {
+        struct sigaction sa = { .sa_handler = endpoint_signal_handler, .sa_flags = SA_RESTART };
+        sigset_t mask;
+
+        if (sigaction(sig, NULL, ret_old) < 0 || ret_old->sa_handler != SIG_DFL)
+                return false;
+        if (pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0 || sigismember(&mask, sig))
+                return false;
+        sigemptyset(&sa.sa_mask);
+        return sigaction(sig, &sa, NULL) >= 0;
+}
+
 int endpoint_run(endpoint *ep) {
+        static const int signals[] = { SIGINT, SIGTERM };
+        struct sigaction old[2];
+        bool taken[2] = {};
+        sd_event_source *source = NULL;
+        int r;
+
         if (!ep->event)
                 return -EINVAL;
-        return sd_event_loop(ep->event);
+        (void)pthread_once(&signal_pipe_once, signal_pipe_make);
+        if (signal_pipe[0] >= 0 &&
+            sd_event_add_io(ep->event, &source, signal_pipe[0], EPOLLIN, endpoint_on_signal_pipe, NULL) >= 0)
+                for (size_t i = 0; i < 2; i++)
+                        taken[i] = endpoint_take_signal(signals[i], &old[i]);
+        r = sd_event_loop(ep->event);
+        for (size_t i = 0; i < 2; i++)
+                if (taken[i])
+                        (void)sigaction(signals[i], &old[i], NULL);
+        sd_event_source_disable_unref(source);
+        return r;
 }
 
 int endpoint_exit(endpoint *ep, int code) {

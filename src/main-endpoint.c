@@ -63,6 +63,7 @@ ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
                 slot_disconnect(m->ep.calls.head->data);
         slot_list_clear(&m->on_attached);
         slot_list_clear(&m->on_detached);
+        slot_list_clear(&m->on_bus_closed);
         while (m->connections.head)
                 main_drop_connection(m, m->connections.head->data);
         spawn_main_freed(m);
@@ -284,6 +285,8 @@ static const sd_bus_vtable channel_vtable[] = {
 
 /* ---- Channel1 signals and connection events ------------------------------ */
 
+static void main_bus_closed(ipcbus_main *m, sd_bus *bus);
+
 static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_main *m = c->owner;
@@ -313,14 +316,35 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
+                _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+                _cleanup_(sd_bus_unrefp) sd_bus *bus = sd_bus_ref(c->bus);
+                bool was_bus = !c->direct;
+
                 log_emit(&m->ep.log, c->direct ? LOG_DEBUG : LOG_ERR, "%s connection closed",
                          c->direct ? "Direct" : "Bus");
                 main_drop_connection(m, c);
+                if (was_bus)
+                        main_bus_closed(m, bus);
         }
         return 0;
 }
 
 /* ---- connections -------------------------------------------------------- */
+
+static void call_bus_fn(void *fn, void *userdata, void *context) {
+        void **ctx = context;
+
+        ((ipcbus_main_bus_fn)fn)(ctx[0], ctx[1], userdata);
+}
+
+/* A bus went away under us: tell, then end the loop unless asked not to. */
+static void main_bus_closed(ipcbus_main *m, sd_bus *bus) {
+        void *ctx[2] = { m, bus };
+
+        slot_list_fire(&m->on_bus_closed, call_bus_fn, ctx);
+        if (!m->stay_without_bus && m->ep.event)
+                (void)sd_event_exit(m->ep.event, -ENOTCONN);
+}
 
 void main_drop_connection(ipcbus_main *m, connection *c) {
         /* Hold the main across callbacks, unless it is being freed. */
@@ -331,7 +355,7 @@ void main_drop_connection(ipcbus_main *m, connection *c) {
         if (c->owner != m)
                 return;
         /* Calls to renderers on it end now, not at their timeout. */
-        call_fail_all(c, "The connection to the renderer closed");
+        call_fail_all(c, NULL, "The connection to the renderer closed");
         /* Peers on it are gone: for renderers, the same as a detach. */
         if (c->peer)
                 main_forget_web_contents(m, c->peer);
@@ -614,4 +638,17 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                 sd_bus_error_free(&error);
         }
         return ret;
+}
+
+int ipcbus_main_on_bus_closed(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_main_bus_fn fn, void *userdata) {
+        if (!m)
+                return -EINVAL;
+        return slot_list_add(&m->on_bus_closed, ret_slot, (void *)fn, userdata);
+}
+
+int ipcbus_main_set_exit_on_bus_closed(ipcbus_main *m, bool b) {
+        if (!m)
+                return -EINVAL;
+        m->stay_without_bus = !b;
+        return 0;
 }

@@ -23,6 +23,8 @@ struct ipcbus_main {
 
         GQueue on_attached;          /* of lifecycle slots */
         GQueue on_detached;
+        GQueue on_bus_closed;
+        bool stay_without_bus;       /* ipcbus_main_set_exit_on_bus_closed(false) */
         GQueue spawned;              /* of spawn_child (spawn-watch.c): started, not reaped yet */
 
         /* The trust boundary (main-gate.c). */

@@ -10,21 +10,21 @@
 #include "util.h"
 #include "web-contents.h"
 
-void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_contents *wc) {
-        /* Callbacks may remove themselves or others: walk a snapshot. */
-        unsigned n = queue->length, i = 0;
-        ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
+typedef struct lifecycle_call {
+        ipcbus_main *m;
+        ipcbus_web_contents *wc;
+} lifecycle_call;
 
-        for (GList *l = queue->head; l; l = l->next)
-                snap[i++] = slot_pin(l->data);
-        for (i = 0; i < n; i++) {
-                if (snap[i]->connected) {
-                        slot_run_begin(snap[i]);
-                        ((ipcbus_web_contents_fn)snap[i]->lifecycle.fn)(m, wc, snap[i]->userdata);
-                        slot_run_end(snap[i]);
-                }
-                slot_unpin(snap[i]);
-        }
+static void call_web_contents_fn(void *fn, void *userdata, void *context) {
+        lifecycle_call *lc = context;
+
+        ((ipcbus_web_contents_fn)fn)(lc->m, lc->wc, userdata);
+}
+
+void main_fire_lifecycle(ipcbus_main *m, GQueue *queue, ipcbus_web_contents *wc) {
+        lifecycle_call lc = { m, wc };
+
+        slot_list_fire(queue, call_web_contents_fn, &lc);
 }
 
 void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
@@ -53,8 +53,11 @@ static int main_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
                 return 0;
-        if (!new_owner[0] && wc->main)
+        if (!new_owner[0] && wc->main) {
+                /* Calls to it end now, not at their timeout. */
+                call_fail_all(wc->conn, wc->bus_name, "The renderer went away");
                 main_forget_web_contents(wc->main, wc);
+        }
         return 0;
 }
 

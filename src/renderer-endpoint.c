@@ -58,7 +58,6 @@ ipcbus_renderer *ipcbus_renderer_ref(ipcbus_renderer *r) {
 
 static void renderer_close(ipcbus_renderer *r) {
         r->owner_watch = sd_bus_slot_unref(r->owner_watch);
-        r->owner_query = ipcbus_slot_unref(r->owner_query);
         r->channel_match = sd_bus_slot_unref(r->channel_match);
         r->attach_call = ipcbus_slot_unref(r->attach_call);
         if (r->conn) {
@@ -77,7 +76,8 @@ ipcbus_renderer *ipcbus_renderer_unref(ipcbus_renderer *r) {
         /* Nothing is called back from here: cancel quietly. */
         renderer_sync_clear(r);
         renderer_drop_pending(r);
-        r->owner_query = ipcbus_slot_unref(r->owner_query);
+        slot_list_clear(&r->on_main_appeared);
+        slot_list_clear(&r->on_main_vanished);
         r->attach_call = ipcbus_slot_unref(r->attach_call);
         while (r->ep.calls.head)
                 slot_disconnect(r->ep.calls.head->data);
@@ -159,26 +159,44 @@ uint64_t ipcbus_renderer_get_id(ipcbus_renderer *r) {
 
 /* ---- the main's owner --------------------------------------------------- */
 
+static void call_renderer_fn(void *fn, void *userdata, void *context) {
+        ((ipcbus_renderer_main_fn)fn)(context, userdata);
+}
+
+/* The main went: tell, and end the loop if asked to. */
+static void renderer_main_vanished(ipcbus_renderer *r) {
+        slot_list_fire(&r->on_main_vanished, call_renderer_fn, r);
+        if (r->exit_on_main_vanished && r->ep.event)
+                (void)sd_event_exit(r->ep.event, -ENOTCONN);
+}
+
 static void renderer_set_owner(ipcbus_renderer *r, const char *owner) {
+        _cleanup_(freep) char *old = TAKE_PTR(r->main_owner);
         bool had = r->has_main;
 
-        g_free(r->main_owner);
         r->main_owner = owner && owner[0] ? g_strdup(owner) : NULL;
         r->has_main = r->main_owner != NULL;
         /* Replies to calls sent to the main's name may come from its owner. */
         g_free(r->conn->name_owner);
         r->conn->name_owner = g_strdup(r->main_owner);
+        if (streq_ptr(old, r->main_owner))
+                return;
 
-        if (had && (!r->has_main || r->attach != ATTACH_NONE)) {
+        if (had) {
+                /* Calls to the old main end now: it will not answer. */
+                call_fail_all(r->conn, old, "The main went away");
                 /* A new main knows nothing of us: attach again. */
                 if (r->attach != ATTACH_NONE) {
                         r->attach = ATTACH_NONE;
                         r->id = 0;
                         (void)renderer_queue_attach(r);
                 }
+                renderer_main_vanished(r);
         }
-        if (r->has_main)
+        if (r->has_main) {
                 renderer_flush(r);
+                slot_list_fire(&r->on_main_appeared, call_renderer_fn, r);
+        }
 }
 
 static int renderer_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -191,19 +209,6 @@ static int renderer_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus
         log_emit(&r->ep.log, LOG_DEBUG, "Main '%s' owner: '%s'", r->main_name, new_owner);
         renderer_set_owner(r, new_owner);
         return 0;
-}
-
-static void renderer_on_owner_reply(sd_bus_message *reply, const sd_bus_error *error, void *userdata) {
-        ipcbus_renderer *r = userdata;
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
-        const char *owner;
-
-        r->owner_query = ipcbus_slot_unref(r->owner_query);
-        /* No owner yet: NameOwnerChanged will tell. */
-        if (error)
-                return;
-        if (sd_bus_message_read(reply, "s", &owner) >= 0 && !r->has_main)
-                renderer_set_owner(r, owner);
 }
 
 static int renderer_ignore(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -278,12 +283,16 @@ int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held) {
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
                 _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
 
+                bool had = r->has_main;
+
                 log_emit(&r->ep.log, LOG_ERR, "Connection to the main '%s' closed", r->main_name);
                 r->has_main = false;
                 r->attach = ATTACH_NONE;
                 r->id = 0;
                 renderer_fail_pending(r, -ENOTCONN);
-                call_fail_all(c, "The connection to the main closed");
+                call_fail_all(c, NULL, "The connection to the main closed");
+                if (had)
+                        renderer_main_vanished(r);
         }
         return 0;
 }
@@ -323,10 +332,14 @@ static const sd_bus_vtable renderer_channel_vtable[] = {
 
 /* ---- connecting ---------------------------------------------------------- */
 
-/* GetNameOwner, answered only by the bus: a forged answer would make us
- * take its sender for the main. */
+/* GetNameOwner, answered only by the bus (a forged answer would make us
+ * take its sender for the main), and waited for: ipcbus_renderer_has_main()
+ * is right from the first call after open. The NameOwnerChanged match went
+ * out first, so no change is missed in between. */
 static int renderer_ask_owner(ipcbus_renderer *r) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *owner;
         int k;
 
         k = sd_bus_message_new_method_call(r->conn->bus, &call, BUS_DRIVER_NAME, "/org/freedesktop/DBus",
@@ -336,12 +349,18 @@ static int renderer_ask_owner(ipcbus_renderer *r) {
         k = sd_bus_message_append(call, "s", r->main_name);
         if (k < 0)
                 return k;
-        r->owner_query = ipcbus_slot_unref(r->owner_query);
-        call_new(&r->ep.calls, &r->owner_query, NULL, renderer_on_owner_reply, r);
-        k = call_send(r->conn, r->owner_query, call, BUS_DRIVER_NAME, false, 0);
+        k = renderer_call_blocking(r, call, BUS_DRIVER_NAME, r->timeout_usec, &error, &reply);
+        /* No owner yet: NameOwnerChanged will tell. */
+        if (sd_bus_error_has_name(&error, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return 0;
         if (k < 0)
-                r->owner_query = ipcbus_slot_unref(r->owner_query);
-        return k;
+                return k;
+        k = sd_bus_message_read(reply, "s", &owner);
+        if (k < 0)
+                return k;
+        if (!r->has_main)
+                renderer_set_owner(r, owner);
+        return 0;
 }
 
 /* Learn who owns the main's name, now and whenever it changes, and
@@ -516,4 +535,25 @@ int ipcbus_renderer_remove_handler(ipcbus_renderer *r, const char *channel) {
         if (!r)
                 return -EINVAL;
         return registry_remove_handler(&r->ep.registry, channel);
+}
+
+int ipcbus_renderer_on_main_appeared(ipcbus_renderer *r, ipcbus_slot **ret_slot, ipcbus_renderer_main_fn fn,
+                                     void *userdata) {
+        if (!r)
+                return -EINVAL;
+        return slot_list_add(&r->on_main_appeared, ret_slot, (void *)fn, userdata);
+}
+
+int ipcbus_renderer_on_main_vanished(ipcbus_renderer *r, ipcbus_slot **ret_slot, ipcbus_renderer_main_fn fn,
+                                     void *userdata) {
+        if (!r)
+                return -EINVAL;
+        return slot_list_add(&r->on_main_vanished, ret_slot, (void *)fn, userdata);
+}
+
+int ipcbus_renderer_set_exit_on_main_vanished(ipcbus_renderer *r, bool b) {
+        if (!r)
+                return -EINVAL;
+        r->exit_on_main_vanished = b;
+        return 0;
 }

@@ -25,7 +25,6 @@ struct ipcbus_renderer {
         char *main_owner;          /* the main's unique name; NULL while unknown */
         bool has_main;             /* the owner is known (always, on a direct connection) */
         sd_bus_slot *owner_watch;  /* NameOwnerChanged for main_name */
-        ipcbus_slot *owner_query;  /* GetNameOwner in flight */
         sd_bus_slot *channel_match;/* the main's broadcasts */
 
         GQueue pending;            /* of pending_op: sent once the main appears */
@@ -41,6 +40,10 @@ struct ipcbus_renderer {
         struct sync_wait *sync_wait;
         GQueue held_back;          /* of sd_bus_message */
         sd_event_source *replay;
+
+        GQueue on_main_appeared;   /* of lifecycle slots */
+        GQueue on_main_vanished;
+        bool exit_on_main_vanished;
 };
 
 #define RENDERER_DEFAULT_TIMEOUT_USEC (25ULL * 1000ULL * 1000ULL) /* as D-Bus */
@@ -72,10 +75,13 @@ int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held);
 /* Send @call and wait for the main's reply, and only the main's: other
  * messages that arrive meanwhile are held back and dispatched, in order,
  * once the loop runs again (as sd_bus_call() holds them back). */
-int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
+int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char *callee, uint64_t timeout_usec,
                            sd_bus_error *ret_error, sd_bus_message **ret_reply);
 /* In the filter: the blocking call's reply, or a message to hold back.
  * Return: true if taken. */
 bool renderer_sync_take(ipcbus_renderer *r, sd_bus_message *msg);
+/* Dispatch what was held back, now (a tool with no loop, before it blocks
+ * again). Not from inside an sd-bus callback. */
+void renderer_sync_replay(ipcbus_renderer *r);
 /* Freeing: drop what was held back. */
 void renderer_sync_clear(ipcbus_renderer *r);

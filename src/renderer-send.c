@@ -185,6 +185,10 @@ int ipcbus_renderer_wait_for_main(ipcbus_renderer *r, uint64_t timeout_usec) {
 
         if (!r)
                 return -EINVAL;
+        /* A tool that never runs its loop gets what earlier blocking calls
+         * held back now, in order, before it blocks again. */
+        if (r->conn && !r->sync_wait && !sd_bus_get_current_message(r->conn->bus))
+                renderer_sync_replay(r);
         deadline = now_usec() + renderer_timeout(r, timeout_usec);
         while (!r->has_main) {
                 uint64_t now;
@@ -312,7 +316,7 @@ static int renderer_call_sync(ipcbus_renderer *r, sd_bus_message *call, uint64_t
                 return k;
         }
         renderer_flush(r);
-        return renderer_call_blocking(r, call, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
+        return renderer_call_blocking(r, call, r->main_owner, renderer_timeout(r, timeout_usec), ret_error, ret_reply);
 }
 
 int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_error *ret_error, uint64_t *ret_id) {

@@ -23,7 +23,8 @@
 
 typedef struct sync_wait {
         uint64_t cookie;
-        sd_bus_message *reply;   /* the main's, once it came */
+        const char *callee;      /* whose reply counts: the main's owner, or the bus */
+        sd_bus_message *reply;   /* the callee's, once it came */
 } sync_wait;
 
 static bool message_is_reply(sd_bus_message *m) {
@@ -46,8 +47,7 @@ static bool renderer_should_hold(sd_bus_message *m) {
                sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected");
 }
 
-static int renderer_on_replay(sd_event_source *s, void *userdata) {
-        ipcbus_renderer *r = userdata;
+void renderer_sync_replay(ipcbus_renderer *r) {
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
         sd_bus_message *m;
 
@@ -57,6 +57,10 @@ static int renderer_on_replay(sd_event_source *s, void *userdata) {
                 (void)renderer_dispatch(r, m, true);
                 sd_bus_message_unref(m);
         }
+}
+
+static int renderer_on_replay(sd_event_source *s, void *userdata) {
+        renderer_sync_replay(userdata);
         return 0;
 }
 
@@ -66,7 +70,7 @@ static void renderer_arm_replay(ipcbus_renderer *r) {
         if (!r->replay) {
                 if (sd_event_add_defer(r->ep.event, &r->replay, renderer_on_replay, r) < 0) {
                         /* Nothing held back may be lost: replay now. */
-                        (void)renderer_on_replay(NULL, r);
+                        renderer_sync_replay(r);
                         return;
                 }
                 (void)sd_event_source_set_priority(r->replay, r->ep.priority);
@@ -82,7 +86,7 @@ bool renderer_sync_take(ipcbus_renderer *r, sd_bus_message *m) {
                 return false;
         if (w && message_is_reply(m) && sd_bus_message_get_reply_cookie(m, &cookie) >= 0 && cookie == w->cookie) {
                 /* Anyone else's answer is dropped (and counted); the wait goes on. */
-                if (!w->reply && call_reply_is_from(r->conn, m, r->main_owner, !r->conn->direct))
+                if (!w->reply && call_reply_is_from(r->conn, m, w->callee, w->callee == r->main_owner))
                         w->reply = sd_bus_message_ref(m);
                 return true;
         }
@@ -103,8 +107,8 @@ void renderer_sync_clear(ipcbus_renderer *r) {
 }
 
 /* Inside an sd-bus callback: sd_bus_call(), and check what can be checked. */
-static int renderer_call_in_callback(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
-                                     sd_bus_error *ret_error, sd_bus_message **ret_reply) {
+static int renderer_call_in_callback(ipcbus_renderer *r, sd_bus_message *call, const char *callee,
+                                     uint64_t timeout_usec, sd_bus_error *ret_error, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         connection *c = r->conn;
         int k;
@@ -112,7 +116,7 @@ static int renderer_call_in_callback(ipcbus_renderer *r, sd_bus_message *call, u
         k = sd_bus_call(c->bus, call, timeout_usec, ret_error, &reply);
         if (k < 0)
                 return k;
-        if (!call_reply_is_from(c, reply, r->main_owner, !c->direct)) {
+        if (!call_reply_is_from(c, reply, callee, callee == r->main_owner)) {
                 (void)sd_bus_error_setf(ret_error, SD_BUS_ERROR_INCONSISTENT_MESSAGE,
                                         "A reply from %s, which was not called, came first; the main's own "
                                         "cannot be waited for inside a callback",
@@ -123,17 +127,17 @@ static int renderer_call_in_callback(ipcbus_renderer *r, sd_bus_message *call, u
         return 0;
 }
 
-int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, uint64_t timeout_usec,
+int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char *callee, uint64_t timeout_usec,
                            sd_bus_error *ret_error, sd_bus_message **ret_reply) {
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
         connection *c = r->conn;
         uint64_t deadline = now_usec() + timeout_usec;
-        sync_wait w = {};
+        sync_wait w = { .callee = callee };
         sync_wait *outer = r->sync_wait;
         int k;
 
         if (sd_bus_get_current_message(c->bus))
-                return renderer_call_in_callback(r, call, timeout_usec, ret_error, ret_reply);
+                return renderer_call_in_callback(r, call, callee, timeout_usec, ret_error, ret_reply);
 
         k = sd_bus_send(c->bus, call, &w.cookie);
         if (k < 0)
@@ -166,11 +170,10 @@ int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, uint64_t ti
                 }
                 return k;
         }
-        k = sd_bus_message_get_errno(w.reply);
-        if (k > 0) {
-                (void)sd_bus_error_copy(ret_error, sd_bus_message_get_error(w.reply));
+        if (sd_bus_message_is_method_error(w.reply, NULL)) {
+                k = call_reply_error(w.reply, ret_error);
                 sd_bus_message_unref(w.reply);
-                return -k;
+                return k;
         }
         *ret_reply = w.reply;
         return 0;

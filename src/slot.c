@@ -162,3 +162,20 @@ void slot_list_clear(GQueue *queue) {
         while (queue->head)
                 slot_disconnect(queue->head->data);
 }
+
+void slot_list_fire(GQueue *queue, void (*call)(void *fn, void *userdata, void *context), void *context) {
+        /* Callbacks may remove themselves or others: walk a snapshot. */
+        unsigned n = queue->length, i = 0;
+        ipcbus_slot **snap = g_newa(ipcbus_slot *, n + 1);
+
+        for (GList *l = queue->head; l; l = l->next)
+                snap[i++] = slot_pin(l->data);
+        for (i = 0; i < n; i++) {
+                if (snap[i]->connected) {
+                        slot_run_begin(snap[i]);
+                        call(snap[i]->lifecycle.fn, snap[i]->userdata, context);
+                        slot_run_end(snap[i]);
+                }
+                slot_unpin(snap[i]);
+        }
+}

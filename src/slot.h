@@ -109,3 +109,6 @@ static inline void slot_hand_over(ipcbus_slot *slot, ipcbus_slot **ret_slot) {
 /* Lifecycle callbacks (attached/detached): a plain list of slots. */
 int slot_list_add(GQueue *queue, ipcbus_slot **ret_slot, void *fn, void *userdata);
 void slot_list_clear(GQueue *queue);
+/* Run every callback of @queue through @call (which knows the callback's
+ * type), in order, on a snapshot: callbacks may add or remove any. */
+void slot_list_fire(GQueue *queue, void (*call)(void *fn, void *userdata, void *context), void *context);

@@ -420,6 +420,15 @@ static void test_ipcbus_renderer_through_the_proxy(void **state) {
         assert_int_equal(test_process_wait_line_containing(f->proxy, "Invalid message header read",
                                                            DEMO_READY_TIMEOUT_USEC),
                          0);
+        /* The renderer asks who the main is when it opens, so it fails
+         * there and says so, rather than waiting for a main forever. */
+        {
+                int status;
+
+                assert_int_equal(test_process_wait_exit(f->renderer, &status), 0);
+                assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+                f->renderer = test_process_free(f->renderer);
+        }
 }
 
 /* ---- credentials ------------------------------------------------------------------------ */

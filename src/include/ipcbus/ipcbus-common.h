@@ -35,6 +35,9 @@ typedef struct ipcbus_port ipcbus_port;
 #define IPCBUS_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
 
 #define IPCBUS_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"
+/* Local, never on the wire: the peer a call went to went away first (its
+ * connection closed, or its name lost its owner). Maps to -ENOTCONN. */
+#define IPCBUS_ERROR_DISCONNECTED "org.ipcbus.Error.Disconnected"
 
 /* Channel names: non-empty UTF-8, at most this many bytes. */
 #define IPCBUS_CHANNEL_MAX 255

@@ -85,7 +85,13 @@ IPCBUS_EXPORT int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_cont
 
 /**
  * ipcbus_main_run - a plain blocking loop for small tools
+ *
  * Runs the main's sd-event loop until ipcbus_main_exit() or an error.
+ * SIGINT and SIGTERM end it cleanly (it returns 0), unless the application
+ * handles them itself: a handler installed, or the signal blocked (a
+ * signalfd, an sd-event signal source of its own) when the loop starts.
+ * While the loop runs the library's handler is installed for those it
+ * takes; the old disposition comes back when it returns.
  * Return: the exit code given to ipcbus_main_exit(), or a negative errno.
  */
 IPCBUS_EXPORT int ipcbus_main_run(ipcbus_main *m);
@@ -178,6 +184,29 @@ IPCBUS_EXPORT void ipcbus_web_contents_array_free(ipcbus_web_contents **array);
  * Return: 0; -EINVAL for a bad channel or a value that cannot be carried.
  */
 IPCBUS_EXPORT int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args);
+
+/* ---- The main's buses ---------------------------------------------------- */
+
+/* Called when a bus connection the main served closed (the bus went away). */
+typedef void (*ipcbus_main_bus_fn)(ipcbus_main *m, sd_bus *bus, void *userdata);
+
+/**
+ * ipcbus_main_on_bus_closed - a bus connection the main served closed
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_main_on_bus_closed(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_main_bus_fn fn,
+                                            void *userdata);
+
+/**
+ * ipcbus_main_set_exit_on_bus_closed - end the loop when a bus goes
+ *
+ * On by default, as GDBus's exit-on-close: when a bus connection the main
+ * serves closes, the on_bus_closed callbacks run and the main's loop exits
+ * with -ENOTCONN (ipcbus_main_run() returns it). A main that serves direct
+ * connections on after its bus is gone turns it off.
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_main_set_exit_on_bus_closed(ipcbus_main *m, bool b);
 
 /* ---- The trust boundary (docs/security.md) ------------------------------ */
 

@@ -170,6 +170,39 @@ IPCBUS_EXPORT int ipcbus_renderer_remove_handler(ipcbus_renderer *r, const char 
  */
 IPCBUS_EXPORT int ipcbus_renderer_get_counter(ipcbus_renderer *r, ipcbus_counter counter, uint64_t *ret);
 
+/* ---- the main's comings and goings ------------------------------------- */
+
+/* Called when the main appears or vanishes. */
+typedef void (*ipcbus_renderer_main_fn)(ipcbus_renderer *r, void *userdata);
+
+/**
+ * ipcbus_renderer_on_main_appeared, ipcbus_renderer_on_main_vanished -
+ * the main's name gained an owner, or lost it
+ *
+ * On a bus, "vanished" is the main's name losing its owner (the main
+ * exited or released it) or the bus connection closing; "appeared" is a
+ * main owning the name again (a restart: the renderer attaches again by
+ * itself if it was attached). On a direct connection the main is there
+ * from the open, and vanishes when the connection closes. The state is
+ * right from the first call after open (ipcbus_renderer_has_main()); the
+ * callbacks report changes after that. Calls in flight to a main that
+ * vanished fail at once with org.ipcbus.Error.Disconnected (-ENOTCONN).
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_renderer_on_main_appeared(ipcbus_renderer *r, ipcbus_slot **ret_slot,
+                                                   ipcbus_renderer_main_fn fn, void *userdata);
+IPCBUS_EXPORT int ipcbus_renderer_on_main_vanished(ipcbus_renderer *r, ipcbus_slot **ret_slot,
+                                                   ipcbus_renderer_main_fn fn, void *userdata);
+
+/**
+ * ipcbus_renderer_set_exit_on_main_vanished - end the loop when the main goes
+ *
+ * Off by default. When on, the renderer's loop exits with -ENOTCONN
+ * (ipcbus_renderer_run() returns it) after the on_main_vanished callbacks.
+ * Return: 0; -EINVAL.
+ */
+IPCBUS_EXPORT int ipcbus_renderer_set_exit_on_main_vanished(ipcbus_renderer *r, bool b);
+
 #ifdef __cplusplus
 }
 #endif

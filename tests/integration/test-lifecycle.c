@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Lifecycle (issue 8): a renderer knows its main from the first call after
+ * open, hears it vanish and appear, fails its calls at once when it goes,
+ * and can end its loop with it; a main knows its bus and ends its loop when
+ * the bus goes; both loops end cleanly on SIGTERM unless the application
+ * handles the signal itself.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define WAIT_USEC (10 * TEST_USEC_PER_SEC)
+#define WAIT_MS 10000
+
+static int setup(void **state) {
+        harness *h = calloc(1, sizeof(harness));
+
+        harness_start(h);
+        *state = h;
+        return 0;
+}
+
+static int teardown(void **state) {
+        harness *h = *state;
+
+        harness_stop(h);
+        free(h);
+        return 0;
+}
+
+typedef struct main_watch {
+        unsigned appeared, vanished;
+        bool changed;
+} main_watch;
+
+static void on_appeared(ipcbus_renderer *r, void *userdata) {
+        main_watch *w = userdata;
+
+        w->appeared++;
+        w->changed = true;
+}
+
+static void on_vanished(ipcbus_renderer *r, void *userdata) {
+        main_watch *w = userdata;
+
+        w->vanished++;
+        w->changed = true;
+}
+
+static void kill_main(harness *h) {
+        int status;
+
+        assert_int_equal(test_process_kill(h->main, SIGKILL), 0);
+        assert_int_equal(test_process_wait_exit(h->main, &status), 0);
+        h->main = test_process_free(h->main);
+}
+
+static void test_has_main_right_after_open(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+
+        assert_int_equal(ipcbus_renderer_new(&r, TEST_MAIN_NAME), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(r, h->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_open_address(r, test_bus_get_address(h->bus)), 0);
+        /* No loop run yet. */
+        assert_true(ipcbus_renderer_has_main(r));
+}
+
+static void test_no_main_right_after_open(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+
+        kill_main(h);
+        r = harness_renderer(h, NULL);
+        assert_false(ipcbus_renderer_has_main(r));
+}
+
+static void test_main_vanishes_and_appears(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, "win");
+        main_watch w = {};
+        result held = {};
+        gint64 start;
+
+        assert_int_equal(ipcbus_renderer_on_main_appeared(r, NULL, on_appeared, &w), 0);
+        assert_int_equal(ipcbus_renderer_on_main_vanished(r, NULL, on_vanished, &w), 0);
+        /* A call in flight when the main dies fails at once, not at its timeout. */
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "async-echo",
+                                                ipcbus_args(g_variant_new_int32(-1), g_variant_new_string("x"), NULL),
+                                                0, result_collect, &held),
+                         0);
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "echo", NULL, 0, NULL, NULL), 0);
+        start = g_get_monotonic_time();
+        kill_main(h);
+        assert_true(harness_run_until(h, &held.done, WAIT_MS));
+        assert_string_equal(held.error_name, IPCBUS_ERROR_DISCONNECTED);
+        assert_true(harness_run_until(h, &w.changed, WAIT_MS));
+        assert_true(g_get_monotonic_time() - start < 5 * G_USEC_PER_SEC);
+        assert_int_equal(w.vanished, 1);
+        assert_int_equal(w.appeared, 0);
+        assert_false(ipcbus_renderer_has_main(r));
+        result_clear(&held);
+
+        /* A new main: appeared, and the renderer attaches again by itself. */
+        w.changed = false;
+        harness_start_main(h);
+        assert_true(harness_run_until(h, &w.changed, WAIT_MS));
+        assert_int_equal(w.appeared, 1);
+        assert_true(ipcbus_renderer_has_main(r));
+        assert_int_equal(test_process_wait_line(h->main, "attached ", WAIT_USEC), 0);
+        assert_non_null(strstr(test_process_get_line(h->main), " win"));
+}
+
+static void test_exit_on_main_vanished(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, "win");
+
+        assert_int_equal(ipcbus_renderer_set_exit_on_main_vanished(r, true), 0);
+        kill_main(h);
+        /* The harness's loop is the renderer's. */
+        assert_int_equal(ipcbus_renderer_run(r), -ENOTCONN);
+}
+
+/* ---- a main and its bus, in a child process ---------------------------------- */
+
+static void on_bus_closed(ipcbus_main *m, sd_bus *bus, void *userdata) {
+        printf("bus-closed\n");
+        fflush(stdout);
+}
+
+static int bus_main_child(void *userdata) {
+        const char *address = userdata;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
+        int r;
+
+        if (ipcbus_main_new(&m, "org.ipcbus.LifecycleTest") < 0 ||
+            ipcbus_main_on_bus_closed(m, NULL, on_bus_closed, NULL) < 0 || ipcbus_main_open_address(m, address) < 0)
+                return 2;
+        printf("ready\n");
+        fflush(stdout);
+        r = ipcbus_main_run(m);
+        printf("run returned %d\n", r);
+        return r == 0 ? 0 : 1;
+}
+
+static void test_main_exits_when_its_bus_goes(void **state) {
+        harness *h = *state;
+        _cleanup_(test_process_freep) test_process *p = NULL;
+        int status;
+
+        assert_int_equal(test_process_spawn(&p, bus_main_child, (void *)test_bus_get_address(h->bus)), 0);
+        assert_int_equal(test_process_wait_line(p, "ready", WAIT_USEC), 0);
+        h->bus = test_bus_free(h->bus);
+        assert_int_equal(test_process_wait_line(p, "bus-closed", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_line(p, "run returned ", WAIT_USEC), 0);
+        assert_string_equal(test_process_get_line(p), "run returned -107"); /* -ENOTCONN */
+        assert_int_equal(test_process_wait_exit(p, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        /* harness_stop frees the test main, whose bus is gone too. */
+}
+
+static void test_main_ends_on_sigterm(void **state) {
+        harness *h = *state;
+        _cleanup_(test_process_freep) test_process *p = NULL;
+        int status;
+
+        assert_int_equal(test_process_spawn(&p, bus_main_child, (void *)test_bus_get_address(h->bus)), 0);
+        assert_int_equal(test_process_wait_line(p, "ready", WAIT_USEC), 0);
+        assert_int_equal(test_process_kill(p, SIGTERM), 0);
+        assert_int_equal(test_process_wait_line(p, "run returned 0", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_exit(p, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The application's own SIGTERM handling wins: the loop goes on. */
+static int renderer_own_sigterm_child(void *userdata) {
+        const char *address = userdata;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        /* Blocked for a signalfd the application reads itself (here: never). */
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || sd_event_new(&event) < 0 ||
+            ipcbus_renderer_new(&r, TEST_MAIN_NAME) < 0 || ipcbus_renderer_attach_event(r, event, 0) < 0 ||
+            ipcbus_renderer_open_address(r, address) < 0)
+                return 2;
+        printf("ready\n");
+        fflush(stdout);
+        /* SIGTERM stays pending; SIGINT (not handled) ends the loop. */
+        printf("run returned %d\n", ipcbus_renderer_run(r));
+        fflush(stdout);
+        return sigpending(&mask) == 0 && sigismember(&mask, SIGTERM) ? 0 : 3;
+}
+
+static void test_application_keeps_its_sigterm(void **state) {
+        harness *h = *state;
+        _cleanup_(test_process_freep) test_process *p = NULL;
+        int status;
+
+        assert_int_equal(test_process_spawn(&p, renderer_own_sigterm_child, (void *)test_bus_get_address(h->bus)), 0);
+        assert_int_equal(test_process_wait_line(p, "ready", WAIT_USEC), 0);
+        assert_int_equal(test_process_kill(p, SIGTERM), 0);
+        assert_int_equal(test_process_kill(p, SIGINT), 0);
+        assert_int_equal(test_process_wait_line(p, "run returned 0", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_exit(p, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_has_main_right_after_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_main_right_after_open, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_main_vanishes_and_appears, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_on_main_vanished, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_main_exits_when_its_bus_goes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_main_ends_on_sigterm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_application_keeps_its_sigterm, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
