@@ -48,11 +48,27 @@ int endpoint_attach_event(endpoint *ep, sd_event *event, int64_t priority) {
  * process, as signal dispositions do.
  */
 static int signal_pipe[2] = { -1, -1 };
-static pthread_once_t signal_pipe_once = PTHREAD_ONCE_INIT;
+static pid_t signal_pipe_pid;
+static pthread_mutex_t signal_pipe_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void signal_pipe_make(void) {
-        if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-                signal_pipe[0] = signal_pipe[1] = -1;
+/* The pipe of this process: one inherited through fork() is the parent's,
+ * and a byte written there could wake the parent's loop instead. */
+static int signal_pipe_get(void) {
+        int fd;
+
+        pthread_mutex_lock(&signal_pipe_lock);
+        if (signal_pipe_pid != getpid()) {
+                if (signal_pipe[0] >= 0) {
+                        (void)close(signal_pipe[0]);
+                        (void)close(signal_pipe[1]);
+                }
+                if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+                        signal_pipe[0] = signal_pipe[1] = -1;
+                signal_pipe_pid = getpid();
+        }
+        fd = signal_pipe[0];
+        pthread_mutex_unlock(&signal_pipe_lock);
+        return fd;
 }
 
 static void endpoint_signal_handler(int sig) {
@@ -89,13 +105,12 @@ int endpoint_run(endpoint *ep) {
         struct sigaction old[2];
         bool taken[2] = {};
         sd_event_source *source = NULL;
-        int r;
+        int r, fd;
 
         if (!ep->event)
                 return -EINVAL;
-        (void)pthread_once(&signal_pipe_once, signal_pipe_make);
-        if (signal_pipe[0] >= 0 &&
-            sd_event_add_io(ep->event, &source, signal_pipe[0], EPOLLIN, endpoint_on_signal_pipe, NULL) >= 0)
+        fd = signal_pipe_get();
+        if (fd >= 0 && sd_event_add_io(ep->event, &source, fd, EPOLLIN, endpoint_on_signal_pipe, NULL) >= 0)
                 for (size_t i = 0; i < 2; i++)
                         taken[i] = endpoint_take_signal(signals[i], &old[i]);
         r = sd_event_loop(ep->event);

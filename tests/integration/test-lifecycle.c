@@ -139,16 +139,23 @@ static void on_bus_closed(ipcbus_main *m, sd_bus *bus, void *userdata) {
         fflush(stdout);
 }
 
+/* "ready" once the loop runs: a signal sent after it finds the loop's
+ * handling in place. */
+static int say_ready(sd_event_source *s, void *userdata) {
+        printf("ready\n");
+        fflush(stdout);
+        return 0;
+}
+
 static int bus_main_child(void *userdata) {
         const char *address = userdata;
         _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
         int r;
 
         if (ipcbus_main_new(&m, "org.ipcbus.LifecycleTest") < 0 ||
-            ipcbus_main_on_bus_closed(m, NULL, on_bus_closed, NULL) < 0 || ipcbus_main_open_address(m, address) < 0)
+            ipcbus_main_on_bus_closed(m, NULL, on_bus_closed, NULL) < 0 || ipcbus_main_open_address(m, address) < 0 ||
+            sd_event_add_defer(ipcbus_main_get_event(m), NULL, say_ready, NULL) < 0)
                 return 2;
-        printf("ready\n");
-        fflush(stdout);
         r = ipcbus_main_run(m);
         printf("run returned %d\n", r);
         return r == 0 ? 0 : 1;
@@ -195,10 +202,8 @@ static int renderer_own_sigterm_child(void *userdata) {
         /* Blocked for a signalfd the application reads itself (here: never). */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || sd_event_new(&event) < 0 ||
             ipcbus_renderer_new(&r, TEST_MAIN_NAME) < 0 || ipcbus_renderer_attach_event(r, event, 0) < 0 ||
-            ipcbus_renderer_open_address(r, address) < 0)
+            ipcbus_renderer_open_address(r, address) < 0 || sd_event_add_defer(event, NULL, say_ready, NULL) < 0)
                 return 2;
-        printf("ready\n");
-        fflush(stdout);
         /* SIGTERM stays pending; SIGINT (not handled) ends the loop. */
         printf("run returned %d\n", ipcbus_renderer_run(r));
         fflush(stdout);
