@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
+#include <ipcbus/ipcbus-common.h>
 #include <systemd/sd-event.h>
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef IPCBUS_EXPORT
-#define IPCBUS_EXPORT __attribute__((visibility("default")))
 #endif
 
 /*
@@ -68,6 +66,112 @@ IPCBUS_EXPORT GSource *ipcbus_glib_source_new(sd_event *event);
  * ipcbus_glib_source_new().
  */
 IPCBUS_EXPORT guint ipcbus_glib_attach(sd_event *event, GMainContext *context);
+
+/*
+ * GIO-style invokes, for programs that run a GMainLoop: the _async call
+ * takes a GCancellable and a GAsyncReadyCallback, the _finish call turns
+ * the GAsyncResult into the value or a GError, as g_dbus_connection_call()
+ * and g_dbus_connection_call_finish() do. They wrap ipcbus_renderer_invoke()
+ * and ipcbus_web_contents_invoke() in a GTask.
+ *
+ * As everywhere in GIO, the callback runs exactly once, from the
+ * thread-default GMainContext of the thread that called _async (pushed
+ * with g_main_context_push_thread_default(), or the global default), never
+ * from inside the _async call: also when the call cannot start and when it
+ * is cancelled. The sd-event loop of the renderer or main must run for the
+ * answer to arrive (ipcbus_glib_attach() it to that context, or run it by
+ * other means in the same thread). Call _async from the thread that uses
+ * the object; the GCancellable may be cancelled from any thread.
+ *
+ * Errors from _finish:
+ * - the peer's (or the bus's) D-Bus error, as g_dbus_error_new_for_dbus_error()
+ *   makes it: a name GIO knows keeps its G_DBUS_ERROR code (the call's
+ *   timeout is org.freedesktop.DBus.Error.NoReply, G_DBUS_ERROR_NO_REPLY, as
+ *   for ipcbus_result_fn; not G_IO_ERROR_TIMED_OUT as in GDBus), any other
+ *   (org.ipcbus.Error.NoHandler, a handler's own name) is
+ *   G_IO_ERROR_DBUS_ERROR; g_dbus_error_get_remote_error() gives the name
+ *   in both cases, g_dbus_error_strip_remote_error() the bare message;
+ * - G_IO_ERROR_CANCELLED once @cancellable is cancelled, whether the
+ *   answer came first or not;
+ * - for a call that could not start: G_IO_ERROR_INVALID_ARGUMENT (a NULL
+ *   object, a bad channel, a value D-Bus cannot carry, nested too deep),
+ *   G_IO_ERROR_MESSAGE_TOO_LARGE (values over IPCBUS_VALUE_MAX_SIZE),
+ *   G_IO_ERROR_NOT_CONNECTED (not connected, or the renderer is gone); the
+ *   log function has the details;
+ * - G_IO_ERROR_CLOSED when the main was freed while its invoke of a
+ *   renderer was in flight.
+ */
+
+/**
+ * ipcbus_renderer_invoke_async - ipcRenderer.invoke(channel, ...args), the GIO way
+ * @r: the renderer; a reference is held until the callback has run
+ * @channel: the channel
+ * @args: "av" (floating reference sunk) or NULL
+ * @timeout_usec: 0 for the renderer's timeout (ipcbus_renderer_set_timeout())
+ * @cancellable: optional; cancelling it drops the call (its answer, if one
+ *   comes, is ignored) and completes it with G_IO_ERROR_CANCELLED; already
+ *   cancelled, nothing is sent
+ * @callback: called once with the GAsyncResult for
+ *   ipcbus_renderer_invoke_finish(); may be NULL
+ * @user_data: for @callback
+ *
+ * Like ipcbus_renderer_invoke(), the call waits in the renderer's queue
+ * while the main has not appeared (up to @timeout_usec).
+ *
+ * Return: nothing; every outcome, also a call refused at once, arrives
+ * through @callback.
+ */
+IPCBUS_EXPORT void ipcbus_renderer_invoke_async(ipcbus_renderer *r, const char *channel, GVariant *args,
+                                                uint64_t timeout_usec, GCancellable *cancellable,
+                                                GAsyncReadyCallback callback, gpointer user_data);
+
+/**
+ * ipcbus_renderer_invoke_finish - the outcome of ipcbus_renderer_invoke_async()
+ * @r: the renderer passed to _async
+ * @result: the GAsyncResult the callback got
+ * @error: the error on failure (may be NULL)
+ *
+ * Return: the handler's value (a new reference; undefined is
+ * ipcbus_value_undefined()'s value, not NULL), or NULL with @error set to
+ * one of the errors listed above; G_IO_ERROR_INVALID_ARGUMENT if @result
+ * is not from ipcbus_renderer_invoke_async() on @r.
+ */
+IPCBUS_EXPORT GVariant *ipcbus_renderer_invoke_finish(ipcbus_renderer *r, GAsyncResult *result, GError **error);
+
+/**
+ * ipcbus_web_contents_invoke_async - call a renderer's handler, the GIO way
+ * @wc: the renderer as the main sees it; a reference is held until the
+ *   callback has run (not on its main: a main freed meanwhile ends the
+ *   call with G_IO_ERROR_CLOSED)
+ * @channel: the channel
+ * @args: "av" (floating reference sunk) or NULL
+ * @timeout_usec: 0 for the default (25 s)
+ * @cancellable: optional, as for ipcbus_renderer_invoke_async()
+ * @callback: called once with the GAsyncResult for
+ *   ipcbus_web_contents_invoke_finish(); may be NULL
+ * @user_data: for @callback
+ *
+ * The asynchronous form of ipcbus_web_contents_invoke(): a renderer that is
+ * not attached completes the call with G_IO_ERROR_NOT_CONNECTED.
+ *
+ * Return: nothing; every outcome arrives through @callback.
+ */
+IPCBUS_EXPORT void ipcbus_web_contents_invoke_async(ipcbus_web_contents *wc, const char *channel, GVariant *args,
+                                                    uint64_t timeout_usec, GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback, gpointer user_data);
+
+/**
+ * ipcbus_web_contents_invoke_finish - the outcome of ipcbus_web_contents_invoke_async()
+ * @wc: the web contents passed to _async
+ * @result: the GAsyncResult the callback got
+ * @error: the error on failure (may be NULL)
+ *
+ * Return: the renderer handler's value (a new reference), or NULL with
+ * @error set to one of the errors listed above; G_IO_ERROR_INVALID_ARGUMENT
+ * if @result is not from ipcbus_web_contents_invoke_async() on @wc.
+ */
+IPCBUS_EXPORT GVariant *ipcbus_web_contents_invoke_finish(ipcbus_web_contents *wc, GAsyncResult *result,
+                                                          GError **error);
 
 #ifdef __cplusplus
 }
