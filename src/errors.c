@@ -3,9 +3,37 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <glib.h>
+
 #include <ipcbus/ipcbus-common.h>
+#include <ipcbus/ipcbus-port.h>
 
 #include "errors.h"
+
+/* The errnos are documented next to the names in the public headers.
+ * sd-bus's own table already maps InvalidArgs (EINVAL) and LimitsExceeded
+ * (ENOBUFS). sd-bus keeps a pointer to this array for the life of the
+ * process. */
+static const sd_bus_error_map ipcbus_error_map[] = {
+        SD_BUS_ERROR_MAP(IPCBUS_ERROR_NO_HANDLER, ENOENT),
+        SD_BUS_ERROR_MAP(IPCBUS_ERROR_HANDLER_FAILED, EREMOTEIO),
+        SD_BUS_ERROR_MAP(IPCBUS_ERROR_NO_RETURN_VALUE, ENODATA),
+        SD_BUS_ERROR_MAP(IPCBUS_ERROR_DENIED, EACCES),
+        SD_BUS_ERROR_MAP(IPCBUS_ERROR_BAD_FRAME, EBADMSG),
+        SD_BUS_ERROR_MAP_END,
+};
+
+int errors_add_map(void) {
+        static gsize once = 0;
+        static int result;
+
+        /* sd_bus_error_add_map() itself is idempotent but not thread-safe. */
+        if (g_once_init_enter(&once)) {
+                result = sd_bus_error_add_map(ipcbus_error_map);
+                g_once_init_leave(&once, 1);
+        }
+        return result < 0 ? result : 0;
+}
 
 /* Electron's texts, so messages read the same to people who know it. */
 

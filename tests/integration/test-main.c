@@ -20,6 +20,7 @@
  *   fail (handle)            rejects with no error name: HandlerFailed "boom"
  *   fail-named (handle)      rejects with com.example.Error.Custom "custom"
  *   fail-errno (handle)      returns -EPERM without answering
+ *   reject (handle)          (name, message): rejects with that error name
  *   undefined (handle)       returns without answering: undefined
  *   drop (handle)            keeps the invocation, drops it later unanswered
  *   once (handleOnce)        returns "first"
@@ -120,6 +121,13 @@ static int h_fail_named(ipcbus_invocation *inv, GVariant *args, void *userdata) 
 
 static int h_fail_errno(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return -EPERM;
+}
+
+static int h_reject(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) name = ipcbus_args_get(args, 0), message = ipcbus_args_get(args, 1);
+
+        return ipcbus_invocation_return_error(inv, g_variant_get_string(name, NULL), "%s",
+                                              g_variant_get_string(message, NULL));
 }
 
 static int h_undefined(ipcbus_invocation *inv, GVariant *args, void *userdata) {
@@ -389,6 +397,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_handle(the_main, NULL, "fail", h_fail, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-named", h_fail_named, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-errno", h_fail_errno, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "reject", h_reject, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "undefined", h_undefined, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "drop", h_drop, NULL));
         CHECK(ipcbus_main_handle_once(the_main, NULL, "once", h_once, NULL));
