@@ -41,9 +41,14 @@ int error_no_handler(sd_bus_error *e, const char *channel) {
         return sd_bus_error_setf(e, IPCBUS_ERROR_NO_HANDLER, "No handler registered for '%s'", channel);
 }
 
-int error_handler_failed(sd_bus_error *e, const char *channel, const char *message) {
-        return sd_bus_error_setf(e, IPCBUS_ERROR_HANDLER_FAILED, "Error invoking remote method '%s': %s", channel,
-                                 message);
+/* Electron rejects the invoke with the handler's error as String(error)
+ * gives it, which for an Error is Error.prototype.toString(): "KIND: MESSAGE",
+ * the kind alone for an empty message, the message alone for an empty kind. */
+int error_handler_failed(sd_bus_error *e, const char *channel, const char *kind, const char *message) {
+        if (!kind)
+                kind = "Error";
+        return sd_bus_error_setf(e, IPCBUS_ERROR_HANDLER_FAILED, "Error invoking remote method '%s': %s%s%s",
+                                 channel, kind, *kind && *message ? ": " : "", message);
 }
 
 int error_no_return_value(sd_bus_error *e, const char *channel) {

@@ -23,7 +23,9 @@
 int errors_add_map(void);
 
 int error_no_handler(sd_bus_error *e, const char *channel);
-int error_handler_failed(sd_bus_error *e, const char *channel, const char *message);
+/* @kind: the error's kind as Electron prints it ("TypeError"); NULL for
+ * "Error"; "" for none (a thrown string). */
+int error_handler_failed(sd_bus_error *e, const char *channel, const char *kind, const char *message);
 int error_no_return_value(sd_bus_error *e, const char *channel);
 /* @channel NULL: Attach was refused. */
 int error_denied(sd_bus_error *e, const char *channel);

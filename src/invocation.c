@@ -91,7 +91,7 @@ int ipcbus_invocation_return_error(ipcbus_invocation *inv, const char *name, con
         if (name)
                 (void)sd_bus_error_set(&error, name, message);
         else
-                (void)error_handler_failed(&error, inv->channel, message);
+                (void)error_handler_failed(&error, inv->channel, NULL, message);
         return invocation_fail(inv, &error);
 }
 

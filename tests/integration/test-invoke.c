@@ -91,12 +91,13 @@ static void test_invoke_errors(void **state) {
 
         assert_invoke_error(r, "nobody-handles-this", -ENOENT, IPCBUS_ERROR_NO_HANDLER,
                             "No handler registered for 'nobody-handles-this'");
+        /* HandlerFailed, Electron's text, each way it arises. */
         assert_invoke_error(r, "fail", -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
-                            "Error invoking remote method 'fail': boom");
+                            "Error invoking remote method 'fail': Error: boom");
         assert_invoke_error(r, "fail-errno", -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
-                            "Error invoking remote method 'fail-errno': Operation not permitted");
+                            "Error invoking remote method 'fail-errno': Error: Operation not permitted");
         assert_invoke_error(r, "drop", -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
-                            "Error invoking remote method 'drop': the handler dropped the invocation "
+                            "Error invoking remote method 'drop': Error: the handler dropped the invocation "
                             "without answering");
         /* A name of the handler's own passes through, with sd-bus's errno for it. */
         assert_invoke_error(r, "fail-named", -EIO, "com.example.Error.Custom", "custom");
@@ -130,7 +131,8 @@ static void test_invoke_errors_async(void **state) {
         } cases[] = {
                 { "nobody-handles-this", ENOENT, IPCBUS_ERROR_NO_HANDLER,
                   "No handler registered for 'nobody-handles-this'" },
-                { "fail", EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED, "Error invoking remote method 'fail': boom" },
+                { "fail", EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
+                  "Error invoking remote method 'fail': Error: boom" },
                 { "fail-named", EIO, "com.example.Error.Custom", "custom" },
         };
         result res[G_N_ELEMENTS(cases)] = {};
@@ -200,6 +202,13 @@ static void test_send_sync(void **state) {
         assert_null(none);
         assert_string_equal(error.name, IPCBUS_ERROR_NO_RETURN_VALUE);
         assert_non_null(strstr(error.message, "'sync-none'"));
+        sd_bus_error_free(&error);
+        /* A failing listener and no value: HandlerFailed, Electron's text. */
+        assert_int_equal(ipcbus_renderer_send_sync(r, "sync-fail", NULL, &error, &none), -EREMOTEIO);
+        assert_null(none);
+        assert_string_equal(error.name, IPCBUS_ERROR_HANDLER_FAILED);
+        assert_string_equal(error.message,
+                            "Error invoking remote method 'sync-fail': Error: a listener failed");
 }
 
 static void test_send_sync_main_dies(void **state) {

@@ -27,6 +27,7 @@
  *   remove-me (handle)       returns "here"; removed by a message on remove-handler
  *   sync-ping (on, on)       first listener sets "pong", the second "second"
  *   sync-none (on)           sets nothing
+ *   sync-fail (on)           fails (-EPERM) and sets nothing
  *   sync-die (on)            the main exits at once (sendSync to a dead main)
  *   reply (on)               event reply on reply-back with the same args
  *   sender-send (on)         sender.send on sender-back
@@ -163,6 +164,10 @@ static int on_sync_ping(ipcbus_event *e, GVariant *args, void *userdata) {
 
 static int on_sync_none(ipcbus_event *e, GVariant *args, void *userdata) {
         return 0;
+}
+
+static int on_sync_fail(ipcbus_event *e, GVariant *args, void *userdata) {
+        return -EPERM;
 }
 
 static int on_sync_die(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -406,6 +411,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"pong"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"second"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-none", on_sync_none, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-fail", on_sync_fail, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sender-send", on_sender_send, NULL));

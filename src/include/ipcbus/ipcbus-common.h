@@ -98,7 +98,8 @@ typedef enum ipcbus_counter {
  *
  * Return: 0, or a negative errno-style code, which is reported through the
  * log callback; for a SendSync call with no return value set yet, a failing
- * listener makes the call fail with org.ipcbus.Error.HandlerFailed.
+ * listener makes the call fail with org.ipcbus.Error.HandlerFailed,
+ * "Error invoking remote method 'CHANNEL': Error: a listener failed".
  */
 typedef int (*ipcbus_listener_fn)(ipcbus_event *event, GVariant *args, void *userdata);
 
@@ -112,7 +113,8 @@ typedef int (*ipcbus_listener_fn)(ipcbus_event *event, GVariant *args, void *use
  * A handler that returns without completing the invocation and without
  * keeping a reference answers undefined, like a JavaScript handler that
  * returns nothing. A negative return value answers
- * org.ipcbus.Error.HandlerFailed with strerror() of that code.
+ * org.ipcbus.Error.HandlerFailed with strerror() of that code as the
+ * message: "Error invoking remote method 'CHANNEL': Error: Permission denied".
  */
 typedef int (*ipcbus_handler_fn)(ipcbus_invocation *invocation, GVariant *args, void *userdata);
 

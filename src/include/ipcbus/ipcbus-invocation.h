@@ -38,7 +38,8 @@ IPCBUS_EXPORT int ipcbus_invocation_return_value(ipcbus_invocation *invocation, 
  * ipcbus_invocation_return_error - reject the invoke
  * @name: a D-Bus error name that reaches the caller intact, or NULL for
  *   org.ipcbus.Error.HandlerFailed with the message
- *   "Error invoking remote method 'CHANNEL': MESSAGE"
+ *   "Error invoking remote method 'CHANNEL': Error: MESSAGE", the text
+ *   Electron gives for a handler that throws new Error(MESSAGE)
  * @format: printf-style message
  * Return: 0; -EALREADY if already completed; -EINVAL for an invalid @name;
  * -ENOTCONN if the caller went away.
