@@ -120,6 +120,32 @@ static void test_invoke_errors(void **state) {
                                  -ENOENT, "System.Error.ENOENT", "gone");
 }
 
+static void test_invoke_error_kinds(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+
+        /* Electron's String(error): "KIND: MESSAGE"; Error for no kind. */
+        assert_invoke_error_args(r, "fail-kind",
+                                 ipcbus_args(g_variant_new_string("TypeError"),
+                                             g_variant_new_string("x is not a function"), NULL),
+                                 -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
+                                 "Error invoking remote method 'fail-kind': TypeError: x is not a function");
+        assert_invoke_error_args(r, "fail-kind",
+                                 ipcbus_args(ipcbus_value_null(), g_variant_new_string("plain"), NULL),
+                                 -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
+                                 "Error invoking remote method 'fail-kind': Error: plain");
+        /* A thrown string has no kind; an empty message leaves the kind alone. */
+        assert_invoke_error_args(r, "fail-kind",
+                                 ipcbus_args(g_variant_new_string(""), g_variant_new_string("thrown"), NULL),
+                                 -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
+                                 "Error invoking remote method 'fail-kind': thrown");
+        assert_invoke_error_args(r, "fail-kind",
+                                 ipcbus_args(g_variant_new_string("RangeError"), g_variant_new_string(""),
+                                             NULL),
+                                 -EREMOTEIO, IPCBUS_ERROR_HANDLER_FAILED,
+                                 "Error invoking remote method 'fail-kind': RangeError");
+}
+
 /* The result callback sees the same error as invoke_sync, and the same errno. */
 static void test_invoke_errors_async(void **state) {
         harness *h = *state;
@@ -246,6 +272,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_invoke_round_trip, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invoke_async_out_of_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invoke_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invoke_error_kinds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invoke_errors_async, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invoke_undefined, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_handle_once, setup, teardown),

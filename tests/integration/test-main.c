@@ -20,6 +20,9 @@
  *   fail (handle)            rejects with no error name: HandlerFailed "boom"
  *   fail-named (handle)      rejects with com.example.Error.Custom "custom"
  *   fail-errno (handle)      returns -EPERM without answering
+ *   fail-kind (handle)       (kind, message): rejects with
+ *                            ipcbus_invocation_return_error_kind(); a kind that
+ *                            is not a string is NULL
  *   reject (handle)          (name, message): rejects with that error name
  *   undefined (handle)       returns without answering: undefined
  *   drop (handle)            keeps the invocation, drops it later unanswered
@@ -122,6 +125,19 @@ static int h_fail_named(ipcbus_invocation *inv, GVariant *args, void *userdata) 
 
 static int h_fail_errno(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return -EPERM;
+}
+
+static int h_fail_kind(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) kind = ipcbus_args_get(args, 0), message = ipcbus_args_get(args, 1);
+        const char *k = g_variant_is_of_type(kind, G_VARIANT_TYPE_STRING) ? g_variant_get_string(kind, NULL)
+                                                                          : NULL;
+
+        /* A kind D-Bus cannot carry is refused and leaves the call open. */
+        if (ipcbus_invocation_return_error_kind(inv, "\xff", "x") != -EINVAL)
+                return ipcbus_invocation_return_value(inv, g_variant_new_string("a bad kind was taken"));
+        if (ipcbus_invocation_is_completed(inv))
+                return 0;
+        return ipcbus_invocation_return_error_kind(inv, k, "%s", g_variant_get_string(message, NULL));
 }
 
 static int h_reject(ipcbus_invocation *inv, GVariant *args, void *userdata) {
@@ -402,6 +418,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_handle(the_main, NULL, "fail", h_fail, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-named", h_fail_named, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-errno", h_fail_errno, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "fail-kind", h_fail_kind, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "reject", h_reject, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "undefined", h_undefined, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "drop", h_drop, NULL));
