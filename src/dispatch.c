@@ -127,7 +127,7 @@ int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_
 
         if (!event->return_value) {
                 if (failed)
-                        return error_handler_failed(error, channel, "a listener failed");
+                        return error_handler_failed(error, channel, NULL, "a listener failed");
                 return error_no_return_value(error, channel);
         }
         r = sd_bus_message_new_method_return(msg, &reply);

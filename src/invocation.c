@@ -72,10 +72,11 @@ int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
         return invocation_send(inv, reply);
 }
 
-int ipcbus_invocation_return_error(ipcbus_invocation *inv, const char *name, const char *format, ...) {
+/* Reject with @name, or with HandlerFailed of @kind when @name is NULL. */
+static int invocation_reject(ipcbus_invocation *inv, const char *name, const char *kind, const char *format,
+                             va_list ap) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(freep) char *message = NULL;
-        va_list ap;
 
         if (!inv || !format)
                 return -EINVAL;
@@ -83,16 +84,35 @@ int ipcbus_invocation_return_error(ipcbus_invocation *inv, const char *name, con
                 return -EALREADY;
         if (name && !sd_bus_interface_name_is_valid(name))
                 return -EINVAL;
+        if (kind && !g_utf8_validate(kind, -1, NULL))
+                return -EINVAL;
 
-        va_start(ap, format);
         message = g_strdup_vprintf(format, ap);
-        va_end(ap);
-
         if (name)
                 (void)sd_bus_error_set(&error, name, message);
         else
-                (void)error_handler_failed(&error, inv->channel, message);
+                (void)error_handler_failed(&error, inv->channel, kind, message);
         return invocation_fail(inv, &error);
+}
+
+int ipcbus_invocation_return_error(ipcbus_invocation *inv, const char *name, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = invocation_reject(inv, name, NULL, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int ipcbus_invocation_return_error_kind(ipcbus_invocation *inv, const char *kind, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = invocation_reject(inv, NULL, kind, format, ap);
+        va_end(ap);
+        return r;
 }
 
 bool ipcbus_invocation_is_completed(ipcbus_invocation *inv) {

@@ -28,9 +28,13 @@ static const endpoint_ops main_endpoint_ops = {
 
 int ipcbus_main_new(ipcbus_main **ret, const char *name) {
         ipcbus_main *m;
+        int r;
 
         if (!ret || !bus_well_known_name_is_valid(name))
                 return -EINVAL;
+        r = errors_add_map();
+        if (r < 0)
+                return r;
 
         m = g_new0(ipcbus_main, 1);
         m->n_ref = 1;

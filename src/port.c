@@ -221,7 +221,11 @@ static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *
         /* Best effort: a larger buffer only makes medium messages faster. */
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
-        r = sd_event_add_io(event, &p->io, fd, port_events(p), port_on_io, p);
+        /* A port's close error carries ipcbus's names: sd_bus_error_get_errno()
+         * must know them, however the port was made. */
+        r = errors_add_map();
+        if (r >= 0)
+                r = sd_event_add_io(event, &p->io, fd, port_events(p), port_on_io, p);
         if (r < 0) {
                 ipcbus_port_unref(p);
                 return r;

@@ -32,9 +32,13 @@ static const endpoint_ops renderer_endpoint_ops = {
 
 int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         ipcbus_renderer *r;
+        int k;
 
         if (!ret || !bus_well_known_name_is_valid(main_name))
                 return -EINVAL;
+        k = errors_add_map();
+        if (k < 0)
+                return k;
         r = g_new0(ipcbus_renderer, 1);
         r->n_ref = 1;
         r->main_name = g_strdup(main_name);

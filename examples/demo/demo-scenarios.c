@@ -96,7 +96,7 @@ static int scenario_read_file_outside(demo_selftest *t) {
         _cleanup_(demo_freep) char *message = NULL, *dotdot = NULL, *dotdot_message = NULL;
 
         message = g_strdup_printf("Error invoking remote method 'readFileEvent': "
-                                  "EACCES: '%s' is outside the directories this demo may read",
+                                  "Error: EACCES: '%s' is outside the directories this demo may read",
                                   t->outside_file);
         if (window_invoke_expect_error(t, &t->win1, "readFileEvent", selftest_string_args(t->outside_file),
                                        IPCBUS_ERROR_HANDLER_FAILED, message) < 0)
@@ -104,7 +104,7 @@ static int scenario_read_file_outside(demo_selftest *t) {
         /* Relative to the allowed directory; surplus ".." stop at "/". */
         dotdot = g_strdup_printf("../../../../../../../../../../../..%s", t->outside_file);
         dotdot_message = g_strdup_printf("Error invoking remote method 'readFileEvent': "
-                                         "EACCES: '%s' is outside the directories this demo may read",
+                                         "Error: EACCES: '%s' is outside the directories this demo may read",
                                          dotdot);
         return window_invoke_expect_error(t, &t->win1, "readFileEvent", selftest_string_args(dotdot),
                                           IPCBUS_ERROR_HANDLER_FAILED, dotdot_message);
@@ -115,7 +115,7 @@ static int scenario_read_file_missing(demo_selftest *t) {
         return window_invoke_expect_error(t, &t->win1, "readFileEvent", selftest_string_args("missing.txt"),
                                           IPCBUS_ERROR_HANDLER_FAILED,
                                           "Error invoking remote method 'readFileEvent': "
-                                          "ENOENT: no such file or directory, open 'missing.txt'");
+                                          "Error: ENOENT: no such file or directory, open 'missing.txt'");
 }
 
 /* Seed 001 单项: ipcRenderer.send('test-call', msg); the main logs it. */

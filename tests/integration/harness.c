@@ -84,6 +84,7 @@ int result_collect(GVariant *value, const sd_bus_error *error, void *userdata) {
         if (error) {
                 r->error_name = g_strdup(error->name);
                 r->error_message = g_strdup(error->message);
+                r->error_errno = sd_bus_error_get_errno(error);
         } else
                 r->value = g_variant_ref(value);
         return 0;

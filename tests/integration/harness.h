@@ -37,7 +37,8 @@ typedef struct result {
         GVariant *value;
         char *error_name;
         char *error_message;
-        int order;      /* completion order, from a shared counter */
+        int error_errno; /* sd_bus_error_get_errno() of the error */
+        int order;       /* completion order, from a shared counter */
         int *counter;
 } result;
 

@@ -20,12 +20,17 @@
  *   fail (handle)            rejects with no error name: HandlerFailed "boom"
  *   fail-named (handle)      rejects with com.example.Error.Custom "custom"
  *   fail-errno (handle)      returns -EPERM without answering
+ *   fail-kind (handle)       (kind, message): rejects with
+ *                            ipcbus_invocation_return_error_kind(); a kind that
+ *                            is not a string is NULL
+ *   reject (handle)          (name, message): rejects with that error name
  *   undefined (handle)       returns without answering: undefined
  *   drop (handle)            keeps the invocation, drops it later unanswered
  *   once (handleOnce)        returns "first"
  *   remove-me (handle)       returns "here"; removed by a message on remove-handler
  *   sync-ping (on, on)       first listener sets "pong", the second "second"
  *   sync-none (on)           sets nothing
+ *   sync-fail (on)           fails (-EPERM) and sets nothing
  *   sync-die (on)            the main exits at once (sendSync to a dead main)
  *   reply (on)               event reply on reply-back with the same args
  *   sender-send (on)         sender.send on sender-back
@@ -122,6 +127,26 @@ static int h_fail_errno(ipcbus_invocation *inv, GVariant *args, void *userdata) 
         return -EPERM;
 }
 
+static int h_fail_kind(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) kind = ipcbus_args_get(args, 0), message = ipcbus_args_get(args, 1);
+        const char *k = g_variant_is_of_type(kind, G_VARIANT_TYPE_STRING) ? g_variant_get_string(kind, NULL)
+                                                                          : NULL;
+
+        /* A kind D-Bus cannot carry is refused and leaves the call open. */
+        if (ipcbus_invocation_return_error_kind(inv, "\xff", "x") != -EINVAL)
+                return ipcbus_invocation_return_value(inv, g_variant_new_string("a bad kind was taken"));
+        if (ipcbus_invocation_is_completed(inv))
+                return 0;
+        return ipcbus_invocation_return_error_kind(inv, k, "%s", g_variant_get_string(message, NULL));
+}
+
+static int h_reject(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) name = ipcbus_args_get(args, 0), message = ipcbus_args_get(args, 1);
+
+        return ipcbus_invocation_return_error(inv, g_variant_get_string(name, NULL), "%s",
+                                              g_variant_get_string(message, NULL));
+}
+
 static int h_undefined(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return 0;
 }
@@ -155,6 +180,10 @@ static int on_sync_ping(ipcbus_event *e, GVariant *args, void *userdata) {
 
 static int on_sync_none(ipcbus_event *e, GVariant *args, void *userdata) {
         return 0;
+}
+
+static int on_sync_fail(ipcbus_event *e, GVariant *args, void *userdata) {
+        return -EPERM;
 }
 
 static int on_sync_die(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -389,6 +418,8 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_handle(the_main, NULL, "fail", h_fail, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-named", h_fail_named, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "fail-errno", h_fail_errno, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "fail-kind", h_fail_kind, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "reject", h_reject, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "undefined", h_undefined, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "drop", h_drop, NULL));
         CHECK(ipcbus_main_handle_once(the_main, NULL, "once", h_once, NULL));
@@ -397,6 +428,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"pong"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"second"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-none", on_sync_none, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-fail", on_sync_fail, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sender-send", on_sender_send, NULL));

@@ -263,6 +263,7 @@ static void test_main_invokes_renderer(void **state) {
                          0);
         assert_true(harness_run_until(h, &none.done, 5000));
         assert_string_equal(none.error_name, IPCBUS_ERROR_NO_HANDLER);
+        assert_int_equal(none.error_errno, ENOENT);
         result_clear(&answer);
         result_clear(&timeout);
         result_clear(&none);
@@ -274,6 +275,7 @@ static int on_denied_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
         r->done = true;
         r->error_name = g_strdup(e ? e->name : "");
+        r->error_errno = sd_bus_message_get_errno(reply);
         return 0;
 }
 
@@ -304,6 +306,8 @@ static void test_renderer_denies_others(void **state) {
         assert_true(sd_bus_send(intruder, sig, NULL) >= 0);
         assert_true(harness_run_until(h, &denied.done, 5000));
         assert_string_equal(denied.error_name, IPCBUS_ERROR_DENIED);
+        /* A plain sd-bus call in this process knows the errno too. */
+        assert_int_equal(denied.error_errno, EACCES);
 
         /* The main's own Message arrives, once. */
         assert_int_equal(ipcbus_renderer_send(r, "reply", NULL), 0);

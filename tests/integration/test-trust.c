@@ -139,8 +139,14 @@ static char *invoke_text(ipcbus_renderer *r, const char *channel, GVariant *args
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         g_autoptr(GVariant) v = NULL;
 
-        if (ipcbus_renderer_invoke_sync(r, channel, args, 0, &error, &v) < 0)
+        int k;
+
+        k = ipcbus_renderer_invoke_sync(r, channel, args, 0, &error, &v);
+        if (k < 0) {
+                /* Whatever the error, the return code is the errno of its name. */
+                assert_int_equal(k, -sd_bus_error_get_errno(&error));
                 return g_strdup_printf("error %s", error.name ? error.name : "?");
+        }
         if (g_variant_is_of_type(v, G_VARIANT_TYPE_STRING))
                 return g_variant_dup_string(v, NULL);
         return g_variant_print(v, FALSE);
@@ -418,7 +424,8 @@ static void test_sender_check_and_allowlists(void **state) {
         win = renderer_attached(f, "win");
 
         /* The central check: a call is Denied naming the channel... */
-        assert_true(ipcbus_renderer_invoke_sync(win, "forbidden-by-hook", NULL, 0, &error, NULL) < 0);
+        assert_int_equal(ipcbus_renderer_invoke_sync(win, "forbidden-by-hook", NULL, 0, &error, NULL),
+                         -EACCES);
         assert_string_equal(error.name, IPCBUS_ERROR_DENIED);
         assert_non_null(strstr(error.message, "'forbidden-by-hook'"));
         sd_bus_error_free(&error);
@@ -445,7 +452,7 @@ static void test_sender_check_and_allowlists(void **state) {
         {
                 _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = renderer_new(f);
 
-                assert_true(ipcbus_renderer_attach_sync(r, "forbidden-by-hook", &error, NULL) < 0);
+                assert_int_equal(ipcbus_renderer_attach_sync(r, "forbidden-by-hook", &error, NULL), -EACCES);
                 assert_string_equal(error.name, IPCBUS_ERROR_DENIED);
                 assert_string_equal(error.message, "Sender may not attach");
                 sd_bus_error_free(&error);
@@ -467,7 +474,7 @@ static void test_sender_check_and_allowlists(void **state) {
         guest = renderer_attached(f, "guest");
         assert_invoke(guest, "echo", "[]");
         assert_invoke(guest, "whoami", "error " IPCBUS_ERROR_DENIED);
-        assert_true(ipcbus_renderer_send_sync(guest, "echo", NULL, &error, NULL) < 0);
+        assert_int_equal(ipcbus_renderer_send_sync(guest, "echo", NULL, &error, NULL), -EACCES);
         assert_string_equal(error.name, IPCBUS_ERROR_DENIED);
         sd_bus_error_free(&error);
         assert_int_equal(ipcbus_renderer_send(guest, "count", NULL), 0);
@@ -501,6 +508,7 @@ static void test_calls_in_flight_limit(void **state) {
                 assert_int_equal(ipcbus_renderer_invoke(greedy, NULL, "held", NULL, 0, result_collect, &held[i]), 0);
         assert_true(run_until(f, &held[3].done));
         assert_string_equal(held[3].error_name, IPCBUS_ERROR_LIMITS_EXCEEDED);
+        assert_int_equal(held[3].error_errno, ENOBUFS);
         assert_non_null(strstr(held[3].error_message, "calls in flight"));
         assert_false(held[0].done);
         /* Everyone else is served, and so is greedy once its calls end. */
@@ -547,7 +555,7 @@ static void test_attach_limits(void **state) {
         other = renderer_attached(f, "other");
         assert_int_equal(test_bus_connect(f->bus, &raw), 0);
 
-        assert_true(attach_raw(raw, 1024 * 1024, 1, &error) < 0);
+        assert_int_equal(attach_raw(raw, 1024 * 1024, 1, &error), -ENOBUFS);
         assert_string_equal(error.name, IPCBUS_ERROR_LIMITS_EXCEEDED);
         assert_non_null(strstr(error.message, "Attach name"));
         sd_bus_error_free(&error);

@@ -803,6 +803,7 @@ static void test_port_malformed_frames(void **state) {
                 error = ipcbus_port_get_close_error(p);
                 assert_non_null(error);
                 assert_string_equal(error->name, IPCBUS_ERROR_BAD_FRAME);
+                assert_int_equal(sd_bus_error_get_errno(error), EBADMSG);
                 print_message("bad frame %u: %s\n", kind, error->message);
                 assert_logged(&l, "MessagePort closed: ");
                 assert_int_equal(ipcbus_port_post_message(p, g_variant_new_int32(1), NULL, 0), -EBADF);

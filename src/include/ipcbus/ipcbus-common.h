@@ -28,12 +28,28 @@ typedef struct ipcbus_port ipcbus_port;
 #define IPCBUS_INTERFACE_CHANNEL "org.ipcbus.Channel1"
 #define IPCBUS_RENDERER_PATH "/org/ipcbus/Renderer"
 
+/*
+ * The error names, each with the errno it maps to: what the *_sync calls
+ * return, and what sd_bus_error_get_errno() gives for the error a result
+ * callback receives. ipcbus registers the mapping with sd-bus
+ * (sd_bus_error_add_map()) before its first object exists, so it holds in
+ * the whole process. A name a handler chooses itself passes through with the
+ * errno sd-bus knows for it: -EIO for any name it does not know.
+ */
+/* -ENOENT: nothing is registered under that channel, as a lookup by name
+ * that finds nothing. */
 #define IPCBUS_ERROR_NO_HANDLER "org.ipcbus.Error.NoHandler"
+/* -EREMOTEIO: the handler ran and failed on the other side, Electron's
+ * "Error invoking remote method"; no standard D-Bus name maps to it. */
 #define IPCBUS_ERROR_HANDLER_FAILED "org.ipcbus.Error.HandlerFailed"
+/* -ENODATA: the listeners ran and none gave a value. */
 #define IPCBUS_ERROR_NO_RETURN_VALUE "org.ipcbus.Error.NoReturnValue"
+/* -EACCES: refused by who the sender is, the errno of the bus's own
+ * AccessDenied as well: refused either way, the name tells by whom. */
 #define IPCBUS_ERROR_DENIED "org.ipcbus.Error.Denied"
+/* -EINVAL (sd-bus's own mapping): a bad channel, signature or value. */
 #define IPCBUS_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
-
+/* -ENOBUFS (sd-bus's own mapping): past a documented per-peer limit. */
 #define IPCBUS_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"
 /* Local, never on the wire: the peer a call went to went away first (its
  * connection closed, or its name lost its owner). Maps to -ENOTCONN. */
@@ -85,7 +101,8 @@ typedef enum ipcbus_counter {
  *
  * Return: 0, or a negative errno-style code, which is reported through the
  * log callback; for a SendSync call with no return value set yet, a failing
- * listener makes the call fail with org.ipcbus.Error.HandlerFailed.
+ * listener makes the call fail with org.ipcbus.Error.HandlerFailed,
+ * "Error invoking remote method 'CHANNEL': Error: a listener failed".
  */
 typedef int (*ipcbus_listener_fn)(ipcbus_event *event, GVariant *args, void *userdata);
 
@@ -99,14 +116,17 @@ typedef int (*ipcbus_listener_fn)(ipcbus_event *event, GVariant *args, void *use
  * A handler that returns without completing the invocation and without
  * keeping a reference answers undefined, like a JavaScript handler that
  * returns nothing. A negative return value answers
- * org.ipcbus.Error.HandlerFailed with strerror() of that code.
+ * org.ipcbus.Error.HandlerFailed with strerror() of that code as the
+ * message: "Error invoking remote method 'CHANNEL': Error: Permission denied".
  */
 typedef int (*ipcbus_handler_fn)(ipcbus_invocation *invocation, GVariant *args, void *userdata);
 
 /**
  * ipcbus_result_fn - completion of an asynchronous invoke
  * @result: the handler's value (borrowed), or NULL when @error is set
- * @error: NULL on success, else the D-Bus error (name and message)
+ * @error: NULL on success, else the D-Bus error (name and message, as the
+ *   other side set them); sd_bus_error_get_errno() on it gives the errno
+ *   its name maps to (IPCBUS_ERROR_*), the one a *_sync call would return
  * @userdata: as passed to the invoke
  *
  * Called exactly once from the event loop, unless the call is cancelled

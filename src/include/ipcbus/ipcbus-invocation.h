@@ -38,7 +38,8 @@ IPCBUS_EXPORT int ipcbus_invocation_return_value(ipcbus_invocation *invocation, 
  * ipcbus_invocation_return_error - reject the invoke
  * @name: a D-Bus error name that reaches the caller intact, or NULL for
  *   org.ipcbus.Error.HandlerFailed with the message
- *   "Error invoking remote method 'CHANNEL': MESSAGE"
+ *   "Error invoking remote method 'CHANNEL': Error: MESSAGE", the text
+ *   Electron gives for a handler that throws new Error(MESSAGE)
  * @format: printf-style message
  * Return: 0; -EALREADY if already completed; -EINVAL for an invalid @name;
  * -ENOTCONN if the caller went away.
@@ -46,7 +47,25 @@ IPCBUS_EXPORT int ipcbus_invocation_return_value(ipcbus_invocation *invocation, 
 IPCBUS_EXPORT int ipcbus_invocation_return_error(ipcbus_invocation *invocation, const char *name,
                                                  const char *format, ...) G_GNUC_PRINTF(3, 4);
 
-/* Return: true once return_value or return_error has been called. */
+/**
+ * ipcbus_invocation_return_error_kind - reject the invoke with an error of a kind
+ * @kind: the JavaScript error's name, as Electron prints it: "TypeError"
+ *   gives "Error invoking remote method 'CHANNEL': TypeError: MESSAGE";
+ *   NULL is "Error" (as ipcbus_invocation_return_error() with no name);
+ *   "" gives the message alone, like a handler that throws a string
+ * @format: printf-style message; an empty one leaves the kind alone
+ *   ("...: TypeError"), as Error.prototype.toString() does
+ *
+ * The caller gets org.ipcbus.Error.HandlerFailed: the kind is in the text
+ * only, for people and for code that reads Electron's messages.
+ *
+ * Return: 0; -EALREADY if already completed; -EINVAL for a @kind that is
+ * not UTF-8; -ENOTCONN if the caller went away.
+ */
+IPCBUS_EXPORT int ipcbus_invocation_return_error_kind(ipcbus_invocation *invocation, const char *kind,
+                                                      const char *format, ...) G_GNUC_PRINTF(3, 4);
+
+/* Return: true once return_value, return_error or return_error_kind has been called. */
 IPCBUS_EXPORT bool ipcbus_invocation_is_completed(ipcbus_invocation *invocation);
 
 #ifdef __cplusplus

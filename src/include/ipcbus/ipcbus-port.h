@@ -59,7 +59,9 @@ typedef void (*ipcbus_port_close_fn)(ipcbus_port *port, void *userdata);
  * per datagram; one is kept for a large message's memfd). */
 #define IPCBUS_PORT_TRANSFER_MAX 252
 
-/* The error of a port that closed itself on what the other end sent. */
+/* The error of a port that closed itself on what the other end sent;
+ * sd_bus_error_get_errno() gives EBADMSG, what ipcbus's port functions
+ * return for a malformed frame. Never sent over D-Bus. */
 #define IPCBUS_ERROR_BAD_FRAME "org.ipcbus.Error.BadFrame"
 
 /**

@@ -125,10 +125,11 @@ IPCBUS_EXPORT int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_s
  * ipcbus_renderer_invoke_sync - invoke and block for the answer (small tools)
  * @ret_error: the D-Bus error on failure (may be NULL)
  * @ret_result: the value (new reference), on success
- * Return: 0; when the main answered an error, a negative errno derived from
- * its name by sd-bus (-EIO for ipcbus's own names, -EINVAL for InvalidArgs)
- * with @ret_error holding the name and message: test the name, not the
- * errno; -ETIMEDOUT; -ENOTCONN.
+ * Return: 0; when the main answered an error, the errno its name maps to
+ * (ipcbus-common.h: -ENOENT NoHandler, -EREMOTEIO HandlerFailed, -ENODATA
+ * NoReturnValue, -EACCES Denied, -EINVAL InvalidArgs, -ENOBUFS
+ * LimitsExceeded; -EIO for a name of the handler's own that sd-bus does not
+ * know) with @ret_error holding the name and message; -ETIMEDOUT; -ENOTCONN.
  */
 IPCBUS_EXPORT int ipcbus_renderer_invoke_sync(ipcbus_renderer *r, const char *channel, GVariant *args,
                                               uint64_t timeout_usec, sd_bus_error *ret_error,
