@@ -20,6 +20,8 @@ static const sd_bus_error_map ipcbus_error_map[] = {
         SD_BUS_ERROR_MAP(IPCBUS_ERROR_NO_RETURN_VALUE, ENODATA),
         SD_BUS_ERROR_MAP(IPCBUS_ERROR_DENIED, EACCES),
         SD_BUS_ERROR_MAP(IPCBUS_ERROR_BAD_FRAME, EBADMSG),
+        /* Local: the peer a call went to went away first. */
+        SD_BUS_ERROR_MAP(IPCBUS_ERROR_DISCONNECTED, ENOTCONN),
         SD_BUS_ERROR_MAP_END,
 };
 
