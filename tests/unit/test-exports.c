@@ -3,12 +3,15 @@
  * The shared library exports exactly the public API (as c-util's tests
  * prove for theirs): every dynamic symbol it defines starts with "ipcbus_"
  * and is declared IPCBUS_EXPORT in an installed header, and every such
- * declaration is exported, under the version node of libipcbus.sym.
+ * declaration is exported. The version script, libipcbus.sym, lists that
+ * same set by name (no glob), and each symbol carries the version node the
+ * script lists it under.
  *
  * This program links the shared library, not the internal static one.
- * meson passes the library's path and the installed headers:
+ * meson passes the library's path, the version script and the installed
+ * headers:
  *
- *     test_exports LIBRARY.so HEADER...
+ *     test_exports LIBRARY.so libipcbus.sym HEADER...
  *
  * The library's dynamic symbol table is read straight from its ELF file
  * (.dynsym with its string table and .gnu.version / .gnu.version_d).
@@ -36,13 +39,12 @@
 #include <ipcbus/ipcbus.h>
 #include "ipcbus-glib.h"
 
-#define VERSION_NODE "IPCBUS_0"
-
 static bool streq0(const char *a, const char *b) {
         return g_strcmp0(a, b) == 0;
 }
 
 static const char *library_path;
+static const char *script_path;
 static char **header_paths;
 static int n_headers;
 
@@ -231,6 +233,133 @@ static GHashTable *read_all_declarations(void) {
         return declared;
 }
 
+/* ---- the version script ---------------------------------------------------------- */
+
+typedef struct version_node {
+        char *name;
+        char *parent;           /* the node it inherits, or NULL */
+        GPtrArray *globals;     /* entries as written, globs included */
+        GPtrArray *locals;
+} version_node;
+
+static void version_node_free(version_node *n) {
+        g_free(n->name);
+        g_free(n->parent);
+        g_ptr_array_unref(n->globals);
+        g_ptr_array_unref(n->locals);
+        g_free(n);
+}
+
+static bool is_identifier(const char *s) {
+        if (!g_ascii_isalpha(*s) && *s != '_')
+                return false;
+        for (s++; *s; s++)
+                if (!g_ascii_isalnum(*s) && *s != '_')
+                        return false;
+        return true;
+}
+
+static bool is_punctuation(const char *s) {
+        return s[0] && strchr("{};:", s[0]);
+}
+
+/* Words and the one-character tokens { } ; : of comment-free @code. */
+static GPtrArray *tokenize(const char *code) {
+        GPtrArray *tokens = g_ptr_array_new_with_free_func(g_free);
+
+        for (const char *p = code; *p;) {
+                const char *start = p;
+
+                if (g_ascii_isspace(*p)) {
+                        p++;
+                        continue;
+                }
+                if (is_punctuation(p))
+                        p++;
+                else
+                        while (*p && !g_ascii_isspace(*p) && !is_punctuation(p))
+                                p++;
+                g_ptr_array_add(tokens, g_strndup(start, (gsize)(p - start)));
+        }
+        return tokens;
+}
+
+static const char *token_at(GPtrArray *tokens, guint i) {
+        return i < tokens->len ? g_ptr_array_index(tokens, i) : "";
+}
+
+/*
+ * The nodes of a version script, in order. Only the shape libipcbus.sym
+ * uses is understood,
+ *
+ *     NAME { [global:] ENTRY; ... [local: ENTRY; ...] } [PARENT];
+ *
+ * and anything else fails the test (@where names the file).
+ */
+static GPtrArray *parse_version_script(const char *text, const char *where) {
+        g_autofree char *code = strip_comments_and_cpp(text);
+        g_autoptr(GPtrArray) tokens = tokenize(code);
+        GPtrArray *nodes = g_ptr_array_new_with_free_func((GDestroyNotify)version_node_free);
+        guint i = 0;
+
+        while (i < tokens->len) {
+                version_node *n = g_new0(version_node, 1);
+                GPtrArray *section;
+
+                n->globals = g_ptr_array_new_with_free_func(g_free);
+                n->locals = g_ptr_array_new_with_free_func(g_free);
+                g_ptr_array_add(nodes, n);
+                n->name = g_strdup(token_at(tokens, i++));
+                if (is_punctuation(n->name) || !streq0(token_at(tokens, i++), "{"))
+                        fail_msg("%s: expected 'NAME {' at '%s'", where, n->name);
+                /* Entries before any "global:" or "local:" are global. */
+                section = n->globals;
+                while (!streq0(token_at(tokens, i), "}")) {
+                        const char *t = token_at(tokens, i++);
+                        bool label = streq0(token_at(tokens, i), ":");
+
+                        if (!*t)
+                                fail_msg("%s: node %s is not closed", where, n->name);
+                        if (label && (streq0(t, "global") || streq0(t, "local"))) {
+                                section = streq0(t, "global") ? n->globals : n->locals;
+                                i++;
+                                continue;
+                        }
+                        if (is_punctuation(t) || !streq0(token_at(tokens, i++), ";"))
+                                fail_msg("%s: node %s: expected 'ENTRY;' at '%s'", where, n->name, t);
+                        g_ptr_array_add(section, g_strdup(t));
+                }
+                i++;
+                if (!is_punctuation(token_at(tokens, i)))
+                        n->parent = g_strdup(token_at(tokens, i++));
+                if (!streq0(token_at(tokens, i++), ";"))
+                        fail_msg("%s: node %s: expected ';' after '}'", where, n->name);
+        }
+        return nodes;
+}
+
+static GPtrArray *read_version_script(void) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = NULL;
+
+        if (!g_file_get_contents(script_path, &text, NULL, &error))
+                fail_msg("%s", error->message);
+        return parse_version_script(text, script_path);
+}
+
+/* Global entry -> the name of the node that lists it. */
+static GHashTable *listed_symbols(GPtrArray *nodes) {
+        GHashTable *listed = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (guint k = 0; k < nodes->len; k++) {
+                version_node *n = g_ptr_array_index(nodes, k);
+
+                for (guint j = 0; j < n->globals->len; j++)
+                        g_hash_table_insert(listed, g_ptr_array_index(n->globals, j), n->name);
+        }
+        return listed;
+}
+
 /* ---- tests ------------------------------------------------------------------------ */
 
 static void test_parse_declarations(void **state) {
@@ -268,6 +397,43 @@ static void test_parse_declarations(void **state) {
         assert_true(g_hash_table_contains(declared, "ipcbus_e"));
 }
 
+static void test_parse_version_script(void **state) {
+        /* The parser itself, on the script's shape and on a glob it must
+         * show rather than expand. */
+        static const char text[] =
+                "/* IPCBUS_9.9 { global: not_me; }; */\n"
+                "IPCBUS_0.1 {\n"
+                "global:\n"
+                "        /* group */\n"
+                "        ipcbus_a;\n"
+                "        ipcbus_b ;\n"
+                "local:\n"
+                "        *;\n"
+                "};\n"
+                "IPCBUS_0.2 { ipcbus_c; ipcbus_*; } IPCBUS_0.1;\n";
+        g_autoptr(GPtrArray) nodes = parse_version_script(text, "test");
+        version_node *first, *second;
+
+        assert_int_equal(nodes->len, 2);
+        first = g_ptr_array_index(nodes, 0);
+        second = g_ptr_array_index(nodes, 1);
+        assert_string_equal(first->name, "IPCBUS_0.1");
+        assert_null(first->parent);
+        assert_int_equal(first->globals->len, 2);
+        assert_string_equal(g_ptr_array_index(first->globals, 0), "ipcbus_a");
+        assert_string_equal(g_ptr_array_index(first->globals, 1), "ipcbus_b");
+        assert_int_equal(first->locals->len, 1);
+        assert_string_equal(g_ptr_array_index(first->locals, 0), "*");
+        assert_string_equal(second->name, "IPCBUS_0.2");
+        assert_string_equal(second->parent, "IPCBUS_0.1");
+        assert_int_equal(second->globals->len, 2);
+        assert_string_equal(g_ptr_array_index(second->globals, 0), "ipcbus_c");
+        assert_string_equal(g_ptr_array_index(second->globals, 1), "ipcbus_*");
+        assert_int_equal(second->locals->len, 0);
+        assert_true(is_identifier("ipcbus_c"));
+        assert_false(is_identifier("ipcbus_*"));
+}
+
 static void test_linked_library_is_the_one_checked(void **state) {
         Dl_info info = {};
         struct stat a, b;
@@ -283,7 +449,85 @@ static void test_linked_library_is_the_one_checked(void **state) {
         assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
 }
 
+static void test_version_script_is_explicit(void **state) {
+        g_autoptr(GPtrArray) nodes = read_version_script();
+        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+        unsigned bad = 0;
+
+        assert_true(nodes->len > 0);
+        for (guint k = 0; k < nodes->len; k++) {
+                version_node *n = g_ptr_array_index(nodes, k);
+                const char *before = k > 0 ? ((version_node *)g_ptr_array_index(nodes, k - 1))->name : NULL;
+
+                if (!g_regex_match_simple("^IPCBUS_[0-9]+\\.[0-9]+$", n->name, 0, 0)) {
+                        print_error("node %s is not named IPCBUS_MAJOR.MINOR\n", n->name);
+                        bad++;
+                }
+                /* Each node inherits the one before it; the first has none. */
+                if (!streq0(n->parent, before)) {
+                        print_error("node %s inherits '%s', not '%s'\n", n->name, n->parent ?: "",
+                                    before ?: "");
+                        bad++;
+                }
+                /* Everything not listed is local, said once, in the first node. */
+                if (k == 0 ? n->locals->len != 1 || !streq0(g_ptr_array_index(n->locals, 0), "*")
+                           : n->locals->len != 0) {
+                        print_error("node %s: only the first node has 'local: *;', and nothing else local\n",
+                                    n->name);
+                        bad++;
+                }
+                if (n->globals->len == 0) {
+                        print_error("node %s lists no symbol\n", n->name);
+                        bad++;
+                }
+                for (guint j = 0; j < n->globals->len; j++) {
+                        const char *name = g_ptr_array_index(n->globals, j);
+
+                        if (!is_identifier(name)) {
+                                print_error("node %s: '%s' is a pattern, not a symbol: list each name\n",
+                                            n->name, name);
+                                bad++;
+                        } else if (!g_hash_table_add(seen, (void *)name)) {
+                                print_error("%s is listed twice\n", name);
+                                bad++;
+                        }
+                }
+        }
+        print_message("%s: %u nodes, %u symbols\n", script_path, nodes->len, g_hash_table_size(seen));
+        assert_int_equal(bad, 0);
+}
+
+static void test_version_script_matches_headers(void **state) {
+        g_autoptr(GHashTable) declared = read_all_declarations();
+        g_autoptr(GPtrArray) nodes = read_version_script();
+        g_autoptr(GHashTable) listed = listed_symbols(nodes);
+        g_autoptr(GList) names = NULL;
+        unsigned missing = 0, undeclared = 0;
+
+        names = g_list_sort(g_hash_table_get_keys(declared), (GCompareFunc)strcmp);
+        for (GList *l = names; l; l = l->next)
+                if (!g_hash_table_contains(listed, l->data)) {
+                        print_error("declared IPCBUS_EXPORT but not listed in libipcbus.sym: %s\n",
+                                    (const char *)l->data);
+                        missing++;
+                }
+        g_clear_pointer(&names, g_list_free);
+
+        names = g_list_sort(g_hash_table_get_keys(listed), (GCompareFunc)strcmp);
+        for (GList *l = names; l; l = l->next)
+                if (!g_hash_table_contains(declared, l->data)) {
+                        print_error("listed in libipcbus.sym but not declared IPCBUS_EXPORT: %s\n",
+                                    (const char *)l->data);
+                        undeclared++;
+                }
+        print_message("%u declared, %u listed\n", g_hash_table_size(declared), g_hash_table_size(listed));
+        assert_int_equal(missing, 0);
+        assert_int_equal(undeclared, 0);
+}
+
 static void test_exports_all_prefixed(void **state) {
+        g_autoptr(GPtrArray) nodes = read_version_script();
+        g_autoptr(GHashTable) listed = listed_symbols(nodes);
         exports e = {};
         GHashTableIter it;
         const char *name, *version;
@@ -293,18 +537,23 @@ static void test_exports_all_prefixed(void **state) {
         assert_true(g_hash_table_size(e.symbols) > 0);
         g_hash_table_iter_init(&it, e.symbols);
         while (g_hash_table_iter_next(&it, (void **)&name, (void **)&version)) {
+                const char *node = g_hash_table_lookup(listed, name);
+
                 if (!g_str_has_prefix(name, "ipcbus_")) {
                         print_error("exported without the ipcbus_ prefix: %s\n", name);
                         bad++;
                 }
-                if (!streq0(version, VERSION_NODE)) {
-                        print_error("%s has version '%s', not " VERSION_NODE "\n", name, version);
+                if (!streq0(version, node)) {
+                        print_error("%s has version '%s', libipcbus.sym lists it in '%s'\n", name, version,
+                                    node ?: "no node");
                         bad++;
                 }
         }
-        /* One version node, the one libipcbus.sym names. */
-        assert_int_equal(e.nodes->len, 1);
-        assert_string_equal(g_ptr_array_index(e.nodes, 0), VERSION_NODE);
+        /* The library defines the script's nodes, in its order. */
+        assert_int_equal(e.nodes->len, nodes->len);
+        for (guint k = 0; k < nodes->len; k++)
+                assert_string_equal(g_ptr_array_index(e.nodes, k),
+                                    ((version_node *)g_ptr_array_index(nodes, k))->name);
         print_message("%u exported symbols\n", g_hash_table_size(e.symbols));
         assert_int_equal(bad, 0);
         exports_clear(&e);
@@ -346,17 +595,21 @@ static void test_exports_match_headers(void **state) {
 int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_declarations),
+                cmocka_unit_test(test_parse_version_script),
                 cmocka_unit_test(test_linked_library_is_the_one_checked),
+                cmocka_unit_test(test_version_script_is_explicit),
+                cmocka_unit_test(test_version_script_matches_headers),
                 cmocka_unit_test(test_exports_all_prefixed),
                 cmocka_unit_test(test_exports_match_headers),
         };
 
-        if (argc < 3) {
-                fprintf(stderr, "usage: %s LIBRARY.so HEADER...\n", argv[0]);
+        if (argc < 4) {
+                fprintf(stderr, "usage: %s LIBRARY.so VERSION-SCRIPT HEADER...\n", argv[0]);
                 return 2;
         }
         library_path = argv[1];
-        header_paths = argv + 2;
-        n_headers = argc - 2;
+        script_path = argv[2];
+        header_paths = argv + 3;
+        n_headers = argc - 3;
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
