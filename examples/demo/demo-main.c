@@ -452,6 +452,11 @@ static void demo_main_pair_windows(demo_main *d);
 
 /* ---- seed 001 主进程到渲染进程: testMsg on attach --------------------------- */
 
+/* The library ends the loop with -ENOTCONN after this (exit-on-close). */
+static void on_bus_closed(ipcbus_main *m, sd_bus *bus, void *userdata) {
+        fprintf(stderr, "ipcbus-demo main: the bus went away; exiting\n");
+}
+
 static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
         demo_main *d = userdata;
         int r;
@@ -599,6 +604,9 @@ static int demo_main_register(demo_main *d, const char *name) {
         r = demo_sandbox_new(&d->sandbox, d->m, name);
         if (r < 0)
                 return r;
+        r = ipcbus_main_on_bus_closed(d->m, NULL, on_bus_closed, d);
+        if (r < 0)
+                return r;
         return ipcbus_main_on_attached(d->m, NULL, on_attached, d);
 }
 
@@ -737,6 +745,8 @@ int demo_main_run(const demo_options *o) {
         fflush(stdout);
 
         r = ipcbus_main_run(d.m);
+        if (r == -ENOTCONN)
+                return 1; /* the bus went away: on_bus_closed said so */
         if (r < 0) {
                 fprintf(stderr, "ipcbus-demo main: event loop failed: %s\n", g_strerror(-r));
                 return 1;

@@ -64,6 +64,18 @@ static int on_recv(ipcbus_event *event, GVariant *args, void *userdata) {
         return 0;
 }
 
+/* The main went, or a main owns the name again: the renderer attaches
+ * again by itself, so "recv testMsg" follows "main back". */
+static void on_main_vanished(ipcbus_renderer *r, void *userdata) {
+        printf("main gone\n");
+        fflush(stdout);
+}
+
+static void on_main_appeared(ipcbus_renderer *r, void *userdata) {
+        printf("main back\n");
+        fflush(stdout);
+}
+
 static gboolean on_signal(void *userdata) {
         g_main_loop_quit(userdata);
         return G_SOURCE_CONTINUE;
@@ -134,6 +146,10 @@ int demo_renderer_run(const demo_options *o) {
                 port.interval_usec = g_str_equal(o->role, "win1") ? (uint64_t)o->interval_ms * 1000 : 0;
                 k = demo_port_listen(r, &port);
         }
+        if (k >= 0)
+                k = ipcbus_renderer_on_main_vanished(r, NULL, on_main_vanished, NULL);
+        if (k >= 0)
+                k = ipcbus_renderer_on_main_appeared(r, NULL, on_main_appeared, NULL);
         if (k >= 0)
                 k = ipcbus_renderer_attach(r, o->role);
         /* Sent after Attach, so the main handles it once win1 is attached

@@ -224,6 +224,54 @@ static void test_application_keeps_its_sigterm(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* ---- the demo shows it --------------------------------------------------------- */
+
+static char *demo_exe(void) {
+        return g_build_filename(g_getenv("IPCBUS_TEST_BUILDDIR"), "examples", "ipcbus-demo", NULL);
+}
+
+/* The demo main with its stderr on the stdout the test reads. */
+static test_process *demo_main(harness *h) {
+        g_autofree char *demo = demo_exe();
+        char *argv[] = { (char *)"sh", (char *)"-c", (char *)"exec \"$0\" main --address \"$1\" 2>&1", demo,
+                         (char *)test_bus_get_address(h->bus), NULL };
+        test_process *p = NULL;
+
+        assert_int_equal(test_process_spawn_command(&p, argv), 0);
+        assert_int_equal(test_process_wait_line(p, "ready", WAIT_USEC), 0);
+        return p;
+}
+
+static void test_demo_lifecycle(void **state) {
+        harness *h = *state;
+        g_autofree char *demo = demo_exe();
+        _cleanup_(test_process_freep) test_process *main1 = NULL, *main2 = NULL, *renderer = NULL;
+        char *argv[] = { demo, (char *)"renderer", (char *)"--address", (char *)test_bus_get_address(h->bus),
+                         (char *)"--role", (char *)"win2", NULL };
+        int status;
+
+        main1 = demo_main(h);
+        assert_int_equal(test_process_spawn_command(&renderer, argv), 0);
+        assert_int_equal(test_process_wait_line(renderer, "recv testMsg ", WAIT_USEC), 0);
+
+        /* The main goes: "main gone". Another comes: "main back", and the
+         * renderer attaches again by itself, so testMsg follows. */
+        assert_int_equal(test_process_kill(main1, SIGKILL), 0);
+        assert_int_equal(test_process_wait_line(renderer, "main gone", WAIT_USEC), 0);
+        main2 = demo_main(h);
+        assert_int_equal(test_process_wait_line(renderer, "main back", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_line(renderer, "recv testMsg ", WAIT_USEC), 0);
+
+        /* The bus goes: the main says so and exits non-zero within 2 s. */
+        h->bus = test_bus_free(h->bus);
+        assert_int_equal(test_process_wait_line(main2, "ipcbus-demo main: the bus went away", 2 * TEST_USEC_PER_SEC),
+                         0);
+        assert_int_equal(test_process_wait_line(main2, "never printed", 2 * TEST_USEC_PER_SEC), -EPIPE);
+        assert_int_equal(test_process_wait_exit(main2, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        assert_int_equal(test_process_wait_line(renderer, "main gone", WAIT_USEC), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_has_main_right_after_open, setup, teardown),
@@ -233,6 +281,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_main_exits_when_its_bus_goes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_main_ends_on_sigterm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_application_keeps_its_sigterm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_demo_lifecycle, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
