@@ -59,7 +59,7 @@ void dispatch_signal(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op
         if (r < 0)
                 goto malformed;
 
-        event = event_new(msg, channel, args, sender, ep->renderer, false);
+        event = event_new(msg, channel, args, sender, ep, false);
         event->ports = ports;
         event->n_ports = n;
         if (registry_emit(&ep->registry, channel, event, args, NULL) == 0)
@@ -121,7 +121,7 @@ int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_
         if (r < 0)
                 return r;
 
-        event = event_new(msg, channel, args, sender, ep->renderer, true);
+        event = event_new(msg, channel, args, sender, ep, true);
         (void)registry_emit(&ep->registry, channel, event, args, &failed);
         event->answered = true;
 

@@ -32,6 +32,9 @@ typedef struct endpoint_ops {
          */
         int (*admit)(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op, const char *channel,
                      ipcbus_web_contents **ret_sender, sd_bus_error *error);
+        /* event.reply(): a Message back to @sender (NULL in a renderer: to
+         * its main). Takes over @args as the send functions do. */
+        int (*reply)(endpoint *ep, ipcbus_web_contents *sender, const char *channel, GVariant *args);
 } endpoint_ops;
 
 struct endpoint {
@@ -41,7 +44,6 @@ struct endpoint {
         log_target log;
         registry registry;
         GQueue calls;                /* outgoing calls in flight or queued (slots) */
-        ipcbus_renderer *renderer;   /* self on the renderer side: event.reply sends through it */
         uint64_t counters[_IPCBUS_COUNTER_MAX];
 };
 

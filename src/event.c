@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
+#include "endpoint.h"
 #include "event.h"
 #include "util.h"
 
 ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
-                        ipcbus_renderer *renderer, bool sync) {
+                        endpoint *origin, bool sync) {
         ipcbus_event *e = g_new0(ipcbus_event, 1);
 
         e->n_ref = 1;
@@ -14,7 +15,7 @@ ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *
         e->args = args;
         e->sender_bus_name = sd_bus_message_get_sender(message);
         e->sender = ipcbus_web_contents_ref(sender);
-        e->renderer = ipcbus_renderer_ref(renderer);
+        e->origin = endpoint_hold(origin);
         e->sync = sync;
         return e;
 }
@@ -31,7 +32,7 @@ ipcbus_event *ipcbus_event_unref(ipcbus_event *e) {
         sd_bus_message_unref(e->message);
         g_variant_unref(e->args);
         ipcbus_web_contents_unref(e->sender);
-        ipcbus_renderer_unref(e->renderer);
+        endpoint_releasep(&e->origin);
         if (e->return_value)
                 g_variant_unref(e->return_value);
         for (size_t i = 0; i < e->n_ports; i++)
@@ -68,9 +69,7 @@ int ipcbus_event_reply(ipcbus_event *e, const char *channel, GVariant *args) {
                         g_variant_unref(g_variant_ref_sink(args));
                 return -EINVAL;
         }
-        if (e->sender)
-                return ipcbus_web_contents_send(e->sender, channel, args);
-        return ipcbus_renderer_send(e->renderer, channel, args);
+        return e->origin->ops->reply(e->origin, e->sender, channel, args);
 }
 
 int ipcbus_event_set_return_value(ipcbus_event *e, GVariant *value) {

@@ -12,7 +12,7 @@ struct ipcbus_event {
         GVariant *args;                /* "av" */
         const char *sender_bus_name;   /* NULL on direct connections */
         ipcbus_web_contents *sender;   /* main side */
-        ipcbus_renderer *renderer;     /* renderer side */
+        struct endpoint *origin;       /* the endpoint it arrived at (held): event.reply goes through it */
         bool sync;                     /* SendSync: the sender waits */
         bool answered;                 /* SendSync: the reply went out */
         GVariant *return_value;
@@ -20,7 +20,7 @@ struct ipcbus_event {
         size_t n_ports;
 };
 
-/* Takes over @args (a full reference); refs @message, @sender, @renderer.
+/* Takes over @args (a full reference); refs @message, @sender, @origin.
  * @channel must point into @message. */
 ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
-                        ipcbus_renderer *renderer, bool sync);
+                        struct endpoint *origin, bool sync);

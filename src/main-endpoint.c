@@ -20,10 +20,15 @@ static void main_ep_unref(endpoint *ep) {
         ipcbus_main_unref(main_from_endpoint(ep));
 }
 
+static int main_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const char *channel, GVariant *args) {
+        return ipcbus_web_contents_send(sender, channel, args);
+}
+
 static const endpoint_ops main_endpoint_ops = {
         .ref = main_ep_ref,
         .unref = main_ep_unref,
         .admit = main_admit,
+        .reply = main_ep_reply,
 };
 
 int ipcbus_main_new(ipcbus_main **ret, const char *name) {

@@ -24,10 +24,15 @@ static void renderer_ep_unref(endpoint *ep) {
 static int renderer_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op,
                           const char *channel, ipcbus_web_contents **ret_sender, sd_bus_error *error);
 
+static int renderer_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const char *channel, GVariant *args) {
+        return ipcbus_renderer_send((ipcbus_renderer *)ep, channel, args);
+}
+
 static const endpoint_ops renderer_endpoint_ops = {
         .ref = renderer_ep_ref,
         .unref = renderer_ep_unref,
         .admit = renderer_admit,
+        .reply = renderer_ep_reply,
 };
 
 int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
@@ -49,7 +54,6 @@ int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         }
         r->timeout_usec = RENDERER_DEFAULT_TIMEOUT_USEC;
         endpoint_init(&r->ep, &renderer_endpoint_ops);
-        r->ep.renderer = r;
         *ret = r;
         return 0;
 }
