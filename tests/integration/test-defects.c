@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The defects of issue 8, each shown by the test that failed before: a
- * borrowed bus stays the caller's.
+ * borrowed bus stays the caller's, a detach overtakes an Attach in flight,
+ * a main whose bus dies under an owner check frees everything, and a web
+ * contents outliving its main says so instead of pointing at freed memory.
+ * Run under ASan (leak detection on) for the last two to mean anything.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +18,7 @@
 
 #include "harness.h"
 
+#define WAIT_MS 10000
 #define DEFECTS_MAIN_NAME "org.ipcbus.Defects"
 
 static int setup(void **state) {
@@ -168,12 +172,148 @@ static void test_renderer_add_bus(void **state) {
         assert_bus_usable(elsewhere);
 }
 
+/* Whether the test main lists a renderer of @name. */
+static bool main_lists(ipcbus_renderer *r, const char *name) {
+        g_autoptr(GVariant) ids = NULL;
+        GVariantIter it;
+        const char *n;
+        uint64_t id;
+        bool found = false;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "ids", NULL, 0, NULL, &ids), 0);
+        g_variant_iter_init(&it, ids);
+        while (g_variant_iter_next(&it, "(t&s)", &id, &n))
+                if (strcmp(n, name) == 0)
+                        found = true;
+        return found;
+}
+
+/* Defect 3: Attach and Detach queued before the main is there. */
+static void test_detach_overtakes_queued_attach(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = new_renderer(h);
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *probe = NULL;
+
+        assert_int_equal(ipcbus_renderer_open_address(r, test_bus_get_address(h->bus)), 0);
+        assert_false(ipcbus_renderer_has_main(r));
+        assert_int_equal(ipcbus_renderer_attach(r, "overtaken"), 0);
+        assert_int_equal(ipcbus_renderer_detach(r), 0);
+
+        harness_start_main(h);
+        /* A round trip on the same connection: whatever was queued went out
+         * before, and its answers came back. */
+        assert_false(main_lists(r, "overtaken"));
+        assert_int_equal(ipcbus_renderer_get_id(r), 0);
+        probe = harness_renderer(h, NULL);
+        assert_false(main_lists(probe, "overtaken"));
+        assert_int_equal(ipcbus_renderer_get_id(r), 0);
+}
+
+/* Defect 3: both sent, the Attach still unanswered when Detach goes. */
+static void test_detach_while_attach_in_flight(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = harness_renderer(h, NULL);
+
+        /* The main is known once a first call came back. */
+        assert_false(main_lists(r, "in-flight"));
+        assert_int_equal(ipcbus_renderer_attach(r, "in-flight"), 0);
+        assert_int_equal(ipcbus_renderer_detach(r), 0);
+        assert_false(main_lists(r, "in-flight"));
+        assert_int_equal(ipcbus_renderer_get_id(r), 0);
+        /* The Attach's reply is in by now; one more trip to be sure. */
+        assert_false(main_lists(r, "in-flight"));
+        assert_int_equal(ipcbus_renderer_get_id(r), 0);
+}
+
+typedef struct attach_watch {
+        harness *h;
+        bool attached;
+        bool kill_bus;          /* kill the bus daemon from on_attached */
+        ipcbus_web_contents *wc;
+} attach_watch;
+
+static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        attach_watch *w = userdata;
+
+        w->attached = true;
+        if (!w->wc)
+                w->wc = ipcbus_web_contents_ref(wc);
+        /* The owner check of this new peer is under way now. */
+        if (w->kill_bus)
+                w->h->bus = test_bus_free(w->h->bus);
+}
+
+/* Defect 4: the bus dies while the owner check of a new peer is in flight;
+ * under ASan, nothing of the main, its peers or its bus may leak. */
+static void bus_dies_under_owner_check(harness *h, bool from_callback) {
+        attach_watch w = { .h = h, .kill_bus = from_callback };
+        ipcbus_renderer *r = NULL;
+        ipcbus_main *m = new_main(h, TEST_MAIN_NAME);
+
+        assert_int_equal(ipcbus_main_set_exit_on_bus_closed(m, false), 0);
+        assert_int_equal(ipcbus_main_on_attached(m, NULL, on_attached, &w), 0);
+        assert_int_equal(ipcbus_main_open_address(m, test_bus_get_address(h->bus)), 0);
+        r = new_renderer(h);
+        assert_int_equal(ipcbus_renderer_open_address(r, test_bus_get_address(h->bus)), 0);
+        assert_int_equal(ipcbus_renderer_attach(r, "doomed"), 0);
+        assert_true(harness_run_until(h, &w.attached, WAIT_MS));
+        if (!from_callback)
+                h->bus = test_bus_free(h->bus);
+        /* Let both ends see the bus go. */
+        for (int i = 0; i < 20; i++)
+                assert_true(sd_event_run(h->event, 10000) >= 0);
+        ipcbus_renderer_unref(r);
+        ipcbus_main_unref(m);
+        assert_null(ipcbus_web_contents_get_main(w.wc));
+        ipcbus_web_contents_unref(w.wc);
+}
+
+static void test_bus_dies_in_attach(void **state) {
+        bus_dies_under_owner_check(*state, true);
+}
+
+static void test_bus_dies_after_attach(void **state) {
+        bus_dies_under_owner_check(*state, false);
+}
+
+/* Defect 5: a web contents kept past its main. */
+static void test_web_contents_outlives_main(void **state) {
+        harness *h = *state;
+        attach_watch w = { .h = h };
+        result res = { 0 };
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        ipcbus_main *m = new_main(h, TEST_MAIN_NAME);
+
+        assert_int_equal(ipcbus_main_on_attached(m, NULL, on_attached, &w), 0);
+        assert_int_equal(ipcbus_main_open_address(m, test_bus_get_address(h->bus)), 0);
+        r = new_renderer(h);
+        assert_int_equal(ipcbus_renderer_open_address(r, test_bus_get_address(h->bus)), 0);
+        assert_int_equal(ipcbus_renderer_attach(r, "orphan"), 0);
+        assert_true(harness_run_until(h, &w.attached, WAIT_MS));
+        assert_ptr_equal(ipcbus_web_contents_get_main(w.wc), m);
+
+        ipcbus_main_unref(m);
+        assert_null(ipcbus_web_contents_get_main(w.wc));
+        assert_false(ipcbus_web_contents_is_attached(w.wc));
+        assert_int_equal(ipcbus_web_contents_send(w.wc, "orphaned", NULL), -ENOTCONN);
+        assert_int_equal(ipcbus_web_contents_post_message(w.wc, "orphaned", g_variant_new_string("x"), NULL, 0),
+                         -ENOTCONN);
+        assert_int_equal(ipcbus_web_contents_invoke(w.wc, NULL, "orphaned", NULL, 0, result_collect, &res), -ENOTCONN);
+        assert_false(res.done);
+        ipcbus_web_contents_unref(w.wc);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_main_add_bus_same_loop, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_main_add_bus_unattached, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_main_add_bus_failures, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_renderer_add_bus, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_detach_overtakes_queued_attach, setup_bus_only, teardown),
+                cmocka_unit_test_setup_teardown(test_detach_while_attach_in_flight, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_dies_in_attach, setup_bus_only, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_dies_after_attach, setup_bus_only, teardown),
+                cmocka_unit_test_setup_teardown(test_web_contents_outlives_main, setup_bus_only, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
