@@ -58,6 +58,7 @@ int connection_new_from_bus(connection **ret, sd_bus *bus) {
         if (sd_bus_is_open(bus) <= 0)
                 return -ENOTCONN;
         *ret = connection_alloc(sd_bus_ref(bus), sd_bus_is_bus_client(bus) <= 0);
+        (*ret)->borrowed = true;
         return 0;
 }
 
@@ -128,11 +129,20 @@ void connection_peer_spoke(connection *c) {
 }
 
 int connection_attach_event(connection *c, sd_event *event, int64_t priority) {
+        sd_event *current = sd_bus_get_event(c->bus);
         int r;
 
-        r = sd_bus_attach_event(c->bus, event, (int)priority);
-        if (r < 0)
-                return r;
+        /* A bus the application already runs on this loop is served where
+         * it is; one on another loop would be dispatched from there, away
+         * from everything else of the endpoint. */
+        if (current && current != event)
+                return -EBUSY;
+        if (!current) {
+                r = sd_bus_attach_event(c->bus, event, (int)priority);
+                if (r < 0)
+                        return r;
+                c->attached = true;
+        }
         c->event = sd_event_ref(event);
         return 0;
 }
@@ -144,13 +154,18 @@ void connection_close(connection *c) {
         c->filter_slot = sd_bus_slot_unref(c->filter_slot);
         for (size_t i = 0; i < G_N_ELEMENTS(c->object_slots); i++)
                 c->object_slots[i] = sd_bus_slot_unref(c->object_slots[i]);
+        c->call_timer = sd_event_source_disable_unref(c->call_timer);
+        if (c->attached)
+                (void)sd_bus_detach_event(c->bus);
+        c->attached = false;
+        /* The caller's bus carries what we queued out when the caller runs it. */
+        if (c->borrowed)
+                return;
         /* Whatever was sent (replies, last signals) still goes out. Not on
          * a direct connection: a stopped peer would block us forever. */
         if (!c->direct)
                 (void)sd_bus_flush(c->bus);
-        (void)sd_bus_detach_event(c->bus);
         sd_bus_close(c->bus);
-        c->call_timer = sd_event_source_disable_unref(c->call_timer);
 }
 
 connection *connection_ref(connection *c) {

@@ -21,6 +21,11 @@ typedef struct connection {
         bool direct;
         bool server;   /* our side of a direct connection the main serves */
         bool closed;
+        /* The caller's bus (ipcbus_*_add_bus): never flushed, closed or
+         * detached here; only what we added to it comes off. */
+        bool borrowed;
+        bool attached;  /* we attached the bus to the loop (and detach it) */
+        bool named;     /* main side: we asked for the main's name on it */
         void *owner;   /* the ipcbus_main or ipcbus_renderer */
         struct endpoint *ep; /* the same, as the endpoint both embed */
         void *peer;    /* main side, direct: the ipcbus_web_contents at the other end */
@@ -64,14 +69,19 @@ typedef enum connection_bus {
 
 /* Connect to a bus (started, Hello sent asynchronously). */
 int connection_open_bus(connection **ret, connection_bus kind, const char *address);
-/* Wrap a bus the caller set up (a reference is taken). */
+/* Wrap a bus the caller set up (a reference is taken); the bus stays the
+ * caller's: closing the connection leaves it open. */
 int connection_new_from_bus(connection **ret, sd_bus *bus);
 /* A direct connection over @fd (taken, also on failure); @server for the main's side. */
 int connection_open_direct(connection **ret, int fd, bool server);
 
+/* Attach the bus to @event, or accept it if it is already attached there.
+ * Return: 0; -EBUSY if the bus is attached to another loop; sd-bus errors. */
 int connection_attach_event(connection *c, sd_event *event, int64_t priority);
 
-/* Stop serving: unhook callbacks, flush what is queued, close. Idempotent. */
+/* Stop serving: unhook callbacks; our own bus is also flushed and closed, a
+ * borrowed one is left open (and attached, unless we attached it).
+ * Idempotent. */
 void connection_close(connection *c);
 
 connection *connection_ref(connection *c);

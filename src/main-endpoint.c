@@ -382,6 +382,14 @@ void main_drop_connection(ipcbus_main *m, connection *c) {
         c->peer = NULL;
         c->owner = NULL;
         g_queue_unlink(&m->connections, &c->link);
+        /* The caller's bus stays open: give back the name we took there, so
+         * renderers see the main go rather than calling an empty object. */
+        if (c->borrowed && c->named && connection_is_open(c)) {
+                int r = sd_bus_release_name_async(c->bus, NULL, m->name, NULL, NULL);
+
+                if (r < 0)
+                        log_emit(&m->ep.log, LOG_WARNING, "Cannot release '%s': %s", m->name, g_strerror(-r));
+        }
         connection_close(c);
         spawn_connection_dropped(m, c);
         connection_unref(c);
@@ -430,6 +438,7 @@ static int main_serve_bus(ipcbus_main *m, connection *c) {
                 return r;
         /* Serve before owning the name, so no caller finds it unserved. */
         r = sd_bus_request_name(c->bus, m->name, 0);
+        c->named = r >= 0;
         if (r < 0) {
                 log_emit(&m->ep.log, LOG_ERR, "Cannot own '%s': %s", m->name, g_strerror(-r));
                 main_drop_connection(m, c);

@@ -86,15 +86,16 @@ static void renderer_fail_op(ipcbus_renderer *r, pending_op *op, int error) {
         }
 }
 
-static void renderer_arm_pending_timer(ipcbus_renderer *r);
+static int renderer_arm_pending_timer(ipcbus_renderer *r);
 
 /* The main is there: everything queued goes out, in order. */
 void renderer_flush(ipcbus_renderer *r) {
         uint64_t now = now_usec();
         pending_op *op;
+        int k;
 
         while (r->has_main && (op = pending_pop(r))) {
-                int k = 0;
+                k = 0;
 
                 /* An invoke cancelled while it waited is simply skipped,
                  * and so is an Attach a Detach overtook. */
@@ -111,13 +112,16 @@ void renderer_flush(ipcbus_renderer *r) {
                 }
                 pending_op_free(op);
         }
-        renderer_arm_pending_timer(r);
+        k = renderer_arm_pending_timer(r);
+        if (k < 0)
+                log_emit(&r->ep.log, LOG_ERR, "Cannot time the queued operations out: %s", g_strerror(-k));
 }
 
 static int renderer_on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         ipcbus_renderer *r = userdata;
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
         uint64_t now = now_usec();
+        int k;
 
         /* Deadlines grow along the queue only roughly (timeouts differ):
          * fail every expired op, keep the rest in order. */
@@ -132,35 +136,39 @@ static int renderer_on_pending_timeout(sd_event_source *s, uint64_t usec, void *
                         renderer_fail_op(r, op, -ETIMEDOUT);
                 pending_op_free(op);
         }
-        renderer_arm_pending_timer(r);
+        k = renderer_arm_pending_timer(r);
+        if (k < 0)
+                log_emit(&r->ep.log, LOG_ERR, "Cannot time the queued operations out: %s", g_strerror(-k));
         return 0;
 }
 
-static void renderer_arm_pending_timer(ipcbus_renderer *r) {
+/* Return: 0; sd-event errors: then nothing times the queue out. */
+static int renderer_arm_pending_timer(ipcbus_renderer *r) {
         uint64_t earliest = UINT64_MAX;
+        int k;
 
         for (GList *l = r->pending.head; l; l = l->next)
                 earliest = MIN(earliest, ((pending_op *)l->data)->deadline);
-        if (earliest == UINT64_MAX) {
-                if (r->pending_timer)
-                        (void)sd_event_source_set_enabled(r->pending_timer, SD_EVENT_OFF);
-                return;
-        }
+        if (earliest == UINT64_MAX)
+                return r->pending_timer ? sd_event_source_set_enabled(r->pending_timer, SD_EVENT_OFF) : 0;
         if (!r->pending_timer) {
-                if (sd_event_add_time(r->ep.event, &r->pending_timer, CLOCK_MONOTONIC, earliest, 0,
-                                      renderer_on_pending_timeout, r) < 0)
-                        return;
-                (void)sd_event_source_set_priority(r->pending_timer, r->ep.priority);
-                return;
+                k = sd_event_add_time(r->ep.event, &r->pending_timer, CLOCK_MONOTONIC, earliest, 0,
+                                      renderer_on_pending_timeout, r);
+                if (k < 0)
+                        return k;
+                return sd_event_source_set_priority(r->pending_timer, r->ep.priority);
         }
-        (void)sd_event_source_set_time(r->pending_timer, earliest);
-        (void)sd_event_source_set_enabled(r->pending_timer, SD_EVENT_ONESHOT);
+        k = sd_event_source_set_time(r->pending_timer, earliest);
+        if (k < 0)
+                return k;
+        return sd_event_source_set_enabled(r->pending_timer, SD_EVENT_ONESHOT);
 }
 
 /* Send now if the main is known and nothing waits before us; else queue. */
 static int renderer_submit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot *call, bool attach,
                            uint64_t timeout_usec) {
         pending_op *op;
+        int k;
 
         if (!connection_is_open(r->conn))
                 return -ENOTCONN;
@@ -175,7 +183,13 @@ static int renderer_submit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot 
         op->timeout_usec = timeout_usec;
         op->deadline = now_usec() + timeout_usec;
         g_queue_push_tail_link(&r->pending, &op->link);
-        renderer_arm_pending_timer(r);
+        k = renderer_arm_pending_timer(r);
+        if (k < 0) {
+                /* Queued without a deadline it would wait forever: refuse it. */
+                g_queue_unlink(&r->pending, &op->link);
+                pending_op_free(op);
+                return k;
+        }
         return 0;
 }
 
@@ -218,7 +232,8 @@ void renderer_fail_pending(ipcbus_renderer *r, int error) {
                         renderer_fail_op(r, op, error);
                 pending_op_free(op);
         }
-        renderer_arm_pending_timer(r);
+        /* Nothing is left to time out: only the timer goes off. */
+        (void)renderer_arm_pending_timer(r);
 }
 
 void renderer_drop_pending(ipcbus_renderer *r) {

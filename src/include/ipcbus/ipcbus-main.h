@@ -66,7 +66,15 @@ IPCBUS_EXPORT int ipcbus_main_open_address(ipcbus_main *m, const char *address);
 /**
  * ipcbus_main_add_bus - serve on a bus connection the caller set up
  * @bus: a started bus connection; the main takes a reference
- * Return: as ipcbus_main_open_user().
+ *
+ * The bus stays the caller's: the main never flushes, closes or detaches it.
+ * When the main lets go of it (ipcbus_main_unref(), or a failed add), it
+ * removes only what it added: its objects, filter and matches, the name it
+ * took, and its attachment to the loop if it attached the bus itself. A bus
+ * already attached to the main's event loop is served there.
+ *
+ * Return: as ipcbus_main_open_user(); -EBUSY if @bus is attached to another
+ * event loop than the main's.
  */
 IPCBUS_EXPORT int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus);
 

@@ -49,8 +49,11 @@ IPCBUS_EXPORT sd_event *ipcbus_renderer_get_event(ipcbus_renderer *r);
  * _open_direct - connect
  * _open_direct takes one end of a socketpair() whose other end the main
  * passed to ipcbus_main_add_direct(); it owns @fd, also on failure.
+ * _add_bus borrows the caller's bus as ipcbus_main_add_bus() does: it is
+ * never flushed, closed or detached by the renderer, and may already be
+ * attached to the renderer's event loop.
  * Return: 0; connection errors as negative errno codes; -EBUSY if already
- * connected.
+ * connected, or (_add_bus) if the bus is attached to another event loop.
  */
 IPCBUS_EXPORT int ipcbus_renderer_open_user(ipcbus_renderer *r);
 IPCBUS_EXPORT int ipcbus_renderer_open_system(ipcbus_renderer *r);

@@ -29,7 +29,8 @@ IPCBUS_EXPORT const char *ipcbus_web_contents_get_name(ipcbus_web_contents *wc);
 IPCBUS_EXPORT const char *ipcbus_web_contents_get_bus_name(ipcbus_web_contents *wc);
 /* Return: true while attached (Attach called, not detached, connected). */
 IPCBUS_EXPORT bool ipcbus_web_contents_is_attached(ipcbus_web_contents *wc);
-/* Return: the main it belongs to (borrowed). */
+/* Return: the main it belongs to (borrowed); NULL once the main forgot it
+ * (it detached or went away, or the main was freed). */
 IPCBUS_EXPORT ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc);
 
 /**
