@@ -203,11 +203,30 @@ int call_watch(connection *c, ipcbus_slot *s, uint64_t cookie, const char *calle
         return call_arm(c);
 }
 
-void call_register_held(connection *c) {
-        for (GList *l = c->call_deadlines.head; l; l = l->next) {
+static bool message_in(GPtrArray *a, sd_bus_message *m) {
+        for (unsigned i = 0; a && i < a->len; i++)
+                if (a->pdata[i] == m)
+                        return true;
+        return false;
+}
+
+void call_register_held(connection *c, GPtrArray *failed, int error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        for (GList *l = c->call_deadlines.head, *next; l; l = next) {
                 ipcbus_slot *s = l->data;
                 uint64_t cookie;
 
+                next = l->next;
+                if (s->call.msg && message_in(failed, s->call.msg)) {
+                        if (!sd_bus_error_is_set(&e))
+                                (void)sd_bus_error_set_errnof(&e, -error, "Cannot send the call: %s",
+                                                              g_strerror(-error));
+                        call_finish(s, NULL, &e);
+                        /* Finishing may have ended others: start over. */
+                        next = c->call_deadlines.head;
+                        continue;
+                }
                 if (!s->call.msg || sd_bus_message_get_cookie(s->call.msg, &cookie) < 0)
                         continue;
                 s->call.msg = sd_bus_message_unref(s->call.msg);

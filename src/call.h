@@ -46,8 +46,9 @@ int call_watch(connection *c, ipcbus_slot *slot, uint64_t cookie, const char *ca
                uint64_t deadline);
 
 /* The peer of a direct connection spoke and what was held went out: the
- * calls among it are now known by their cookies. */
-void call_register_held(connection *c);
+ * calls among it are now known by their cookies; those among @failed
+ * (connection_peer_spoke()) end now with @error. */
+void call_register_held(connection *c, GPtrArray *failed, int error);
 
 /* End @slot's call with @error, now. */
 void call_fail(ipcbus_slot *slot, const sd_bus_error *error);

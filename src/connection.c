@@ -116,16 +116,31 @@ int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie) {
         return r < 0 ? r : 0;
 }
 
-void connection_peer_spoke(connection *c) {
+static void message_unref_notify(void *m) {
+        sd_bus_message_unref(m);
+}
+
+int connection_peer_spoke(connection *c, GPtrArray **ret_failed) {
         sd_bus_message *m;
+        int r, ret = 0;
 
         if (c->peer_spoke)
-                return;
+                return 0;
         c->peer_spoke = true;
         while ((m = g_queue_pop_head(&c->held))) {
-                (void)sd_bus_send(c->bus, m, NULL);
+                r = sd_bus_send(c->bus, m, NULL);
+                if (r < 0) {
+                        /* The caller learns which: a call among them must
+                         * fail now, not wait for its timeout. */
+                        if (!*ret_failed)
+                                *ret_failed = g_ptr_array_new_with_free_func(message_unref_notify);
+                        g_ptr_array_add(*ret_failed, sd_bus_message_ref(m));
+                        if (ret == 0)
+                                ret = r;
+                }
                 sd_bus_message_unref(m);
         }
+        return ret;
 }
 
 int connection_attach_event(connection *c, sd_event *event, int64_t priority) {

@@ -94,7 +94,9 @@ void connection_unrefp(connection **c);
 int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie);
 
 /* The peer spoke: send what was held. */
-void connection_peer_spoke(connection *c);
+/* Return: 0; the first send error, with the messages that failed added to
+ * *@ret_failed (made if NULL). */
+int connection_peer_spoke(connection *c, GPtrArray **ret_failed);
 
 /* Whether the connection can still carry messages. */
 static inline bool connection_is_open(const connection *c) {

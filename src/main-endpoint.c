@@ -305,8 +305,13 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
         /* Anything from a direct renderer ends its handshake. */
         if (c->server && !c->peer_spoke && !sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", NULL)) {
-                connection_peer_spoke(c);
-                call_register_held(c);
+                _cleanup_(g_ptr_array_unrefp) GPtrArray *failed = NULL;
+                int k = connection_peer_spoke(c, &failed);
+
+                if (k < 0)
+                        log_emit(&m->ep.log, LOG_ERR, "Could not send %u held message(s) to a direct renderer: %s",
+                                 failed->len, g_strerror(-k));
+                call_register_held(c, failed, k);
         }
         if (sd_bus_message_get_type(msg, &type) < 0)
                 return 0;

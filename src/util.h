@@ -49,6 +49,11 @@ static inline void closep(int *fd) {
                 _taken;                 \
         })
 
+static inline void g_ptr_array_unrefp(GPtrArray **a) {
+        if (*a)
+                g_ptr_array_unref(*a);
+}
+
 static inline void fclosep(FILE **f) {
         if (*f)
                 (void)fclose(*f);
