@@ -195,136 +195,17 @@ void child_list_clear(ChildList *c) {
         child_list_forget(c);
 }
 
-/* ---- reading "av" -------------------------------------------------------- */
-
-/* One "av" element, a variant of the basic @contents, added to @w as
- * GVariant lays it out. */
-static int read_fast_element(sd_bus_message *m, const char *contents, ArgsWriter *w) {
-        const void *p = NULL;
-        size_t size = 0;
-        BasicValue u;
-        uint8_t b;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read_basic(m, contents[0], &u);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -EBADMSG;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-
-        /* Strings stay valid as long as the message. sd-bus validated them
-         * (UTF-8, paths, signatures) more strictly than GLib does. */
-        switch (contents[0]) {
-        case 's': case 'o': case 'g':
-                p = u.s;
-                size = strlen(u.s) + 1;
-                break;
-        case 'b':
-                b = u.b != 0;
-                p = &b;
-                size = 1;
-                break;
+size_t value_fixed_array_element_size(char c) {
+        switch (c) {
         case 'y':
-                p = &u.y;
-                size = 1;
-                break;
-        case 'n': case 'q':
-                p = &u.q;
-                size = 2;
-                break;
-        case 'i': case 'u':
-                p = &u.u;
-                size = 4;
-                break;
-        case 'x': case 't': case 'd':
-                p = &u.t;
-                size = 8;
-                break;
-        default:
-                /* value_type_is_fast() let only the above through. */
-                assert(false);
-                return -EINVAL;
-        }
-        args_writer_add(w, contents[0], p, size);
-        return 0;
-}
-
-/*
- * While the elements are basic values the list is written serialized; at
- * the first other one, what was written becomes children (references into
- * the one buffer) and the rest is read by value.c's general code. The depth
- * check is the one read_next() makes for each element's variant.
- */
-int value_read_av_contents(sd_bus_message *m, unsigned depth, GVariant **ret) {
-        bool fast = value_fast_paths;
-        size_t owned = 0;
-        ChildList c;
-        ArgsWriter w;
-        int r;
-
-        value_pin_types();
-        child_list_init(&c);
-        args_writer_init(&w);
-
-        for (;;) {
-                const char *contents;
-                GVariant *child;
-                char type;
-
-                r = sd_bus_message_peek_type(m, &type, &contents);
-                if (r <= 0)
-                        break;
-                if (type != 'v') {
-                        /* Not an element: left to exit_container() to refuse. */
-                        r = 0;
-                        break;
-                }
-                if (depth > IPCBUS_VALUE_MAX_DEPTH) {
-                        r = -ELOOP;
-                        break;
-                }
-
-                if (fast && value_type_is_fast(contents[0]) && contents[1] == '\0') {
-                        r = read_fast_element(m, contents, &w);
-                        if (r < 0)
-                                break;
-                        continue;
-                }
-
-                if (fast) {
-                        GVariant *head = g_variant_ref_sink(args_writer_finish(&w));
-
-                        /* Our references, unlike the floating ones that follow. */
-                        owned = g_variant_n_children(head);
-                        for (size_t i = 0; i < owned; i++)
-                                child_list_push(&c, g_variant_get_child_value(head, i));
-                        g_variant_unref(head);
-                        fast = false;
-                }
-                r = value_read_boxed(m, contents, depth, &child);
-                if (r < 0)
-                        break;
-                child_list_push(&c, child);
-        }
-        if (r < 0) {
-                args_writer_clear(&w);
-                child_list_clear(&c);
-                return r;
-        }
-
-        if (fast) {
-                *ret = args_writer_finish(&w);
                 return 1;
+        case 'n': case 'q':
+                return 2;
+        case 'i': case 'u':
+                return 4;
+        case 'x': case 't': case 'd':
+                return 8;
+        default:
+                return 0;
         }
-        *ret = g_variant_new_array(G_VARIANT_TYPE_VARIANT, c.items, c.n);
-        for (size_t i = 0; i < owned; i++)
-                g_variant_unref(c.items[i]);
-        child_list_forget(&c);
-        return 1;
 }

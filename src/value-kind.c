@@ -523,6 +523,3 @@ const char *ipcbus_kind_to_string(ipcbus_kind kind) {
         return "invalid";
 }
 
-int ipcbus_value_check(GVariant *value, sd_bus_error *ret_error) {
-        return value_check(value, ret_error);
-}

@@ -86,6 +86,11 @@ int value_read_args(sd_bus_message *m, GVariant **ret);
  * without noncharacters, and the slower checks can be skipped. */
 bool value_is_plain_ascii(const char *s, size_t len);
 
+/* Element size of the arrays that D-Bus and GVariant lay out alike (so one
+ * copies into the other); 0 for others. 'b' is not one: 4 bytes on D-Bus,
+ * 1 in GVariant. */
+size_t value_fixed_array_element_size(char c);
+
 /* Whether valid UTF-8 @s holds a Unicode noncharacter, which sd-bus refuses
  * in any string (channel names included). */
 bool value_utf8_has_noncharacter(const char *s, size_t len);
