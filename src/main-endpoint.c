@@ -101,6 +101,10 @@ int ipcbus_main_set_object_path(ipcbus_main *m, const char *path) {
         return 0;
 }
 
+endpoint *main_endpoint(ipcbus_main *m) {
+        return &m->ep;
+}
+
 const char *ipcbus_main_get_name(ipcbus_main *m) {
         return m ? m->name : NULL;
 }

@@ -3,7 +3,7 @@
 
 #include "call.h"
 #include "log.h"
-#include "main-endpoint.h"
+#include "endpoint.h"
 #include "util.h"
 #include "web-contents.h"
 #include "wire.h"
@@ -94,9 +94,9 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
 
-        r = wire_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, a, &error, &msg);
+        r = wire_message_new(wc->conn->bus, ipcbus_main_get_object_path(wc->main), wc->bus_name, channel, a, &error, &msg);
         if (r < 0) {
-                log_emit(&wc->main->ep.log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
+                log_emit(&main_endpoint(wc->main)->log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -115,10 +115,10 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
                 return -EINVAL;
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
-        r = wire_post_message_new(wc->conn->bus, wc->main->path, wc->bus_name, channel, v, transfer, n_transfer,
+        r = wire_post_message_new(wc->conn->bus, ipcbus_main_get_object_path(wc->main), wc->bus_name, channel, v, transfer, n_transfer,
                                   &error, &msg);
         if (r < 0) {
-                log_emit(&wc->main->ep.log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
+                log_emit(&main_endpoint(wc->main)->log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -145,11 +145,11 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                 return r;
         r = wire_append_channel_args(call, channel, a, &error);
         if (r < 0) {
-                log_emit(&wc->main->ep.log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
+                log_emit(&main_endpoint(wc->main)->log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        return call_start(wc->conn, &wc->main->ep.calls, ret_slot, call, wc->bus_name, timeout_usec, callback,
+        return call_start(wc->conn, &main_endpoint(wc->main)->calls, ret_slot, call, wc->bus_name, timeout_usec, callback,
                           userdata);
 }
 
