@@ -185,43 +185,38 @@ int web_contents_get_creds(ipcbus_web_contents *wc, const peer_creds **ret) {
         return 0;
 }
 
+/* The cached credentials for a getter. Return: 0; the getters' errors. */
+static int creds_for(ipcbus_web_contents *wc, const void *ret, const peer_creds **ret_creds) {
+        if (!wc || !ret)
+                return -EINVAL;
+        return web_contents_get_creds(wc, ret_creds);
+}
+
 int ipcbus_web_contents_get_pid(ipcbus_web_contents *wc, pid_t *ret_pid) {
         const peer_creds *c;
-        int r;
+        int r = creds_for(wc, ret_pid, &c);
 
-        if (!wc || !ret_pid)
-                return -EINVAL;
-        r = web_contents_get_creds(wc, &c);
-        if (r < 0)
-                return r;
-        *ret_pid = c->pid;
-        return 0;
+        if (r >= 0)
+                *ret_pid = c->pid;
+        return r < 0 ? r : 0;
 }
 
 int ipcbus_web_contents_get_uid(ipcbus_web_contents *wc, uid_t *ret_uid) {
         const peer_creds *c;
-        int r;
+        int r = creds_for(wc, ret_uid, &c);
 
-        if (!wc || !ret_uid)
-                return -EINVAL;
-        r = web_contents_get_creds(wc, &c);
-        if (r < 0)
-                return r;
-        *ret_uid = c->uid;
-        return 0;
+        if (r >= 0)
+                *ret_uid = c->uid;
+        return r < 0 ? r : 0;
 }
 
 int ipcbus_web_contents_get_gid(ipcbus_web_contents *wc, gid_t *ret_gid) {
         const peer_creds *c;
-        int r;
+        int r = creds_for(wc, ret_gid, &c);
 
-        if (!wc || !ret_gid)
-                return -EINVAL;
-        r = web_contents_get_creds(wc, &c);
-        if (r < 0)
-                return r;
-        *ret_gid = c->gid;
-        return 0;
+        if (r >= 0)
+                *ret_gid = c->gid;
+        return r < 0 ? r : 0;
 }
 
 int ipcbus_web_contents_get_pidfd(ipcbus_web_contents *wc) {
