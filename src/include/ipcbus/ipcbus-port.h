@@ -51,12 +51,14 @@ typedef void (*ipcbus_port_close_fn)(ipcbus_port *port, void *userdata);
  * The largest message a port carries: the size of the message serialized as
  * a GVariant of type "v" (g_variant_get_size() of g_variant_new_variant()),
  * which is the value's own size plus a few bytes for its type. Messages above
- * 64 KiB travel in a sealed memfd, so the limit is memory, not the socket.
+ * 64 KiB travel as continuation frames after a header (over 16 MiB, in a
+ * sealed memfd where the kernel has no transparent huge pages), so the
+ * limit is memory, not the socket (docs/ports.md).
  */
 #define IPCBUS_PORT_MESSAGE_MAX (1024ULL * 1024ULL * 1024ULL)
 
 /* The most ports one message transfers (the kernel passes 253 descriptors
- * per datagram; one is kept for a large message's memfd). */
+ * per datagram; one is kept for the memfd a very large message may use). */
 #define IPCBUS_PORT_TRANSFER_MAX 252
 
 /* The error of a port that closed itself on what the other end sent;
