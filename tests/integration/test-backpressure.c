@@ -39,6 +39,19 @@
 #define FLOOD 100000U
 #define RSS_GROWTH_MAX_KB (64U * 1024U)
 
+/* ASan keeps freed memory in quarantine (256 MiB) instead of reusing it:
+ * there the figures are printed, not bounded. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED false
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_CHECKED false
+#endif
+#endif
+#ifndef RSS_CHECKED
+#define RSS_CHECKED true
+#endif
+
 static long rss_kb(void) {
         g_autofree char *status = NULL;
         const char *line;
@@ -337,7 +350,8 @@ static void stall_and_flood(fixture *f, long *ret_start, long *ret_peak, unsigne
                 assert_true(refused > 0);
                 assert_int_equal(line_long(f->main, "queued="), IPCBUS_CONNECTION_QUEUE_MAX);
         }
-        assert_true(*ret_peak - *ret_start < (long)RSS_GROWTH_MAX_KB);
+        if (RSS_CHECKED)
+                assert_true(*ret_peak - *ret_start < (long)RSS_GROWTH_MAX_KB);
 
         /* Others are served meanwhile. */
         assert_int_equal(ipcbus_renderer_invoke_sync(f->healthy, "echo", ipcbus_args(g_variant_new_uint32(1), NULL),
@@ -366,7 +380,8 @@ static void run_resume(bool direct) {
                 "back-pressure %s, resumed: accepted %u of %u; main VmRSS start %ld kB, peak %ld kB, after %ld kB, "
                 "after malloc_trim %ld kB\n",
                 direct ? "direct" : "bus", accepted_n, FLOOD, start_kb, peak_kb, after_kb, trimmed_kb);
-        assert_true(trimmed_kb - start_kb < 4096);
+        if (RSS_CHECKED)
+                assert_true(trimmed_kb - start_kb < 4096);
         stop(&f);
 }
 
@@ -390,7 +405,8 @@ static void run_killed(bool direct) {
                 "back-pressure %s, killed: accepted %u of %u; main VmRSS start %ld kB, peak %ld kB, after %ld kB, "
                 "after malloc_trim %ld kB\n",
                 direct ? "direct" : "bus", accepted_n, FLOOD, start_kb, peak_kb, after_kb, trimmed_kb);
-        assert_true(trimmed_kb - start_kb < 4096);
+        if (RSS_CHECKED)
+                assert_true(trimmed_kb - start_kb < 4096);
         assert_int_equal(ipcbus_renderer_invoke_sync(f.healthy, "echo", NULL, 0, NULL, NULL), 0);
         stop(&f);
 }
