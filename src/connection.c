@@ -3,7 +3,11 @@
 #include <glib.h>
 #include <systemd/sd-id128.h>
 
+#include <inttypes.h>
+
 #include "connection.h"
+#include "endpoint.h"
+#include "log.h"
 #include "util.h"
 
 static connection *connection_alloc(sd_bus *bus, bool direct) {
@@ -105,9 +109,39 @@ int connection_open_direct(connection **ret, int fd, bool server) {
         return 0;
 }
 
+uint64_t connection_queued(connection *c) {
+        uint64_t n = 0;
+
+        /* sd-bus's own cap (BUS_WQUEUE_MAX, 384 Ki messages) is far above
+         * what a process wants to hold for one stalled peer. */
+        if (sd_bus_get_n_queued_write(c->bus, &n) < 0)
+                n = 0;
+        return n + c->held.length;
+}
+
+static bool connection_has_room(connection *c) {
+        uint64_t n = connection_queued(c);
+
+        if (n < IPCBUS_CONNECTION_QUEUE_MAX) {
+                /* Log again on the next stall, not on every refusal of this one. */
+                if (n < IPCBUS_CONNECTION_QUEUE_MAX / 2)
+                        c->overflow_logged = false;
+                return true;
+        }
+        if (!c->overflow_logged && c->ep)
+                log_emit(&c->ep->log, LOG_WARNING,
+                         "The peer of a %s connection is not reading: %" PRIu64
+                         " messages queued, refusing more (ENOBUFS) until it reads",
+                         c->direct ? "direct" : "bus", n);
+        c->overflow_logged = true;
+        return false;
+}
+
 int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie) {
         int r;
 
+        if (!connection_has_room(c))
+                return -ENOBUFS;
         if (c->server && !c->peer_spoke) {
                 g_queue_push_tail(&c->held, sd_bus_message_ref(m));
                 return 1;

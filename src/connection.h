@@ -59,6 +59,7 @@ typedef struct connection {
         pid_t spawn_pid;
         int spawn_pidfd;
         unsigned n_peers;            /* main side, bus: the peers it tracks on this connection */
+        bool overflow_logged;        /* a send was refused for a full queue; cleared once it drains */
 } connection;
 
 typedef enum connection_bus {
@@ -90,8 +91,13 @@ void connection_unrefp(connection **c);
 
 /* Send @m now, or hold it until the peer of a direct server connection
  * has spoken (then in order). @ret_cookie (optional) is set when sent now.
- * Return: 0 sent; 1 held; sd-bus errors. */
+ * Refused while IPCBUS_CONNECTION_QUEUE_MAX messages wait already (held
+ * here or in sd-bus's write queue): the peer is not reading.
+ * Return: 0 sent; 1 held; -ENOBUFS; sd-bus errors. */
 int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie);
+
+/* Messages waiting to be written: held here plus sd-bus's write queue. */
+uint64_t connection_queued(connection *c);
 
 /* The peer spoke: send what was held. */
 /* Return: 0; the first send error, with the messages that failed added to

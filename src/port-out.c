@@ -15,6 +15,7 @@ port_out *port_out_new(GVariant *value, int *fds, unsigned n_fds) {
         o->fds = fds;
         o->n_fds = n_fds;
         o->memfd = -EBADF;
+        o->size = port_frame_payload_size(value);
         return o;
 }
 
@@ -181,7 +182,7 @@ int port_out_send(int fd, port_out *o) {
         return port_frame_send(fd, o->datagram, o->datagram_size, fds, n);
 }
 
-int port_out_flush(int fd, GQueue *q) {
+int port_out_flush(int fd, GQueue *q, uint64_t *bytes) {
         port_out *o;
         int r;
 
@@ -191,9 +192,19 @@ int port_out_flush(int fd, GQueue *q) {
                         return 0;
                 if (r < 0)
                         return r;
+                if (bytes)
+                        *bytes -= MIN(*bytes, o->size);
                 port_out_free(g_queue_pop_head(q));
         }
         return 0;
+}
+
+uint64_t port_out_queue_bytes(const GQueue *q) {
+        uint64_t n = 0;
+
+        for (const GList *l = q->head; l; l = l->next)
+                n += ((const port_out *)l->data)->size;
+        return n;
 }
 
 /* ---- lingering ---------------------------------------------------------- */
@@ -218,7 +229,7 @@ static int linger_on_io(sd_event_source *s, int fd, uint32_t revents, void *user
         int r = 0;
 
         if (revents & EPOLLOUT)
-                r = port_out_flush(l->fd, &l->out);
+                r = port_out_flush(l->fd, &l->out, NULL);
         if (r < 0 || g_queue_is_empty(&l->out) || (revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))) {
                 /* The loop's reference was the last: the destroy callback
                  * frees @l once this dispatch is over. */

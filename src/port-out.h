@@ -30,7 +30,7 @@ typedef struct port_out {
         uint8_t flags; /* how the payload travels: port_frame_payload_flags() */
         /* Chunked messages. */
         bool begun;    /* the announcement, with the sockets, went */
-        uint64_t size; /* payload bytes */
+        uint64_t size; /* payload bytes (known from the start: the queue's byte count) */
         uint64_t sent; /* of them written */
         size_t chunk;  /* bytes per continuation frame, from the socket's send buffer */
 } port_out;
@@ -52,9 +52,12 @@ size_t port_out_unsent(const port_out *o, struct iovec iov[3], uint64_t *ret_siz
  */
 int port_out_send(int fd, port_out *o);
 
-/* Writes queued messages until none is left or the socket is full.
+/* Writes queued messages until none is left or the socket is full;
+ * @bytes (optional) loses the payload size of each message that went.
  * Return: 0; -EPIPE; other -errno (the message stays queued). */
-int port_out_flush(int fd, GQueue *q);
+int port_out_flush(int fd, GQueue *q, uint64_t *bytes);
+/* The payload bytes of the messages in @q. */
+uint64_t port_out_queue_bytes(const GQueue *q);
 
 /* Hands @fd and the messages of @out to the loop, which writes them and
  * then closes @fd (a floating io source: it goes with the loop at the latest). */

@@ -38,9 +38,13 @@ struct ipcbus_port {
          * other's transfer list: it would travel into its own socket). */
         ipcbus_port *sibling;
         GQueue out;             /* port_out */
+        uint64_t out_bytes;     /* their payload bytes (port_out.size) */
+        bool drain_wanted;      /* out was not empty, or a post was refused: fire drain when it empties */
+        bool overflow_logged;   /* an ENOBUFS refusal was logged in this stall */
         port_frame_assembly in; /* a chunked message being read */
         GQueue on_message;
         GQueue on_close;
+        GQueue on_drain;
         log_target log;
         sd_bus_error close_error;
         uint8_t *rbuf;                      /* PORT_FRAME_DATAGRAM_MAX, while started */

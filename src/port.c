@@ -89,15 +89,20 @@ static void port_drop_socket(ipcbus_port *p) {
         p->rbuf = NULL;
 }
 
+static void port_out_clear(ipcbus_port *p) {
+        port_out_queue_clear(&p->out);
+        p->out_bytes = 0;
+}
+
 /* The socket goes, after the queued frames if the other end is there to read them. */
 static void port_close_socket(ipcbus_port *p) {
-        if (p->state == PORT_OPEN && !g_queue_is_empty(&p->out) && port_out_flush(p->fd, &p->out) == 0 &&
+        if (p->state == PORT_OPEN && !g_queue_is_empty(&p->out) && port_out_flush(p->fd, &p->out, NULL) == 0 &&
             !g_queue_is_empty(&p->out)) {
                 p->io = sd_event_source_disable_unref(p->io);
                 port_linger_start(p->event, p->priority, &p->log, p->fd, &p->out);
                 p->fd = -EBADF;
         }
-        port_out_queue_clear(&p->out);
+        port_out_clear(p);
         port_drop_socket(p);
 }
 
@@ -111,19 +116,17 @@ static void port_unlink_sibling(ipcbus_port *p) {
 static void port_end_registrations(ipcbus_port *p) {
         slot_list_clear(&p->on_message);
         slot_list_clear(&p->on_close);
+        slot_list_clear(&p->on_drain);
 }
 
-static void port_fire_close(ipcbus_port *p) {
-        unsigned n = p->on_close.length, i = 0;
+/* Runs the ipcbus_port_close_fn-shaped callbacks of @list (close, drain). */
+static void port_fire(ipcbus_port *p, GQueue *list) {
+        unsigned n = list->length, i = 0;
         ipcbus_slot **snap;
-
-        if (p->close_fired)
-                return;
-        p->close_fired = true;
 
         /* Callbacks may remove themselves or others: walk a snapshot. */
         snap = g_newa(ipcbus_slot *, n + 1);
-        for (GList *l = p->on_close.head; l; l = l->next)
+        for (GList *l = list->head; l; l = l->next)
                 snap[i++] = slot_pin(l->data);
         for (i = 0; i < n; i++) {
                 if (snap[i]->connected) {
@@ -135,10 +138,17 @@ static void port_fire_close(ipcbus_port *p) {
         }
 }
 
+static void port_fire_close(ipcbus_port *p) {
+        if (p->close_fired)
+                return;
+        p->close_fired = true;
+        port_fire(p, &p->on_close);
+}
+
 /* The end of a port's socket: @state is CLOSED, TRANSFERRED or (read to the end) PEER_GONE. */
 void port_finish(ipcbus_port *p, port_state state, bool fire) {
         ipcbus_port_ref(p);
-        port_out_queue_clear(&p->out);
+        port_out_clear(p);
         port_drop_socket(p);
         p->state = state;
         if (fire)
@@ -170,7 +180,7 @@ void port_peer_gone(ipcbus_port *p) {
         if (!g_queue_is_empty(&p->out)) {
                 log_emit(&p->log, LOG_DEBUG, "Dropping %u messages: the other end of the port is gone",
                          p->out.length);
-                port_out_queue_clear(&p->out);
+                port_out_clear(p);
         }
         p->state = PORT_PEER_GONE;
         /* A started port reads on to the end and fires close there, after
@@ -181,12 +191,18 @@ void port_peer_gone(ipcbus_port *p) {
 }
 
 static void port_flush(ipcbus_port *p) {
-        int r = port_out_flush(p->fd, &p->out);
+        int r = port_out_flush(p->fd, &p->out, &p->out_bytes);
 
         if (r == -EPIPE)
                 port_peer_gone(p);
         else if (r < 0)
                 port_fail_errno(p, r, "Could not send a queued message");
+        else if (g_queue_is_empty(&p->out) && p->drain_wanted) {
+                /* Like a Node stream's 'drain': posting may go on. */
+                p->drain_wanted = false;
+                p->overflow_logged = false;
+                port_fire(p, &p->on_drain);
+        }
 }
 
 /* ---- creating ----------------------------------------------------------- */
@@ -208,11 +224,14 @@ static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *
         g_queue_init(&p->out);
         g_queue_init(&p->on_message);
         g_queue_init(&p->on_close);
+        g_queue_init(&p->on_drain);
         if (log)
                 p->log = *log;
         if (out) {
                 p->out = *out;
                 g_queue_init(out);
+                p->out_bytes = port_out_queue_bytes(&p->out);
+                p->drain_wanted = !g_queue_is_empty(&p->out);
         }
         if (in) {
                 p->in = *in;
@@ -336,10 +355,10 @@ static int port_handoff_prepare(ipcbus_port *p, port_handoff *ret) {
                 return -EBADF;
 
         /* Whatever the other end has room for goes now, the usual way. */
-        r = port_out_flush(p->fd, &p->out);
+        r = port_out_flush(p->fd, &p->out, &p->out_bytes);
         if (r == -EPIPE)
                 /* Nobody will read them; the receiver sees the hangup. */
-                port_out_queue_clear(&p->out);
+                port_out_clear(p);
         else if (r < 0)
                 return r;
 
@@ -461,6 +480,20 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
                 return port_refuse(p, -EMSGSIZE,
                                    "message of %" PRIu64 " bytes exceeds the limit of %llu bytes.", size,
                                    IPCBUS_PORT_MESSAGE_MAX);
+        /* Back-pressure: a message always goes onto an empty queue (one
+         * message may be as large as IPCBUS_PORT_MESSAGE_MAX), never past
+         * the caps onto a full one. */
+        if (!g_queue_is_empty(&p->out) &&
+            (p->out.length >= IPCBUS_PORT_QUEUE_MAX_MESSAGES || p->out_bytes + size > IPCBUS_PORT_QUEUE_MAX_BYTES)) {
+                p->drain_wanted = true;
+                if (p->overflow_logged)
+                        return -ENOBUFS;
+                p->overflow_logged = true;
+                return port_refuse(p, -ENOBUFS,
+                                   "the other end is not reading: %u messages (%" PRIu64
+                                   " bytes) are queued; waiting for drain.",
+                                   p->out.length, p->out_bytes);
+        }
 
         for (unsigned i = 0; i < n; i++) {
                 r = port_handoff_prepare(transfer[i], &handoffs[i]);
@@ -531,6 +564,8 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
         o->fds = n > 0 ? g_memdup2(fds, n * sizeof(int)) : NULL;
         o->n_fds = n;
         g_queue_push_tail(&p->out, o);
+        p->out_bytes += o->size;
+        p->drain_wanted = true;
         port_update_io(p);
         return 0;
 }
@@ -557,7 +592,7 @@ ipcbus_port *ipcbus_port_unref(ipcbus_port *p) {
         port_unlink_sibling(p);
         port_end_registrations(p);
 
-        port_out_queue_clear(&p->out);
+        port_out_clear(p);
         sd_bus_error_free(&p->close_error);
         sd_event_unref(p->event);
         p->magic = 0;
@@ -626,6 +661,22 @@ const sd_bus_error *ipcbus_port_get_close_error(ipcbus_port *p) {
         if (!port_valid(p) || !sd_bus_error_is_set(&p->close_error))
                 return NULL;
         return &p->close_error;
+}
+
+int ipcbus_port_on_drain(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_drain_fn fn, void *userdata) {
+        if (!port_valid(p))
+                return -EINVAL;
+        return slot_list_add(&p->on_drain, ret_slot, (void *)fn, userdata);
+}
+
+int ipcbus_port_get_queued(ipcbus_port *p, size_t *ret_messages, uint64_t *ret_bytes) {
+        if (!port_valid(p))
+                return -EINVAL;
+        if (ret_messages)
+                *ret_messages = p->out.length;
+        if (ret_bytes)
+                *ret_bytes = p->out_bytes;
+        return 0;
 }
 
 unsigned port_queued(const ipcbus_port *p) {

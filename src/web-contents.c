@@ -126,6 +126,13 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
         return r < 0 ? r : 0;
 }
 
+int ipcbus_web_contents_get_queued(ipcbus_web_contents *wc, uint64_t *ret_messages) {
+        if (!wc || !ret_messages)
+                return -EINVAL;
+        *ret_messages = wc->conn && connection_is_open(wc->conn) ? connection_queued(wc->conn) : 0;
+        return 0;
+}
+
 int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
                                GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback, void *userdata) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);

@@ -1274,9 +1274,137 @@ static void test_port_256mib(void **state) {
         sd_event_unref(e);
 }
 
+/* ---- back-pressure ---------------------------------------------------------- */
+
+static void on_drain_count(ipcbus_port *port, void *userdata) {
+        (*(unsigned *)userdata)++;
+}
+
+/* Posts until the queue refuses; returns how many were taken. */
+static int32_t post_until_full(ipcbus_port *p, int32_t first) {
+        int32_t n = 0;
+        int r;
+
+        while ((r = post_int(p, first + n)) == 0) {
+                n++;
+                assert_true(n < 10 * 1000 * 1000);
+        }
+        assert_int_equal(r, -ENOBUFS);
+        return n;
+}
+
+/* The other end stops reading (never started): posts fail with ENOBUFS past
+ * IPCBUS_PORT_QUEUE_MAX_MESSAGES, the counts are right, drain fires once it
+ * reads again, and everything taken arrives in order. */
+static void test_port_backpressure_messages(void **state) {
+        g_autoptr(GVariant) one = g_variant_ref_sink(g_variant_new_int32(0));
+        ipcbus_port *p1, *p2;
+        ipcbus_slot *slot = NULL;
+        unsigned drains = 0;
+        logbook log = { g_string_new(NULL) };
+        size_t queued = 1;
+        uint64_t bytes = 1;
+        sd_event *e;
+        inbox in;
+        int32_t n;
+
+        inbox_init(&in);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        assert_int_equal(ipcbus_port_set_log_function(p1, logbook_fn, &log), 0);
+        assert_int_equal(ipcbus_port_on_drain(p1, &slot, on_drain_count, &drains), 0);
+        assert_int_equal(ipcbus_port_on_drain(p1, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(ipcbus_port_get_queued(NULL, &queued, &bytes), -EINVAL);
+        assert_int_equal(ipcbus_port_get_queued(p1, &queued, &bytes), 0);
+        assert_true(queued == 0 && bytes == 0);
+        inbox_listen(&in, p2);
+
+        n = post_until_full(p1, 0);
+        assert_int_equal(ipcbus_port_get_queued(p1, &queued, &bytes), 0);
+        assert_int_equal(queued, IPCBUS_PORT_QUEUE_MAX_MESSAGES);
+        assert_true(bytes == (uint64_t)queued * port_frame_payload_size(one));
+        assert_true((size_t)n > queued); /* the socket took the first ones */
+        /* Logged once per stall, not once per refusal. */
+        assert_logged(&log, "not reading");
+        assert_int_equal(post_int(p1, -1), -ENOBUFS);
+        assert_int_equal(log.text->len, 0);
+        pt_run_idle(e);
+        assert_int_equal(drains, 0);
+
+        /* The reader resumes. */
+        assert_int_equal(ipcbus_port_start(p2), 0);
+        RUN_UNTIL(e, drains == 1);
+        assert_int_equal(ipcbus_port_get_queued(p1, &queued, &bytes), 0);
+        assert_true(queued == 0 && bytes == 0);
+        RUN_UNTIL(e, in.values->len == (unsigned)n);
+        for (int32_t i = 0; i < n; i++)
+                assert_int_equal(inbox_int(&in, (unsigned)i), i);
+        assert_int_equal(post_int(p1, n), 0);
+        RUN_UNTIL(e, in.values->len == (unsigned)n + 1);
+        pt_run_idle(e);
+        assert_int_equal(drains, 1); /* nothing waited: no drain */
+
+        ipcbus_slot_unref(slot);
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        g_string_free(log.text, true);
+        inbox_clear(&in);
+        sd_event_unref(e);
+}
+
+/* Large messages: IPCBUS_PORT_QUEUE_MAX_BYTES caps the queue; one message
+ * larger than the cap is still taken onto an empty queue. When the other
+ * end goes instead of reading, the queue is freed and drain does not fire. */
+static void test_port_backpressure_bytes(void **state) {
+        const size_t big = 4 * 1024 * 1024;
+        g_autofree uint8_t *data = g_malloc0(IPCBUS_PORT_QUEUE_MAX_BYTES + 1);
+        ipcbus_port *p1, *p2;
+        unsigned drains = 0, n = 0;
+        size_t queued;
+        uint64_t bytes;
+        sd_event *e;
+        int r;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        assert_int_equal(ipcbus_port_on_drain(p1, NULL, on_drain_count, &drains), 0);
+
+        while ((r = ipcbus_port_post_message(
+                        p1, g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, data, big, 1), NULL, 0)) == 0) {
+                n++;
+                assert_true(n < 1000);
+        }
+        assert_int_equal(r, -ENOBUFS);
+        assert_int_equal(ipcbus_port_get_queued(p1, &queued, &bytes), 0);
+        assert_true(queued > 0 && queued <= n);
+        assert_true(bytes <= IPCBUS_PORT_QUEUE_MAX_BYTES);
+        assert_true(bytes + big + 16 > IPCBUS_PORT_QUEUE_MAX_BYTES);
+
+        /* The reader goes: what waited for it is freed. */
+        ipcbus_port_unref(p2);
+        RUN_UNTIL(e, ipcbus_port_is_closed(p1));
+        assert_int_equal(ipcbus_port_get_queued(p1, &queued, &bytes), 0);
+        assert_true(queued == 0 && bytes == 0);
+        assert_int_equal(drains, 0);
+        ipcbus_port_unref(p1);
+
+        /* One message above the byte cap, onto an empty queue. */
+        assert_int_equal(ipcbus_message_channel_new(e, &p1, &p2), 0);
+        assert_int_equal(ipcbus_port_post_message(p1,
+                                                  g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, data,
+                                                                            IPCBUS_PORT_QUEUE_MAX_BYTES + 1, 1),
+                                                  NULL, 0),
+                         0);
+        ipcbus_port_unref(p1);
+        ipcbus_port_unref(p2);
+        sd_event_unref(e);
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_port_order),
+                cmocka_unit_test(test_port_backpressure_messages),
+                cmocka_unit_test(test_port_backpressure_bytes),
                 cmocka_unit_test(test_port_queued_before_start),
                 cmocka_unit_test(test_port_value_kinds),
                 cmocka_unit_test(test_port_normal_form),

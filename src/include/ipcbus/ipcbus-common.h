@@ -58,6 +58,15 @@ typedef struct ipcbus_port ipcbus_port;
 /* Channel names: non-empty UTF-8, at most this many bytes. */
 #define IPCBUS_CHANNEL_MAX 255
 
+/*
+ * Back-pressure (docs/architecture.md, "Limits"): the most messages the main
+ * keeps queued on one connection (one direct renderer, or one bus
+ * connection, whose queue the bus daemon drains for every renderer on it)
+ * while the other end does not read. A send past it fails with -ENOBUFS
+ * and nothing is queued; sends succeed again as the queue drains.
+ */
+#define IPCBUS_CONNECTION_QUEUE_MAX 10000U
+
 /**
  * ipcbus_op - what a peer asks of an endpoint; also a bit mask
  * @IPCBUS_OP_MESSAGE: a Channel1.Message signal (ipcRenderer.send)

@@ -189,7 +189,10 @@ IPCBUS_EXPORT void ipcbus_web_contents_array_free(ipcbus_web_contents **array);
  * ipcbus_main_broadcast - send @channel to every renderer
  * One broadcast signal on each bus connection plus one per direct
  * connection. Attached renderers and any other listening peer receive it.
- * Return: 0; -EINVAL for a bad channel or a value that cannot be carried.
+ * A connection whose queue is full (IPCBUS_CONNECTION_QUEUE_MAX) is
+ * skipped; the others still get the broadcast.
+ * Return: 0; -EINVAL for a bad channel or a value that cannot be carried;
+ * the first error of a connection that was skipped (-ENOBUFS).
  */
 IPCBUS_EXPORT int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args);
 

@@ -43,6 +43,9 @@ typedef struct ipcbus_port ipcbus_port;
 typedef int (*ipcbus_port_message_fn)(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
                                       void *userdata);
 
+/* The port's outgoing queue emptied (a Node stream's 'drain'). */
+typedef void (*ipcbus_port_drain_fn)(ipcbus_port *port, void *userdata);
+
 /* port.on('close'): the other end closed or its process died, or this port
  * closed itself on a malformed frame (ipcbus_port_get_close_error()). */
 typedef void (*ipcbus_port_close_fn)(ipcbus_port *port, void *userdata);
@@ -56,6 +59,14 @@ typedef void (*ipcbus_port_close_fn)(ipcbus_port *port, void *userdata);
  * limit is memory, not the socket (docs/ports.md).
  */
 #define IPCBUS_PORT_MESSAGE_MAX (1024ULL * 1024ULL * 1024ULL)
+
+/*
+ * Back-pressure: the most a port keeps queued while its other end does not
+ * read (docs/ports.md, "Back-pressure"). A post that would go past either
+ * cap fails with -ENOBUFS; a message onto an empty queue is always taken.
+ */
+#define IPCBUS_PORT_QUEUE_MAX_MESSAGES 10000U
+#define IPCBUS_PORT_QUEUE_MAX_BYTES (64ULL * 1024ULL * 1024ULL)
 
 /* The most ports one message transfers (the kernel passes 253 descriptors
  * per datagram; one is kept for the memfd a very large message may use). */
@@ -148,17 +159,47 @@ IPCBUS_EXPORT int ipcbus_port_close(ipcbus_port *port);
  * Electron's kind of text ("Port at index 1 is a duplicate of an earlier
  * port.").
  *
+ * Queued messages are capped (IPCBUS_PORT_QUEUE_MAX_MESSAGES and
+ * IPCBUS_PORT_QUEUE_MAX_BYTES): past a cap the post fails with -ENOBUFS;
+ * ipcbus_port_on_drain() tells when to post again.
+ *
  * Return: 0; -EINVAL for NULL, a value that cannot be carried or a bad
  * transfer list (something that is not a port, the port itself, its own
  * other end, a duplicate, a closed or already transferred port);
  * -ELOOP for a value nested too deep; -EMSGSIZE above
- * IPCBUS_PORT_MESSAGE_MAX; -EPIPE if the other end is gone; -EBADF if this
+ * IPCBUS_PORT_MESSAGE_MAX; -ENOBUFS while the queue is full (logged
+ * once per stall); -EPIPE if the other end is gone; -EBADF if this
  * port is closed or transferred; -ENOMEM, -EMFILE and other -errno when the
  * system refuses a memfd or socket. On failure nothing is sent, the port
  * stays usable and the transfer list is untouched.
  */
 IPCBUS_EXPORT int ipcbus_port_post_message(ipcbus_port *port, GVariant *message,
                                            ipcbus_port *const *transfer, size_t n_transfer);
+
+/**
+ * ipcbus_port_get_queued - what waits in this process for the other end to read
+ * @ret_messages: optional; messages posted here and not yet written
+ * @ret_bytes: optional; their payload bytes (as IPCBUS_PORT_MESSAGE_MAX counts)
+ *
+ * 0 and 0 while the other end keeps up: a message is queued only when the
+ * socket is full. A closed or transferred port has none.
+ * Return: 0; -EINVAL for NULL.
+ */
+IPCBUS_EXPORT int ipcbus_port_get_queued(ipcbus_port *port, size_t *ret_messages, uint64_t *ret_bytes);
+
+/**
+ * ipcbus_port_on_drain - stream.on('drain', fn), for a port
+ * @ret_slot: the registration (unref it to remove), or NULL for one that
+ *   lives as long as the port
+ *
+ * Fires from the event loop each time the outgoing queue empties after it
+ * held messages (some post found the socket full) or after a post failed
+ * with -ENOBUFS: the other end read, posting can go on. Not when the queue
+ * is dropped because the port or its other end closed (close tells that).
+ * Return: 0; -EINVAL for a NULL port or fn.
+ */
+IPCBUS_EXPORT int ipcbus_port_on_drain(ipcbus_port *port, ipcbus_slot **ret_slot, ipcbus_port_drain_fn fn,
+                                       void *userdata);
 
 /* Return: true once closed (by either end, or by a malformed frame) or transferred. */
 IPCBUS_EXPORT bool ipcbus_port_is_closed(ipcbus_port *port);

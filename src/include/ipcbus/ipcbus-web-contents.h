@@ -36,7 +36,11 @@ IPCBUS_EXPORT ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc)
 /**
  * ipcbus_web_contents_send - webContents.send(channel, ...args)
  * @args: "av" (floating reference sunk), or NULL for no arguments
- * Return: 0; -EINVAL for a bad channel or value; -ENOTCONN if gone.
+ * Never blocks: what the renderer has not read yet waits in the main, up
+ * to IPCBUS_CONNECTION_QUEUE_MAX messages on its connection.
+ * Return: 0; -EINVAL for a bad channel or value; -ENOTCONN if gone;
+ * -ENOBUFS while the connection's queue is full (the renderer, or on a bus
+ * the bus daemon, is not reading): nothing is sent, try again later.
  */
 IPCBUS_EXPORT int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVariant *args);
 
@@ -47,10 +51,23 @@ IPCBUS_EXPORT int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *
  * The renderer's listeners on @channel get (event, message) and the ports
  * in ipcbus_event_get_ports().
  * Return: 0; -EINVAL for a bad channel, value or transfer list (nothing is
- * sent, the ports stay usable); -ENOTCONN if gone.
+ * sent, the ports stay usable); -ENOTCONN if gone; -ENOBUFS as
+ * ipcbus_web_contents_send() (nothing is sent, the ports stay usable).
  */
 IPCBUS_EXPORT int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,
                                                    ipcbus_port *const *transfer, size_t n_transfer);
+
+/**
+ * ipcbus_web_contents_get_queued - what the main holds for this renderer
+ * @ret_messages: messages sent and not yet written to its connection (on a
+ *   bus: to the bus connection, which all its renderers share)
+ *
+ * Sends fail with -ENOBUFS while this is IPCBUS_CONNECTION_QUEUE_MAX; it
+ * falls as the peer (or the bus daemon) reads. 0 once the renderer is gone:
+ * what waited for it was freed.
+ * Return: 0; -EINVAL for NULL.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_get_queued(ipcbus_web_contents *wc, uint64_t *ret_messages);
 
 /**
  * ipcbus_web_contents_invoke - call a handler the renderer registered
@@ -60,7 +77,8 @@ IPCBUS_EXPORT int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, cons
  * @timeout_usec: how long to wait; 0 for the default (25 s)
  * @callback: gets the result or the error (timeouts are
  *   org.freedesktop.DBus.Error.NoReply)
- * Return: 0; -EINVAL; -ENOTCONN if the renderer is gone.
+ * Return: 0; -EINVAL; -ENOTCONN if the renderer is gone; -ENOBUFS as
+ * ipcbus_web_contents_send().
  */
 IPCBUS_EXPORT int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
                                              GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback,

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Back-pressure on the main's connections (docs/architecture.md, "Limits"):
+ * a renderer in a child process stops (SIGSTOP) while the main, in another
+ * child, sends it 100,000 messages. The main refuses what is past
+ * IPCBUS_CONNECTION_QUEUE_MAX with -ENOBUFS instead of growing, another
+ * renderer keeps being served, and after SIGCONT the stalled renderer gets
+ * what was taken, in order, and the main's queue empties; or the stalled
+ * renderer is killed and what waited for it is freed. Direct connections
+ * and a bus. The main prints its VmRSS (kB) at start, at the peak and
+ * after; the test prints them too and bounds the growth.
+ *
+ * Nothing sleeps: the test waits for lines from the children and for the
+ * stalled child to be stopped (waitid WSTOPPED).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "test-bus.h"
+#include "test-process.h"
+
+#define MAIN_NAME "org.ipcbus.BackPressure"
+#define WAIT_USEC (60 * TEST_USEC_PER_SEC)
+#define FLOOD 100000U
+#define RSS_GROWTH_MAX_KB (64U * 1024U)
+
+/* ASan keeps freed memory in quarantine (256 MiB) instead of reusing it:
+ * there the figures are printed, not bounded. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_CHECKED false
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_CHECKED false
+#endif
+#endif
+#ifndef RSS_CHECKED
+#define RSS_CHECKED true
+#endif
+
+static long rss_kb(void) {
+        g_autofree char *status = NULL;
+        const char *line;
+
+        if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL))
+                return -1;
+        line = strstr(status, "VmRSS:");
+        return line ? strtol(line + 6, NULL, 10) : -1;
+}
+
+/* glibc keeps freed heap; handing it back shows it was freed, not leaked.
+ * (An application's business, not the library's.) */
+static long rss_trimmed_kb(void) {
+        (void)malloc_trim(0);
+        return rss_kb();
+}
+
+static void say(const char *format, ...) G_GNUC_PRINTF(1, 2);
+static void say(const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vprintf(format, ap);
+        va_end(ap);
+        putchar('\n');
+        fflush(stdout);
+}
+
+/* ---- the main (a child) ------------------------------------------------------ */
+
+typedef struct main_config {
+        const char *address; /* a bus, or NULL for the two direct fds */
+        int stalled_fd, healthy_fd;
+        int close_fds[2];    /* the renderers' ends, closed in the main */
+} main_config;
+
+static ipcbus_main *the_main;
+static uint32_t accepted;
+static long rss_start;
+
+static ipcbus_web_contents *find_stalled(void) {
+        ipcbus_web_contents *wc = NULL;
+
+        return ipcbus_main_find_web_contents(the_main, "stalled", &wc) >= 0 ? wc : NULL;
+}
+
+static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, args ? g_variant_ref(args) : NULL);
+}
+
+/* Sends FLOOD messages to the stalled renderer, numbered by how many were
+ * taken before, so that it can check it got exactly those, in order. */
+static int on_flood(ipcbus_event *e, GVariant *args, void *userdata) {
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = find_stalled();
+        unsigned refused = 0, other = 0;
+        uint64_t queued = 0;
+        long peak;
+
+        if (!wc)
+                return -ENOENT;
+        for (unsigned i = 0; i < FLOOD; i++) {
+                int r = ipcbus_web_contents_send(wc, "bp", ipcbus_args(g_variant_new_uint32(accepted), NULL));
+
+                if (r == 0)
+                        accepted++;
+                else if (r == -ENOBUFS)
+                        refused++;
+                else
+                        other++;
+        }
+        peak = rss_kb();
+        (void)ipcbus_web_contents_get_queued(wc, &queued);
+        say("flood accepted=%" PRIu32 " refused=%u other=%u queued=%" PRIu64 " rss_start=%ld rss_peak=%ld",
+            accepted, refused, other, queued, rss_start, peak);
+        return 0;
+}
+
+/* Once the stalled renderer reads again: "bp-end" with the count, sent as
+ * soon as there is room, then "drained" once the queue is empty. */
+static int finish_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = find_stalled();
+        static bool end_sent;
+        uint64_t queued = 0;
+        int r;
+
+        if (!wc) {
+                say("finish: stalled renderer gone");
+                return 0;
+        }
+        if (!end_sent) {
+                r = ipcbus_web_contents_send(wc, "bp-end", ipcbus_args(g_variant_new_uint32(accepted), NULL));
+                if (r < 0 && r != -ENOBUFS) {
+                        say("finish: %s", g_strerror(-r));
+                        return 0;
+                }
+                end_sent = r == 0;
+        }
+        (void)ipcbus_web_contents_get_queued(wc, &queued);
+        if (end_sent && queued == 0) {
+                long after = rss_kb();
+
+                say("drained rss_after=%ld trimmed=%ld", after, rss_trimmed_kb());
+                return 0;
+        }
+        /* Polled in the main only: the test itself waits for lines. */
+        (void)sd_event_source_set_time_relative(s, 10 * TEST_USEC_PER_MSEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int on_finish(ipcbus_event *e, GVariant *args, void *userdata) {
+        return sd_event_add_time_relative(ipcbus_main_get_event(the_main), NULL, CLOCK_MONOTONIC, 0, 0,
+                                          finish_tick, NULL);
+}
+
+static int on_rss(ipcbus_event *e, GVariant *args, void *userdata) {
+        long now = rss_kb();
+
+        say("rss %ld trimmed=%ld", now, rss_trimmed_kb());
+        return 0;
+}
+
+static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        say("attached %s", ipcbus_web_contents_get_name(wc));
+}
+
+static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        say("detached %s", ipcbus_web_contents_get_name(wc));
+}
+
+static int main_child(void *userdata) {
+        main_config *c = userdata;
+        int r;
+
+        for (unsigned i = 0; i < 2; i++)
+                if (c->close_fds[i] >= 0)
+                        (void)close(c->close_fds[i]);
+        if (ipcbus_main_new(&the_main, MAIN_NAME) < 0 ||
+            ipcbus_main_handle(the_main, NULL, "echo", h_echo, NULL) < 0 ||
+            ipcbus_main_on(the_main, NULL, "flood", on_flood, NULL) < 0 ||
+            ipcbus_main_on(the_main, NULL, "finish", on_finish, NULL) < 0 ||
+            ipcbus_main_on(the_main, NULL, "rss", on_rss, NULL) < 0 ||
+            ipcbus_main_on_attached(the_main, NULL, on_attached, NULL) < 0 ||
+            ipcbus_main_on_detached(the_main, NULL, on_detached, NULL) < 0)
+                return 1;
+        if (c->address)
+                r = ipcbus_main_open_address(the_main, c->address);
+        else {
+                r = ipcbus_main_add_direct(the_main, c->stalled_fd, NULL);
+                if (r >= 0)
+                        r = ipcbus_main_add_direct(the_main, c->healthy_fd, NULL);
+        }
+        if (r < 0)
+                return 1;
+        rss_start = rss_kb();
+        say("ready rss=%ld", rss_start);
+        r = ipcbus_main_run(the_main);
+        the_main = ipcbus_main_unref(the_main);
+        return r < 0 ? 1 : 0;
+}
+
+/* ---- the stalled renderer (a child) ------------------------------------------ */
+
+typedef struct renderer_config {
+        const char *address;
+        int fd;
+        int close_fd; /* the main's end */
+} renderer_config;
+
+static uint32_t got;
+static bool ordered = true;
+
+static int on_bp(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) v = g_variant_get_child_value(args, 0);
+        g_autoptr(GVariant) inner = g_variant_get_variant(v);
+
+        if (g_variant_get_uint32(inner) != got)
+                ordered = false;
+        got++;
+        return 0;
+}
+
+static int on_bp_end(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) v = g_variant_get_child_value(args, 0);
+        g_autoptr(GVariant) inner = g_variant_get_variant(v);
+
+        say("end got=%" PRIu32 " expected=%" PRIu32 " ordered=%d", got, g_variant_get_uint32(inner), ordered);
+        return 0;
+}
+
+static int renderer_child(void *userdata) {
+        renderer_config *c = userdata;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        uint64_t id;
+
+        if (c->close_fd >= 0)
+                (void)close(c->close_fd);
+        if (ipcbus_renderer_new(&r, MAIN_NAME) < 0 ||
+            ipcbus_renderer_on(r, NULL, "bp", on_bp, NULL) < 0 ||
+            ipcbus_renderer_on(r, NULL, "bp-end", on_bp_end, NULL) < 0)
+                return 1;
+        if ((c->address ? ipcbus_renderer_open_address(r, c->address) : ipcbus_renderer_open_direct(r, c->fd)) < 0)
+                return 1;
+        if (ipcbus_renderer_attach_sync(r, "stalled", NULL, &id) < 0)
+                return 1;
+        say("renderer attached");
+        return ipcbus_renderer_run(r) < 0 ? 1 : 0;
+}
+
+/* ---- the test ------------------------------------------------------------------ */
+
+typedef struct fixture {
+        test_bus *bus;
+        sd_event *event;
+        test_process *main, *stalled;
+        ipcbus_renderer *healthy;
+        main_config mc;
+        renderer_config rc;
+        bool direct;
+} fixture;
+
+static long line_long(test_process *p, const char *key) {
+        const char *s = strstr(test_process_get_line(p), key);
+
+        assert_non_null(s);
+        return strtol(s + strlen(key), NULL, 10);
+}
+
+static void start(fixture *f) {
+        int stalled[2] = { -1, -1 }, healthy[2] = { -1, -1 };
+
+        assert_int_equal(sd_event_new(&f->event), 0);
+        if (f->direct) {
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stalled), 0);
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, healthy), 0);
+                f->mc = (main_config){ .stalled_fd = stalled[0], .healthy_fd = healthy[0],
+                                       .close_fds = { stalled[1], healthy[1] } };
+        } else {
+                assert_int_equal(test_bus_start(&f->bus, TEST_BUS_DBUS_DAEMON), 0);
+                f->mc = (main_config){ .address = test_bus_get_address(f->bus), .stalled_fd = -1,
+                                       .healthy_fd = -1, .close_fds = { -1, -1 } };
+        }
+        assert_int_equal(test_process_spawn(&f->main, main_child, &f->mc), 0);
+        assert_int_equal(test_process_wait_line(f->main, "ready", WAIT_USEC), 0);
+        if (f->direct) {
+                (void)close(stalled[0]);
+                (void)close(healthy[0]);
+        }
+
+        f->rc = (renderer_config){ .address = f->mc.address, .fd = stalled[1], .close_fd = -1 };
+        assert_int_equal(test_process_spawn(&f->stalled, renderer_child, &f->rc), 0);
+        assert_int_equal(test_process_wait_line(f->stalled, "renderer attached", WAIT_USEC), 0);
+        if (f->direct)
+                /* Attached at add_direct already, unnamed; attach_sync returned, so the name is set. */
+                (void)close(stalled[1]);
+        else
+                assert_int_equal(test_process_wait_line(f->main, "attached stalled", WAIT_USEC), 0);
+
+        assert_int_equal(ipcbus_renderer_new(&f->healthy, MAIN_NAME), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(f->healthy, f->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_set_timeout(f->healthy, WAIT_USEC), 0);
+        if (f->direct)
+                assert_int_equal(ipcbus_renderer_open_direct(f->healthy, healthy[1]), 0);
+        else
+                assert_int_equal(ipcbus_renderer_open_address(f->healthy, f->mc.address), 0);
+        assert_int_equal(ipcbus_renderer_attach_sync(f->healthy, "healthy", NULL, NULL), 0);
+}
+
+static void stop(fixture *f) {
+        f->healthy = ipcbus_renderer_unref(f->healthy);
+        f->stalled = test_process_free(f->stalled);
+        f->main = test_process_free(f->main);
+        f->bus = test_bus_free(f->bus);
+        f->event = sd_event_unref(f->event);
+}
+
+/* Stops the stalled renderer (and waits until it is stopped), floods it,
+ * checks the main stayed bounded and the healthy renderer is served. */
+static void stall_and_flood(fixture *f, long *ret_start, long *ret_peak, unsigned *ret_accepted) {
+        siginfo_t si = {};
+        long refused;
+
+        assert_int_equal(test_process_kill(f->stalled, SIGSTOP), 0);
+        assert_int_equal(waitid(P_PID, (id_t)test_process_get_pid(f->stalled), &si, WSTOPPED | WNOWAIT), 0);
+        assert_int_equal(si.si_code, CLD_STOPPED);
+
+        assert_int_equal(ipcbus_renderer_send(f->healthy, "flood", NULL), 0);
+        assert_int_equal(test_process_wait_line(f->main, "flood ", WAIT_USEC), 0);
+        *ret_accepted = (unsigned)line_long(f->main, "accepted=");
+        refused = line_long(f->main, "refused=");
+        *ret_start = line_long(f->main, "rss_start=");
+        *ret_peak = line_long(f->main, "rss_peak=");
+        assert_int_equal(line_long(f->main, "other="), 0);
+        assert_int_equal(*ret_accepted + (unsigned long)refused, FLOOD);
+        if (f->direct) {
+                /* The socket took some, the queue IPCBUS_CONNECTION_QUEUE_MAX, the rest is refused. */
+                assert_true(refused > 0);
+                assert_int_equal(line_long(f->main, "queued="), IPCBUS_CONNECTION_QUEUE_MAX);
+        }
+        if (RSS_CHECKED)
+                assert_true(*ret_peak - *ret_start < (long)RSS_GROWTH_MAX_KB);
+
+        /* Others are served meanwhile. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->healthy, "echo", ipcbus_args(g_variant_new_uint32(1), NULL),
+                                                     0, NULL, NULL),
+                         0);
+}
+
+static void run_resume(bool direct) {
+        fixture f = { .direct = direct };
+        long start_kb, peak_kb, after_kb, trimmed_kb;
+        unsigned accepted_n;
+
+        start(&f);
+        stall_and_flood(&f, &start_kb, &peak_kb, &accepted_n);
+
+        assert_int_equal(test_process_kill(f.stalled, SIGCONT), 0);
+        assert_int_equal(ipcbus_renderer_send(f.healthy, "finish", NULL), 0);
+        assert_int_equal(test_process_wait_line(f.stalled, "end ", WAIT_USEC), 0);
+        assert_int_equal(line_long(f.stalled, "got="), accepted_n);
+        assert_int_equal(line_long(f.stalled, "expected="), accepted_n);
+        assert_int_equal(line_long(f.stalled, "ordered="), 1);
+        assert_int_equal(test_process_wait_line(f.main, "drained ", WAIT_USEC), 0);
+        after_kb = line_long(f.main, "rss_after=");
+        trimmed_kb = line_long(f.main, "trimmed=");
+        fprintf(stderr,
+                "back-pressure %s, resumed: accepted %u of %u; main VmRSS start %ld kB, peak %ld kB, after %ld kB, "
+                "after malloc_trim %ld kB\n",
+                direct ? "direct" : "bus", accepted_n, FLOOD, start_kb, peak_kb, after_kb, trimmed_kb);
+        if (RSS_CHECKED)
+                assert_true(trimmed_kb - start_kb < 4096);
+        stop(&f);
+}
+
+static void run_killed(bool direct) {
+        fixture f = { .direct = direct };
+        long start_kb, peak_kb, after_kb, trimmed_kb;
+        unsigned accepted_n;
+        int status;
+
+        start(&f);
+        stall_and_flood(&f, &start_kb, &peak_kb, &accepted_n);
+
+        assert_int_equal(test_process_kill(f.stalled, SIGKILL), 0);
+        assert_int_equal(test_process_wait_exit(f.stalled, &status), 0);
+        assert_int_equal(test_process_wait_line(f.main, "detached stalled", WAIT_USEC), 0);
+        assert_int_equal(ipcbus_renderer_send(f.healthy, "rss", NULL), 0);
+        assert_int_equal(test_process_wait_line(f.main, "rss ", WAIT_USEC), 0);
+        after_kb = line_long(f.main, "rss ");
+        trimmed_kb = line_long(f.main, "trimmed=");
+        fprintf(stderr,
+                "back-pressure %s, killed: accepted %u of %u; main VmRSS start %ld kB, peak %ld kB, after %ld kB, "
+                "after malloc_trim %ld kB\n",
+                direct ? "direct" : "bus", accepted_n, FLOOD, start_kb, peak_kb, after_kb, trimmed_kb);
+        if (RSS_CHECKED)
+                assert_true(trimmed_kb - start_kb < 4096);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f.healthy, "echo", NULL, 0, NULL, NULL), 0);
+        stop(&f);
+}
+
+static void test_backpressure_direct_resume(void **state) {
+        run_resume(true);
+}
+
+static void test_backpressure_direct_killed(void **state) {
+        run_killed(true);
+}
+
+static void test_backpressure_bus_resume(void **state) {
+        run_resume(false);
+}
+
+static void test_backpressure_bus_killed(void **state) {
+        run_killed(false);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_backpressure_direct_resume),
+                cmocka_unit_test(test_backpressure_direct_killed),
+                cmocka_unit_test(test_backpressure_bus_resume),
+                cmocka_unit_test(test_backpressure_bus_killed),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
