@@ -701,8 +701,8 @@ static void run_remove_self(fixture *f, self_how how) {
         assert_int_equal(a->destroyed, 1);
         assert_false(registry_has_listeners(&f->reg, "ch"));
         /*
-         * LIBRARY BUG (src/slot.c slot_disconnect() / ipcbus_slot_unref(),
-         * src/channel.c registry_emit()): for every kind of removal the
+         * LIBRARY BUG (src/core/slot.c slot_disconnect() / ipcbus_slot_unref(),
+         * src/core/channel.c registry_emit()): for every kind of removal the
          * destroy callback runs inside the removing call, i.e. while the
          * listener is still running, so a destroy that frees the userdata
          * leaves the rest of the listener on freed memory. This assertion

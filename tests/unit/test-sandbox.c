@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The bwrap command line of IPCBUS_SPAWN_SANDBOX (src/sandbox.c): the fixed
+ * The bwrap command line of IPCBUS_SPAWN_SANDBOX (src/endpoint/sandbox.c): the fixed
  * arguments, the bus sockets the main's environment names (covered where
  * no hidden directory holds them), the program's place, the environment the
  * renderer gets, and finding bwrap. Nothing is run here; test-spawn runs it.
