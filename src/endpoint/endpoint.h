@@ -49,9 +49,6 @@ struct endpoint {
 
 void endpoint_init(endpoint *ep, const endpoint_ops *ops);
 
-/* What a web contents (web-contents.c) needs of its main: the endpoint
- * part (log, calls), not the main's own fields. */
-endpoint *main_endpoint(ipcbus_main *m);
 /* Cancel outgoing calls without callbacks, clear the registry, drop the loop. */
 void endpoint_done(endpoint *ep);
 

@@ -101,10 +101,6 @@ int ipcbus_main_set_object_path(ipcbus_main *m, const char *path) {
         return 0;
 }
 
-endpoint *main_endpoint(ipcbus_main *m) {
-        return &m->ep;
-}
-
 const char *ipcbus_main_get_name(ipcbus_main *m) {
         return m ? m->name : NULL;
 }
@@ -236,7 +232,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (!wc->attached) {
                 /* A direct renderer that detached comes back with its old id. */
                 if (c->direct && !wc->known) {
-                        wc->main = m;
+                        web_contents_set_main(wc, m, &m->ep, m->path);
                         wc->known = true;
                         wc->attached = true;
                         g_hash_table_insert(m->by_id, &wc->id, ipcbus_web_contents_ref(wc));

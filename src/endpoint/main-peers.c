@@ -42,7 +42,7 @@ void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
                 main_fire_lifecycle(m, &m->on_detached, wc);
         }
         /* Whoever still holds it holds a peer of no main. */
-        wc->main = NULL;
+        web_contents_set_main(wc, NULL, NULL, NULL);
         /* The tables' reference. */
         ipcbus_web_contents_unref(wc);
 }
@@ -121,7 +121,7 @@ int main_peer_get(ipcbus_main *m, connection *c, sd_bus_message *msg, ipcbus_web
                 *ret = ipcbus_web_contents_ref(wc);
                 return 0;
         }
-        (void)web_contents_new(&wc, m, c, sender);
+        (void)web_contents_new(&wc, m, &m->ep, m->path, c, sender);
         /* No sender (a bus that does not say): answerable, never tracked. */
         if (!sender) {
                 *ret = wc;
@@ -154,7 +154,7 @@ void main_peer_attach(ipcbus_main *m, ipcbus_web_contents *wc) {
 ipcbus_web_contents *main_peer_new_direct(ipcbus_main *m, connection *c) {
         ipcbus_web_contents *wc;
 
-        (void)web_contents_new(&wc, m, c, NULL);
+        (void)web_contents_new(&wc, m, &m->ep, m->path, c, NULL);
         wc->known = true;
         main_peer_attach(m, wc);
         c->peer = ipcbus_web_contents_ref(wc);

@@ -8,11 +8,12 @@
 #include "web-contents.h"
 #include "wire.h"
 
-int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, connection *conn, const char *bus_name) {
+int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, endpoint *ep, const char *path, connection *conn,
+                     const char *bus_name) {
         ipcbus_web_contents *wc = g_new0(ipcbus_web_contents, 1);
 
         wc->n_ref = 1;
-        wc->main = m;
+        web_contents_set_main(wc, m, ep, path);
         wc->conn = connection_ref(conn);
         wc->bus_name = g_strdup(bus_name);
         wc->creds = PEER_CREDS_INIT;
@@ -94,9 +95,9 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
 
-        r = wire_message_new(wc->conn->bus, ipcbus_main_get_object_path(wc->main), wc->bus_name, channel, a, &error, &msg);
+        r = wire_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, a, &error, &msg);
         if (r < 0) {
-                log_emit(&main_endpoint(wc->main)->log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->ep->log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -115,10 +116,10 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
                 return -EINVAL;
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
-        r = wire_post_message_new(wc->conn->bus, ipcbus_main_get_object_path(wc->main), wc->bus_name, channel, v, transfer, n_transfer,
+        r = wire_post_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, v, transfer, n_transfer,
                                   &error, &msg);
         if (r < 0) {
-                log_emit(&main_endpoint(wc->main)->log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->ep->log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -152,11 +153,11 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                 return r;
         r = wire_append_channel_args(call, channel, a, &error);
         if (r < 0) {
-                log_emit(&main_endpoint(wc->main)->log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->ep->log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        return call_start(wc->conn, &main_endpoint(wc->main)->calls, ret_slot, call, wc->bus_name, timeout_usec, callback,
+        return call_start(wc->conn, &wc->ep->calls, ret_slot, call, wc->bus_name, timeout_usec, callback,
                           userdata);
 }
 

@@ -12,6 +12,8 @@
 struct ipcbus_web_contents {
         unsigned n_ref;
         ipcbus_main *main;     /* weak: cleared when the main forgets it */
+        struct endpoint *ep;   /* the main as an endpoint (its log, its calls); with main */
+        const char *path;      /* the main's object path; with main */
         connection *conn;
         uint64_t id;           /* 0 while not attached */
         char *name;
@@ -27,6 +29,16 @@ struct ipcbus_web_contents {
         GHashTable *refusals_logged;  /* what was refused and logged once (channel or limit) */
 };
 
-int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, connection *conn, const char *bus_name);
+int web_contents_new(ipcbus_web_contents **ret, ipcbus_main *m, struct endpoint *ep, const char *path,
+                     connection *conn, const char *bus_name);
+
+/* What the web contents knows of its main, all together; NULLs when the
+ * main forgets it. */
+static inline void web_contents_set_main(ipcbus_web_contents *wc, ipcbus_main *m, struct endpoint *ep,
+                                         const char *path) {
+        wc->main = m;
+        wc->ep = ep;
+        wc->path = path;
+}
 /* The credentials, asked for once. Return: 0 and the cached creds; a negative errno. */
 int web_contents_get_creds(ipcbus_web_contents *wc, const peer_creds **ret);
