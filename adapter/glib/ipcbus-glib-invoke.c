@@ -34,6 +34,8 @@
 #include <errno.h>
 #include <ipcbus/ipcbus.h>
 
+#include "log.h"
+
 /* What differs between the renderer's invoke and the main's. */
 typedef struct invoke_kind {
         const char *name;   /* the _async function: task name, errors */
@@ -245,6 +247,10 @@ static const invoke_kind renderer_kind = {
 
 void ipcbus_renderer_invoke_async(ipcbus_renderer *r, const char *channel, GVariant *args, uint64_t timeout_usec,
                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data) {
+        /* Refused the GIO way, through @callback; logged as every refused
+         * programming error is. A NULL @channel is the invoke's to refuse. */
+        if (!r)
+                log_assert_failed(NULL, "r", __FILE__, __LINE__, __func__);
         invoke_start(&renderer_kind, ipcbus_renderer_ref(r), channel, args, timeout_usec, cancellable, callback,
                      user_data, ipcbus_renderer_invoke_async);
 }
@@ -272,6 +278,8 @@ static const invoke_kind web_contents_kind = {
 void ipcbus_web_contents_invoke_async(ipcbus_web_contents *wc, const char *channel, GVariant *args,
                                       uint64_t timeout_usec, GCancellable *cancellable, GAsyncReadyCallback callback,
                                       gpointer user_data) {
+        if (!wc)
+                log_assert_failed(NULL, "wc", __FILE__, __LINE__, __func__);
         invoke_start(&web_contents_kind, ipcbus_web_contents_ref(wc), channel, args, timeout_usec, cancellable,
                      callback, user_data, ipcbus_web_contents_invoke_async);
 }

@@ -44,6 +44,8 @@
 #include <errno.h>
 #include <systemd/sd-event.h>
 
+#include "log.h"
+
 typedef struct glib_event_source {
         GSource source;
         sd_event *event;
@@ -214,6 +216,8 @@ GSource *ipcbus_glib_source_new(sd_event *event) {
         int fd, state;
 
         if (!event) {
+                /* GLib's way (NULL and errno) rather than a return code. */
+                log_assert_failed(NULL, "event", __FILE__, __LINE__, __func__);
                 errno = EINVAL;
                 return NULL;
         }

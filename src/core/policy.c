@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "channel.h"
+#include "log.h"
 #include "policy.h"
 #include "util.h"
 
@@ -14,8 +15,7 @@ struct ipcbus_policy {
 int ipcbus_policy_new(ipcbus_policy **ret) {
         ipcbus_policy *p;
 
-        if (!ret)
-                return -EINVAL;
+        assert_return(ret, NULL, -EINVAL);
         p = g_new0(ipcbus_policy, 1);
         p->n_ref = 1;
         p->channels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -45,7 +45,8 @@ void ipcbus_policy_unrefp(ipcbus_policy **p) {
 int ipcbus_policy_allow(ipcbus_policy *p, unsigned ops, const char *channel) {
         unsigned had;
 
-        if (!p || !ops || (ops & ~(unsigned)IPCBUS_OP_CHANNELS))
+        assert_return(p, NULL, -EINVAL);
+        if (!ops || (ops & ~(unsigned)IPCBUS_OP_CHANNELS))
                 return -EINVAL;
         if (!channel) {
                 p->every_channel |= ops;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 
+#include "log.h"
 #include "slot.h"
 #include "util.h"
 
@@ -111,8 +112,7 @@ void ipcbus_slot_unrefp(ipcbus_slot **s) {
 }
 
 int ipcbus_slot_set_floating(ipcbus_slot *s, int b) {
-        if (!s)
-                return -EINVAL;
+        assert_return(s, NULL, -EINVAL);
         if (!!b == s->floating)
                 return 0;
         if (!s->connected)
@@ -125,19 +125,18 @@ int ipcbus_slot_set_floating(ipcbus_slot *s, int b) {
 }
 
 int ipcbus_slot_set_destroy_callback(ipcbus_slot *s, ipcbus_destroy_fn callback) {
-        if (!s)
-                return -EINVAL;
+        assert_return(s, NULL, -EINVAL);
         s->destroy = callback;
         return 0;
 }
 
 void *ipcbus_slot_get_userdata(ipcbus_slot *s) {
-        return s ? s->userdata : NULL;
+        assert_return(s, NULL, NULL);
+        return s->userdata;
 }
 
 int ipcbus_slot_is_connected(ipcbus_slot *s) {
-        if (!s)
-                return -EINVAL;
+        assert_return(s, NULL, -EINVAL);
         return s->connected;
 }
 

@@ -7,6 +7,7 @@
 
 #include <ipcbus/ipcbus-value.h>
 
+#include "log.h"
 #include "value.h"
 
 /* What D-Bus allows within one signature (specification, "Valid Signatures").
@@ -324,8 +325,7 @@ GVariant *ipcbus_value_new_error(const char *name, const char *message) {
 }
 
 GVariant *ipcbus_value_new_regexp(const char *source, const char *flags) {
-        if (!source)
-                return NULL;
+        assert_return(source, NULL, NULL);
         if (!flags)
                 flags = "";
         if (!g_utf8_validate(source, -1, NULL) || !g_utf8_validate(flags, -1, NULL))
@@ -336,8 +336,7 @@ GVariant *ipcbus_value_new_regexp(const char *source, const char *flags) {
 GVariant *ipcbus_value_new_array_buffer(const void *data, size_t size) {
         void *copy;
 
-        if (!data && size > 0)
-                return NULL;
+        assert_return(data || size == 0, NULL, NULL);
         copy = g_memdup2(data, size);
         return tagged_new("ArrayBuffer",
                           g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, copy, size, TRUE, g_free,
@@ -348,8 +347,7 @@ GVariant *ipcbus_value_new_bigint(const char *decimal) {
         size_t len;
         char *end;
 
-        if (!decimal)
-                return NULL;
+        assert_return(decimal, NULL, NULL);
         len = strlen(decimal);
         if (!bigint_decimal_is_valid(decimal, len))
                 return NULL;
@@ -385,10 +383,12 @@ static GVariant *tagged_container_new(const char *name, GVariant *payload, const
 }
 
 GVariant *ipcbus_value_new_map(GVariant *entries) {
+        assert_return(entries, NULL, NULL);
         return tagged_container_new("Map", entries, "a(vv)");
 }
 
 GVariant *ipcbus_value_new_set(GVariant *items) {
+        assert_return(items, NULL, NULL);
         return tagged_container_new("Set", items, "av");
 }
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "renderer-endpoint.h"
 #include "util.h"
 
@@ -41,8 +42,7 @@ int ipcbus_renderer_open_spawned(ipcbus_renderer *r) {
         const char *e;
         int fd;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         if (r->conn)
                 return -EBUSY;
         e = getenv(IPCBUS_DIRECT_FD_ENV);

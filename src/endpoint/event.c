@@ -3,6 +3,7 @@
 
 #include "endpoint.h"
 #include "event.h"
+#include "log.h"
 #include "util.h"
 
 ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
@@ -48,35 +49,37 @@ void ipcbus_event_unrefp(ipcbus_event **e) {
 }
 
 const char *ipcbus_event_get_channel(ipcbus_event *e) {
-        return e ? e->channel : NULL;
+        assert_return(e, NULL, NULL);
+        return e->channel;
 }
 
 GVariant *ipcbus_event_get_args(ipcbus_event *e) {
-        return e ? e->args : NULL;
+        assert_return(e, NULL, NULL);
+        return e->args;
 }
 
 ipcbus_web_contents *ipcbus_event_get_sender(ipcbus_event *e) {
-        return e ? e->sender : NULL;
+        assert_return(e, NULL, NULL);
+        return e->sender;
 }
 
 const char *ipcbus_event_get_sender_bus_name(ipcbus_event *e) {
-        return e ? e->sender_bus_name : NULL;
+        assert_return(e, NULL, NULL);
+        return e->sender_bus_name;
 }
 
 int ipcbus_event_reply(ipcbus_event *e, const char *channel, GVariant *args) {
-        if (!e) {
-                if (args)
-                        g_variant_unref(g_variant_ref_sink(args));
-                return -EINVAL;
-        }
-        return e->origin->ops->reply(e->origin, e->sender, channel, args);
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+
+        assert_return(e, NULL, -EINVAL);
+        assert_return(channel, &e->origin->log, -EINVAL);
+        return e->origin->ops->reply(e->origin, e->sender, channel, a);
 }
 
 int ipcbus_event_set_return_value(ipcbus_event *e, GVariant *value) {
         _cleanup_(g_variant_unrefp) GVariant *v = variant_take(value);
 
-        if (!e)
-                return -EINVAL;
+        assert_return(e, NULL, -EINVAL);
         if (!e->sync)
                 return -EOPNOTSUPP;
         if (e->return_value || e->answered)
@@ -87,10 +90,14 @@ int ipcbus_event_set_return_value(ipcbus_event *e, GVariant *value) {
 
 ipcbus_port **ipcbus_event_get_ports(ipcbus_event *e, size_t *ret_n) {
         if (ret_n)
-                *ret_n = e ? e->n_ports : 0;
-        return e && e->n_ports ? e->ports : NULL;
+                *ret_n = 0;
+        assert_return(e, NULL, NULL);
+        if (ret_n)
+                *ret_n = e->n_ports;
+        return e->n_ports ? e->ports : NULL;
 }
 
 bool ipcbus_event_is_sync(ipcbus_event *e) {
-        return e && e->sync;
+        assert_return(e, NULL, false);
+        return e->sync;
 }

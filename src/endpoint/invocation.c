@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include "endpoint.h"
 #include "errors.h"
 #include "invocation.h"
+#include "log.h"
 #include "slot.h"
 #include "util.h"
 #include "value.h"
@@ -23,6 +25,12 @@ ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const 
         if (sender)
                 sender->calls_in_flight++;
         return inv;
+}
+
+/* Where a refused call on @inv is logged: its endpoint's log function,
+ * while the connection it came on still serves one. */
+static const log_target *invocation_log(ipcbus_invocation *inv) {
+        return inv->conn && inv->conn->ep ? &inv->conn->ep->log : NULL;
 }
 
 /* Send the reply or error, whichever @reply is. */
@@ -54,8 +62,7 @@ int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!inv)
-                return -EINVAL;
+        assert_return(inv, NULL, -EINVAL);
         if (inv->completed)
                 return -EALREADY;
 
@@ -78,8 +85,6 @@ static int invocation_reject(ipcbus_invocation *inv, const char *name, const cha
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(freep) char *message = NULL;
 
-        if (!inv || !format)
-                return -EINVAL;
         if (inv->completed)
                 return -EALREADY;
         if (name && !sd_bus_interface_name_is_valid(name))
@@ -99,6 +104,8 @@ int ipcbus_invocation_return_error(ipcbus_invocation *inv, const char *name, con
         va_list ap;
         int r;
 
+        assert_return(inv, NULL, -EINVAL);
+        assert_return(format, invocation_log(inv), -EINVAL);
         va_start(ap, format);
         r = invocation_reject(inv, name, NULL, format, ap);
         va_end(ap);
@@ -109,6 +116,8 @@ int ipcbus_invocation_return_error_kind(ipcbus_invocation *inv, const char *kind
         va_list ap;
         int r;
 
+        assert_return(inv, NULL, -EINVAL);
+        assert_return(format, invocation_log(inv), -EINVAL);
         va_start(ap, format);
         r = invocation_reject(inv, NULL, kind, format, ap);
         va_end(ap);
@@ -116,7 +125,8 @@ int ipcbus_invocation_return_error_kind(ipcbus_invocation *inv, const char *kind
 }
 
 bool ipcbus_invocation_is_completed(ipcbus_invocation *inv) {
-        return inv && inv->completed;
+        assert_return(inv, NULL, false);
+        return inv->completed;
 }
 
 ipcbus_invocation *ipcbus_invocation_ref(ipcbus_invocation *inv) {
@@ -146,19 +156,23 @@ void ipcbus_invocation_unrefp(ipcbus_invocation **inv) {
 }
 
 const char *ipcbus_invocation_get_channel(ipcbus_invocation *inv) {
-        return inv ? inv->channel : NULL;
+        assert_return(inv, NULL, NULL);
+        return inv->channel;
 }
 
 GVariant *ipcbus_invocation_get_args(ipcbus_invocation *inv) {
-        return inv ? inv->args : NULL;
+        assert_return(inv, NULL, NULL);
+        return inv->args;
 }
 
 ipcbus_web_contents *ipcbus_invocation_get_sender(ipcbus_invocation *inv) {
-        return inv ? inv->sender : NULL;
+        assert_return(inv, NULL, NULL);
+        return inv->sender;
 }
 
 const char *ipcbus_invocation_get_sender_bus_name(ipcbus_invocation *inv) {
-        return inv ? sd_bus_message_get_sender(inv->call) : NULL;
+        assert_return(inv, NULL, NULL);
+        return sd_bus_message_get_sender(inv->call);
 }
 
 void invocation_run(ipcbus_invocation *inv, ipcbus_slot *handler) {

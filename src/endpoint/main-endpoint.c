@@ -5,6 +5,7 @@
 #include "call.h"
 #include "dispatch.h"
 #include "errors.h"
+#include "log.h"
 #include "main-endpoint.h"
 #include "spawn.h"
 #include "util.h"
@@ -35,7 +36,9 @@ int ipcbus_main_new(ipcbus_main **ret, const char *name) {
         ipcbus_main *m;
         int r;
 
-        if (!ret || !bus_well_known_name_is_valid(name))
+        assert_return(ret, NULL, -EINVAL);
+        assert_return(name, NULL, -EINVAL);
+        if (!bus_well_known_name_is_valid(name))
                 return -EINVAL;
         r = errors_add_map();
         if (r < 0)
@@ -44,11 +47,7 @@ int ipcbus_main_new(ipcbus_main **ret, const char *name) {
         m = g_new0(ipcbus_main, 1);
         m->n_ref = 1;
         m->name = g_strdup(name);
-        if (bus_path_from_name(name, &m->path) < 0) {
-                g_free(m->name);
-                g_free(m);
-                return -ENOMEM;
-        }
+        m->path = bus_path_from_name(name);
         endpoint_init(&m->ep, &main_endpoint_ops);
         main_gate_init(m);
         m->by_bus_name = g_hash_table_new(g_str_hash, g_str_equal);
@@ -92,7 +91,9 @@ void ipcbus_main_unrefp(ipcbus_main **m) {
 }
 
 int ipcbus_main_set_object_path(ipcbus_main *m, const char *path) {
-        if (!m || !path || sd_bus_object_path_is_valid(path) <= 0)
+        assert_return(m, NULL, -EINVAL);
+        assert_return(path, &m->ep.log, -EINVAL);
+        if (sd_bus_object_path_is_valid(path) <= 0)
                 return -EINVAL;
         if (m->connections.head)
                 return -EBUSY;
@@ -102,39 +103,39 @@ int ipcbus_main_set_object_path(ipcbus_main *m, const char *path) {
 }
 
 const char *ipcbus_main_get_name(ipcbus_main *m) {
-        return m ? m->name : NULL;
+        assert_return(m, NULL, NULL);
+        return m->name;
 }
 
 const char *ipcbus_main_get_object_path(ipcbus_main *m) {
-        return m ? m->path : NULL;
+        assert_return(m, NULL, NULL);
+        return m->path;
 }
 
-void ipcbus_main_set_log_function(ipcbus_main *m, ipcbus_log_fn fn, void *userdata) {
-        if (!m)
-                return;
+int ipcbus_main_set_log_function(ipcbus_main *m, ipcbus_log_fn fn, void *userdata) {
+        assert_return(m, NULL, -EINVAL);
         m->ep.log.fn = fn;
         m->ep.log.userdata = userdata;
+        return 0;
 }
 
 int ipcbus_main_attach_event(ipcbus_main *m, sd_event *event, int64_t priority) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         return endpoint_attach_event(&m->ep, event, priority);
 }
 
 sd_event *ipcbus_main_get_event(ipcbus_main *m) {
-        return m ? m->ep.event : NULL;
+        assert_return(m, NULL, NULL);
+        return m->ep.event;
 }
 
 int ipcbus_main_run(ipcbus_main *m) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         return endpoint_run(&m->ep);
 }
 
 int ipcbus_main_exit(ipcbus_main *m, int code) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         return endpoint_exit(&m->ep, code);
 }
 
@@ -456,8 +457,6 @@ static int main_open(ipcbus_main *m, connection_bus kind, const char *address) {
         _cleanup_(connection_unrefp) connection *c = NULL;
         int r;
 
-        if (!m)
-                return -EINVAL;
         r = connection_open_bus(&c, kind, address);
         if (r < 0)
                 return r;
@@ -465,16 +464,18 @@ static int main_open(ipcbus_main *m, connection_bus kind, const char *address) {
 }
 
 int ipcbus_main_open_user(ipcbus_main *m) {
+        assert_return(m, NULL, -EINVAL);
         return main_open(m, CONNECTION_USER, NULL);
 }
 
 int ipcbus_main_open_system(ipcbus_main *m) {
+        assert_return(m, NULL, -EINVAL);
         return main_open(m, CONNECTION_SYSTEM, NULL);
 }
 
 int ipcbus_main_open_address(ipcbus_main *m, const char *address) {
-        if (!address)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(address, &m->ep.log, -EINVAL);
         return main_open(m, CONNECTION_ADDRESS, address);
 }
 
@@ -482,8 +483,8 @@ int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus) {
         _cleanup_(connection_unrefp) connection *c = NULL;
         int r;
 
-        if (!m || !bus)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(bus, &m->ep.log, -EINVAL);
         r = connection_new_from_bus(&c, bus);
         if (r < 0)
                 return r;
@@ -509,11 +510,9 @@ int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web
         _cleanup_(connection_unrefp) connection *c = NULL;
         int r;
 
-        if (!m) {
-                if (fd >= 0)
-                        (void)close(fd);
-                return -EINVAL;
-        }
+        if (!m && fd >= 0)
+                (void)close(fd);
+        assert_return(m, NULL, -EINVAL);
         r = connection_open_direct(&c, fd, true);
         if (r < 0)
                 return r;
@@ -524,59 +523,63 @@ int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web
 
 int ipcbus_main_on(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
                    void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
                      void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_main_remove_listener(ipcbus_main *m, const char *channel, ipcbus_listener_fn fn, void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return registry_remove_listener(&m->ep.registry, channel, fn, userdata);
 }
 
 int ipcbus_main_remove_all_listeners(ipcbus_main *m, const char *channel) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         return registry_remove_all_listeners(&m->ep.registry, channel);
 }
 
 int ipcbus_main_handle(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                        void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return registry_add_handler(&m->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_main_handle_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                             void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return registry_add_handler(&m->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_main_remove_handler(ipcbus_main *m, const char *channel) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
         return registry_remove_handler(&m->ep.registry, channel);
 }
 
 int ipcbus_main_on_attached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_contents_fn fn, void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return slot_list_add(&m->on_attached, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_main_on_detached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_contents_fn fn, void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return slot_list_add(&m->on_detached, ret_slot, (void *)fn, userdata);
 }
 
@@ -585,8 +588,8 @@ int ipcbus_main_on_detached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_c
 int ipcbus_main_get_web_contents(ipcbus_main *m, uint64_t id, ipcbus_web_contents **ret) {
         ipcbus_web_contents *wc;
 
-        if (!m || !ret)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(ret, &m->ep.log, -EINVAL);
         wc = g_hash_table_lookup(m->by_id, &id);
         if (!wc)
                 return -ENOENT;
@@ -598,8 +601,9 @@ int ipcbus_main_find_web_contents(ipcbus_main *m, const char *name, ipcbus_web_c
         GHashTableIter it;
         ipcbus_web_contents *wc, *best = NULL;
 
-        if (!m || !name || !ret)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(name, &m->ep.log, -EINVAL);
+        assert_return(ret, &m->ep.log, -EINVAL);
         /* A restarted renderer may attach before its old self is noticed
          * gone: the newest one with the name wins. */
         g_hash_table_iter_init(&it, m->by_id);
@@ -623,8 +627,8 @@ int ipcbus_main_get_all_web_contents(ipcbus_main *m, ipcbus_web_contents ***ret)
         ipcbus_web_contents *wc, **array;
         unsigned n = 0;
 
-        if (!m || !ret)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(ret, &m->ep.log, -EINVAL);
         array = g_new0(ipcbus_web_contents *, g_hash_table_size(m->by_id) + 1);
         g_hash_table_iter_init(&it, m->by_id);
         while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
@@ -639,8 +643,8 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r, ret = 0;
 
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
         /* One signal per connection: bus peers subscribed to the main's
          * name get the broadcast, each direct renderer its own copy. */
         for (GList *l = m->connections.head; l; l = l->next) {
@@ -651,7 +655,7 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                         continue;
                 r = wire_message_new(c->bus, m->path, NULL, channel, a, &error, &msg);
                 if (r < 0) {
-                        log_emit(&m->ep.log, LOG_ERR, "Cannot broadcast on '%s': %s", strnull(channel),
+                        log_emit(&m->ep.log, LOG_ERR, "Cannot broadcast on '%s': %s", channel,
                                  error.message ? error.message : g_strerror(-r));
                         return r;
                 }
@@ -664,14 +668,13 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
 }
 
 int ipcbus_main_on_bus_closed(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_main_bus_fn fn, void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
         return slot_list_add(&m->on_bus_closed, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_main_set_exit_on_bus_closed(ipcbus_main *m, bool b) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         m->stay_without_bus = !b;
         return 0;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "errors.h"
+#include "log.h"
 #include "main-endpoint.h"
 #include "policy.h"
 #include "util.h"
@@ -137,8 +138,7 @@ int main_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op, c
 /* ---- the application's side -------------------------------------------- */
 
 int ipcbus_main_set_sender_check(ipcbus_main *m, ipcbus_sender_check_fn fn, void *userdata) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         m->check = fn;
         m->check_userdata = userdata;
         return 0;
@@ -151,22 +151,20 @@ static void policy_replace(ipcbus_policy **slot, ipcbus_policy *p) {
 }
 
 int ipcbus_main_set_renderer_policy(ipcbus_main *m, ipcbus_policy *policy) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         policy_replace(&m->renderer_policy, policy);
         return 0;
 }
 
 int ipcbus_main_set_unattached_policy(ipcbus_main *m, ipcbus_policy *policy) {
-        if (!m)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
         policy_replace(&m->unattached_policy, policy);
         return 0;
 }
 
 int ipcbus_main_set_class_policy(ipcbus_main *m, const char *class_name, ipcbus_policy *policy) {
-        if (!m || !class_name)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return(class_name, &m->ep.log, -EINVAL);
         if (policy)
                 g_hash_table_replace(m->class_policies, g_strdup(class_name), ipcbus_policy_ref(policy));
         else
@@ -175,21 +173,24 @@ int ipcbus_main_set_class_policy(ipcbus_main *m, const char *class_name, ipcbus_
 }
 
 int ipcbus_main_set_limit(ipcbus_main *m, ipcbus_limit limit, uint64_t value) {
-        if (!m || (unsigned)limit >= _IPCBUS_LIMIT_MAX || value == 0)
+        assert_return(m, NULL, -EINVAL);
+        assert_return((unsigned)limit < _IPCBUS_LIMIT_MAX, &m->ep.log, -EINVAL);
+        if (value == 0)
                 return -EINVAL;
         m->limits[limit] = value;
         return 0;
 }
 
 uint64_t ipcbus_main_get_limit(ipcbus_main *m, ipcbus_limit limit) {
-        if (!m || (unsigned)limit >= _IPCBUS_LIMIT_MAX)
-                return 0;
+        assert_return(m, NULL, 0);
+        assert_return((unsigned)limit < _IPCBUS_LIMIT_MAX, &m->ep.log, 0);
         return m->limits[limit];
 }
 
 int ipcbus_main_get_counter(ipcbus_main *m, ipcbus_counter counter, uint64_t *ret) {
-        if (!m || !ret || (unsigned)counter >= _IPCBUS_COUNTER_MAX)
-                return -EINVAL;
+        assert_return(m, NULL, -EINVAL);
+        assert_return((unsigned)counter < _IPCBUS_COUNTER_MAX, &m->ep.log, -EINVAL);
+        assert_return(ret, &m->ep.log, -EINVAL);
         *ret = m->ep.counters[counter];
         return 0;
 }

@@ -7,6 +7,7 @@
 #include "call.h"
 #include "dispatch.h"
 #include "errors.h"
+#include "log.h"
 #include "renderer-endpoint.h"
 #include "slot.h"
 #include "util.h"
@@ -39,7 +40,9 @@ int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         ipcbus_renderer *r;
         int k;
 
-        if (!ret || !bus_well_known_name_is_valid(main_name))
+        assert_return(ret, NULL, -EINVAL);
+        assert_return(main_name, NULL, -EINVAL);
+        if (!bus_well_known_name_is_valid(main_name))
                 return -EINVAL;
         k = errors_add_map();
         if (k < 0)
@@ -47,11 +50,7 @@ int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         r = g_new0(ipcbus_renderer, 1);
         r->n_ref = 1;
         r->main_name = g_strdup(main_name);
-        if (bus_path_from_name(main_name, &r->main_path) < 0) {
-                g_free(r->main_name);
-                g_free(r);
-                return -ENOMEM;
-        }
+        r->main_path = bus_path_from_name(main_name);
         r->timeout_usec = RENDERER_DEFAULT_TIMEOUT_USEC;
         endpoint_init(&r->ep, &renderer_endpoint_ops);
         *ret = r;
@@ -105,7 +104,9 @@ void ipcbus_renderer_unrefp(ipcbus_renderer **r) {
 }
 
 int ipcbus_renderer_set_main_path(ipcbus_renderer *r, const char *path) {
-        if (!r || !path || sd_bus_object_path_is_valid(path) <= 0)
+        assert_return(r, NULL, -EINVAL);
+        assert_return(path, &r->ep.log, -EINVAL);
+        if (sd_bus_object_path_is_valid(path) <= 0)
                 return -EINVAL;
         if (r->conn)
                 return -EBUSY;
@@ -114,55 +115,55 @@ int ipcbus_renderer_set_main_path(ipcbus_renderer *r, const char *path) {
         return 0;
 }
 
-void ipcbus_renderer_set_log_function(ipcbus_renderer *r, ipcbus_log_fn fn, void *userdata) {
-        if (!r)
-                return;
+int ipcbus_renderer_set_log_function(ipcbus_renderer *r, ipcbus_log_fn fn, void *userdata) {
+        assert_return(r, NULL, -EINVAL);
         r->ep.log.fn = fn;
         r->ep.log.userdata = userdata;
+        return 0;
 }
 
 int ipcbus_renderer_set_timeout(ipcbus_renderer *r, uint64_t usec) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         r->timeout_usec = usec ? usec : RENDERER_DEFAULT_TIMEOUT_USEC;
         return 0;
 }
 
 int ipcbus_renderer_attach_event(ipcbus_renderer *r, sd_event *event, int64_t priority) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         return endpoint_attach_event(&r->ep, event, priority);
 }
 
 sd_event *ipcbus_renderer_get_event(ipcbus_renderer *r) {
-        return r ? r->ep.event : NULL;
+        assert_return(r, NULL, NULL);
+        return r->ep.event;
 }
 
 int ipcbus_renderer_run(ipcbus_renderer *r) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         return endpoint_run(&r->ep);
 }
 
 int ipcbus_renderer_exit(ipcbus_renderer *r, int code) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         return endpoint_exit(&r->ep, code);
 }
 
 bool ipcbus_renderer_has_main(ipcbus_renderer *r) {
-        return r && r->has_main && connection_is_open(r->conn);
+        assert_return(r, NULL, false);
+        return r->has_main && connection_is_open(r->conn);
 }
 
 int ipcbus_renderer_get_counter(ipcbus_renderer *r, ipcbus_counter counter, uint64_t *ret) {
-        if (!r || !ret || (unsigned)counter >= _IPCBUS_COUNTER_MAX)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return((unsigned)counter < _IPCBUS_COUNTER_MAX, &r->ep.log, -EINVAL);
+        assert_return(ret, &r->ep.log, -EINVAL);
         *ret = r->ep.counters[counter];
         return 0;
 }
 
 uint64_t ipcbus_renderer_get_id(ipcbus_renderer *r) {
-        return r && r->attach == ATTACH_DONE ? r->id : 0;
+        assert_return(r, NULL, 0);
+        return r->attach == ATTACH_DONE ? r->id : 0;
 }
 
 /* ---- the main's owner --------------------------------------------------- */
@@ -445,8 +446,6 @@ static int renderer_open(ipcbus_renderer *r, connection_bus kind, const char *ad
         _cleanup_(connection_unrefp) connection *c = NULL;
         int k;
 
-        if (!r)
-                return -EINVAL;
         if (r->conn)
                 return -EBUSY;
         k = connection_open_bus(&c, kind, address);
@@ -456,16 +455,18 @@ static int renderer_open(ipcbus_renderer *r, connection_bus kind, const char *ad
 }
 
 int ipcbus_renderer_open_user(ipcbus_renderer *r) {
+        assert_return(r, NULL, -EINVAL);
         return renderer_open(r, CONNECTION_USER, NULL);
 }
 
 int ipcbus_renderer_open_system(ipcbus_renderer *r) {
+        assert_return(r, NULL, -EINVAL);
         return renderer_open(r, CONNECTION_SYSTEM, NULL);
 }
 
 int ipcbus_renderer_open_address(ipcbus_renderer *r, const char *address) {
-        if (!address)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(address, &r->ep.log, -EINVAL);
         return renderer_open(r, CONNECTION_ADDRESS, address);
 }
 
@@ -473,8 +474,8 @@ int ipcbus_renderer_add_bus(ipcbus_renderer *r, sd_bus *bus) {
         _cleanup_(connection_unrefp) connection *c = NULL;
         int k;
 
-        if (!r || !bus)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(bus, &r->ep.log, -EINVAL);
         k = connection_new_from_bus(&c, bus);
         if (k < 0)
                 return k;
@@ -485,11 +486,11 @@ int ipcbus_renderer_open_direct(ipcbus_renderer *r, int fd) {
         _cleanup_(connection_unrefp) connection *c = NULL;
         int k;
 
-        if (!r || r->conn) {
-                if (fd >= 0)
-                        (void)close(fd);
-                return !r ? -EINVAL : -EBUSY;
-        }
+        if ((!r || r->conn) && fd >= 0)
+                (void)close(fd);
+        assert_return(r, NULL, -EINVAL);
+        if (r->conn)
+                return -EBUSY;
         k = connection_open_direct(&c, fd, false);
         if (k < 0)
                 return k;
@@ -500,68 +501,71 @@ int ipcbus_renderer_open_direct(ipcbus_renderer *r, int fd) {
  * Only this connection is processed meanwhile. */
 int ipcbus_renderer_on(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
                        void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_renderer_once(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
                          void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_renderer_remove_listener(ipcbus_renderer *r, const char *channel, ipcbus_listener_fn fn,
                                     void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return registry_remove_listener(&r->ep.registry, channel, fn, userdata);
 }
 
 int ipcbus_renderer_remove_all_listeners(ipcbus_renderer *r, const char *channel) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         return registry_remove_all_listeners(&r->ep.registry, channel);
 }
 
 int ipcbus_renderer_handle(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                            void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return registry_add_handler(&r->ep.registry, ret_slot, channel, fn, userdata, false);
 }
 
 int ipcbus_renderer_handle_once(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel,
                                 ipcbus_handler_fn fn, void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return registry_add_handler(&r->ep.registry, ret_slot, channel, fn, userdata, true);
 }
 
 int ipcbus_renderer_remove_handler(ipcbus_renderer *r, const char *channel) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
         return registry_remove_handler(&r->ep.registry, channel);
 }
 
 int ipcbus_renderer_on_main_appeared(ipcbus_renderer *r, ipcbus_slot **ret_slot, ipcbus_renderer_main_fn fn,
                                      void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return slot_list_add(&r->on_main_appeared, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_renderer_on_main_vanished(ipcbus_renderer *r, ipcbus_slot **ret_slot, ipcbus_renderer_main_fn fn,
                                      void *userdata) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
         return slot_list_add(&r->on_main_vanished, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_renderer_set_exit_on_main_vanished(ipcbus_renderer *r, bool b) {
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         r->exit_on_main_vanished = b;
         return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "call.h"
 #include "errors.h"
+#include "log.h"
 #include "renderer-endpoint.h"
 #include "slot.h"
 #include "util.h"
@@ -197,8 +198,7 @@ int ipcbus_renderer_wait_for_main(ipcbus_renderer *r, uint64_t timeout_usec) {
         uint64_t deadline;
         int k;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         /* A tool that never runs its loop gets what earlier blocking calls
          * held back now, in order, before it blocks again. */
         if (r->conn && !r->sync_wait && !sd_bus_get_current_message(r->conn->bus))
@@ -311,8 +311,7 @@ static int renderer_set_attach_name(ipcbus_renderer *r, const char *name) {
 int ipcbus_renderer_attach(ipcbus_renderer *r, const char *name) {
         int k;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         k = renderer_set_attach_name(r, name);
         if (k < 0)
                 return k;
@@ -339,8 +338,7 @@ int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_err
         uint64_t id;
         int k;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         k = renderer_set_attach_name(r, name);
         if (k < 0)
                 return k;
@@ -366,8 +364,7 @@ int ipcbus_renderer_detach(ipcbus_renderer *r) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         int k;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
         if (r->attach == ATTACH_NONE || !r->conn)
                 return -ENOTCONN;
         k = renderer_new_call(r, "Detach", &call);
@@ -386,7 +383,7 @@ int ipcbus_renderer_detach(ipcbus_renderer *r) {
 
 static void renderer_log_refused(ipcbus_renderer *r, const char *what, const char *channel, int k,
                                  const sd_bus_error *error) {
-        log_emit(&r->ep.log, LOG_ERR, "%s on '%s' refused: %s", what, strnull(channel),
+        log_emit(&r->ep.log, LOG_ERR, "%s on '%s' refused: %s", what, channel,
                  sd_bus_error_is_set(error) ? error->message : g_strerror(-k));
 }
 
@@ -396,8 +393,8 @@ int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int k;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
         if (!r->conn)
                 return -ENOTCONN;
         k = wire_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
@@ -416,8 +413,8 @@ int ipcbus_renderer_post_message(ipcbus_renderer *r, const char *channel, GVaria
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int k;
 
-        if (!r)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
         if (!r->conn)
                 return -ENOTCONN;
         k = wire_post_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name,
@@ -455,8 +452,9 @@ int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_slot, const cha
         ipcbus_slot *slot;
         int k;
 
-        if (!r || !callback)
-                return -EINVAL;
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(callback, &r->ep.log, -EINVAL);
         k = renderer_new_channel_call(r, "Invoke", channel, a, &error, &call);
         if (k < 0) {
                 renderer_log_refused(r, "invoke", channel, k, &error);
@@ -486,8 +484,6 @@ static int renderer_channel_call_sync(ipcbus_renderer *r, const char *member, co
         GVariant *result = NULL;
         int k;
 
-        if (!r)
-                return -EINVAL;
         k = renderer_new_channel_call(r, member, channel, a, &error, &call);
         if (k >= 0)
                 k = renderer_call_sync(r, call, timeout_usec, &error, &reply);
@@ -507,11 +503,19 @@ static int renderer_channel_call_sync(ipcbus_renderer *r, const char *member, co
 
 int ipcbus_renderer_invoke_sync(ipcbus_renderer *r, const char *channel, GVariant *args, uint64_t timeout_usec,
                                 sd_bus_error *ret_error, GVariant **ret_result) {
-        return renderer_channel_call_sync(r, "Invoke", channel, args, timeout_usec, ret_error, ret_result);
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        return renderer_channel_call_sync(r, "Invoke", channel, a, timeout_usec, ret_error, ret_result);
 }
 
 int ipcbus_renderer_send_sync(ipcbus_renderer *r, const char *channel, GVariant *args, sd_bus_error *ret_error,
                               GVariant **ret_value) {
-        return renderer_channel_call_sync(r, "SendSync", channel, args, 0, ret_error, ret_value);
+        _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
+
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        return renderer_channel_call_sync(r, "SendSync", channel, a, 0, ret_error, ret_value);
 }
 

@@ -152,7 +152,10 @@ int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags, ipcbus
         pid_t pid = 0;
         int fds[2], r;
 
-        if (!m || !argv || !argv[0] || !argv[0][0] || (flags & ~IPCBUS_SPAWN_SANDBOX))
+        assert_return(m, NULL, -EINVAL);
+        assert_return(argv, &m->ep.log, -EINVAL);
+        assert_return(argv[0], &m->ep.log, -EINVAL);
+        if (!argv[0][0] || (flags & ~IPCBUS_SPAWN_SANDBOX))
                 return -EINVAL;
         r = find_program(argv[0], &program);
         if (r < 0)

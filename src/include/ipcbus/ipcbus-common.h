@@ -150,7 +150,12 @@ typedef int (*ipcbus_result_fn)(GVariant *result, const sd_bus_error *error, voi
  * @userdata: as set
  *
  * The library never prints by itself; without a log function, these reports
- * are dropped.
+ * are dropped. A refused programming error (a NULL object, callback or
+ * required pointer: the call returns -EINVAL) is logged at LOG_DEBUG as
+ * sd-bus does, "Assertion 'fn' failed at src/main-endpoint.c:123, function
+ * ipcbus_main_on(). Ignoring."; with the environment variable IPCBUS_DEBUG
+ * set to a non-empty value other than "0" it is also printed to stderr
+ * (prefixed "ipcbus: "), the one exception to the rule, and opt-in.
  */
 typedef void (*ipcbus_log_fn)(int priority, const char *message, void *userdata);
 

@@ -29,7 +29,8 @@ extern "C" {
  * @ret: the new main
  * @name: the well-known bus name (e.g. "org.ipcbus.Demo"); the object path
  *   is derived from it ("/org/ipcbus/Demo") unless set otherwise
- * Return: 0; -EINVAL for an invalid name; -ENOMEM.
+ * Return: 0; -EINVAL for an invalid name; -ENOMEM if sd-bus cannot register
+ * ipcbus's error names (sd_bus_error_add_map()).
  */
 IPCBUS_EXPORT int ipcbus_main_new(ipcbus_main **ret, const char *name);
 IPCBUS_EXPORT ipcbus_main *ipcbus_main_ref(ipcbus_main *m);
@@ -40,14 +41,21 @@ IPCBUS_EXPORT void ipcbus_main_unrefp(ipcbus_main **m);
 IPCBUS_EXPORT int ipcbus_main_set_object_path(ipcbus_main *m, const char *path);
 IPCBUS_EXPORT const char *ipcbus_main_get_name(ipcbus_main *m);
 IPCBUS_EXPORT const char *ipcbus_main_get_object_path(ipcbus_main *m);
-IPCBUS_EXPORT void ipcbus_main_set_log_function(ipcbus_main *m, ipcbus_log_fn fn, void *userdata);
+
+/**
+ * ipcbus_main_set_log_function - where the main reports what it cannot return
+ * @fn: the log function, or NULL for none (the default: reports are dropped)
+ * Return: 0; -EINVAL for a NULL @m.
+ */
+IPCBUS_EXPORT int ipcbus_main_set_log_function(ipcbus_main *m, ipcbus_log_fn fn, void *userdata);
 
 /**
  * ipcbus_main_attach_event - run on this sd-event loop
  * @event: the loop, or NULL for the thread's default loop
  * @priority: the priority of the main's event sources
  * Without this call, the first open attaches to the thread's default loop.
- * Return: 0; -EBUSY if already attached; -ENOMEM.
+ * Return: 0; -EBUSY if already attached; sd-event's errors (-ENOMEM) when
+ * creating the default loop fails.
  */
 IPCBUS_EXPORT int ipcbus_main_attach_event(ipcbus_main *m, sd_event *event, int64_t priority);
 /* Return: the loop the main runs on (borrowed), NULL before attaching. */
@@ -87,7 +95,7 @@ IPCBUS_EXPORT int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus);
  *
  * For renderers the main spawns itself (sandboxed ones): the child gets the
  * other end and calls ipcbus_renderer_open_direct().
- * Return: 0; -EBADF; -ENOMEM.
+ * Return: 0; -EBADF; sd-bus's errors (-ENOMEM) setting up the connection.
  */
 IPCBUS_EXPORT int ipcbus_main_add_direct(ipcbus_main *m, int fd, ipcbus_web_contents **ret_web_contents);
 
@@ -111,7 +119,7 @@ IPCBUS_EXPORT int ipcbus_main_exit(ipcbus_main *m, int code);
  * @channel: the channel name
  * @fn: called for each Message signal and SendSync call on @channel, in
  *   registration order (once: only for the next one, removed before it runs)
- * Return: 0; -EINVAL for an invalid channel or NULL @fn; -ENOMEM.
+ * Return: 0; -EINVAL for an invalid channel, a NULL @channel or NULL @fn.
  */
 IPCBUS_EXPORT int ipcbus_main_on(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel,
                                  ipcbus_listener_fn fn, void *userdata);
@@ -157,7 +165,7 @@ typedef void (*ipcbus_web_contents_fn)(ipcbus_main *m, ipcbus_web_contents *web_
 /**
  * ipcbus_main_on_attached, ipcbus_main_on_detached - renderer lifecycle
  * Detached fires on Detach and when the renderer's connection goes away.
- * Return: 0; -EINVAL; -ENOMEM.
+ * Return: 0; -EINVAL for a NULL @m or @fn.
  */
 IPCBUS_EXPORT int ipcbus_main_on_attached(ipcbus_main *m, ipcbus_slot **ret_slot, ipcbus_web_contents_fn fn,
                                           void *userdata);
@@ -180,7 +188,7 @@ IPCBUS_EXPORT int ipcbus_main_find_web_contents(ipcbus_main *m, const char *name
  * ipcbus_main_get_all_web_contents - webContents.getAllWebContents
  * @ret: a NULL-terminated array of new references, ordered by id; free
  *   with ipcbus_web_contents_array_free()
- * Return: the number of renderers; -ENOMEM.
+ * Return: the number of renderers; -EINVAL for a NULL @m or @ret.
  */
 IPCBUS_EXPORT int ipcbus_main_get_all_web_contents(ipcbus_main *m, ipcbus_web_contents ***ret);
 IPCBUS_EXPORT void ipcbus_web_contents_array_free(ipcbus_web_contents **array);

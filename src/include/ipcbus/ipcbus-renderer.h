@@ -22,7 +22,8 @@ extern "C" {
  * ipcbus_renderer_new - create a renderer for the main named @main_name
  * @main_name: the main's well-known name; the main's object path is derived
  *   from it unless set with ipcbus_renderer_set_main_path()
- * Return: 0; -EINVAL; -ENOMEM.
+ * Return: 0; -EINVAL; -ENOMEM if sd-bus cannot register ipcbus's error names
+ * (sd_bus_error_add_map()).
  */
 IPCBUS_EXPORT int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name);
 IPCBUS_EXPORT ipcbus_renderer *ipcbus_renderer_ref(ipcbus_renderer *r);
@@ -30,7 +31,8 @@ IPCBUS_EXPORT ipcbus_renderer *ipcbus_renderer_unref(ipcbus_renderer *r);
 IPCBUS_EXPORT void ipcbus_renderer_unrefp(ipcbus_renderer **r);
 
 IPCBUS_EXPORT int ipcbus_renderer_set_main_path(ipcbus_renderer *r, const char *path);
-IPCBUS_EXPORT void ipcbus_renderer_set_log_function(ipcbus_renderer *r, ipcbus_log_fn fn, void *userdata);
+/* As ipcbus_main_set_log_function(). Return: 0; -EINVAL for a NULL @r. */
+IPCBUS_EXPORT int ipcbus_renderer_set_log_function(ipcbus_renderer *r, ipcbus_log_fn fn, void *userdata);
 
 /**
  * ipcbus_renderer_set_timeout - the default for invokes, SendSync, and the

@@ -72,7 +72,7 @@ extern "C" {
  * IPCBUS_SPAWN_SANDBOX when bwrap is not found (no process is started);
  * the errno of a failed execve() (-EACCES, -ENOEXEC, ...), after the child
  * is reaped; -errno from socketpair(), pipe2(), fork() or pidfd_open();
- * -ENOMEM.
+ * sd-bus's errors (-ENOMEM) setting up the direct connection.
  */
 IPCBUS_EXPORT int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags,
                                     ipcbus_web_contents **ret_web_contents);
