@@ -20,6 +20,7 @@
 
 #include "endpoint.h"
 #include "event.h"
+#include "main-endpoint.h"
 #include "test-process.h"
 
 typedef struct log_capture {
@@ -136,7 +137,7 @@ static void test_asserts_event(void **state) {
 
         assert_int_equal(ipcbus_main_new(&m, "org.ipcbus.Asserts"), 0);
         assert_int_equal(ipcbus_main_set_log_function(m, capture_log, &c), 0);
-        e = event_new(NULL, "ch", g_variant_ref_sink(ipcbus_args(NULL, NULL)), NULL, main_endpoint(m), false);
+        e = event_new(NULL, "ch", g_variant_ref_sink(ipcbus_args(NULL, NULL)), NULL, &m->ep, false);
 
         assert_int_equal(ipcbus_event_reply(e, NULL, ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
         assert_logged(&c, "channel", "ipcbus_event_reply");
@@ -184,7 +185,7 @@ static void test_asserts_debug_stderr(void **state) {
         assert_int_equal(test_process_spawn(&on, child_refuses, (void *)"1"), 0);
         assert_int_equal(test_process_wait_line(on, "", test_deadline_usec(10 * TEST_USEC_PER_SEC)), 0);
         line = test_process_get_line(on);
-        assert_true(g_str_has_prefix(line, "ipcbus: Assertion 'm' failed at src/main-endpoint.c:"));
+        assert_true(g_str_has_prefix(line, "ipcbus: Assertion 'm' failed at src/endpoint/main-endpoint.c:"));
         assert_true(g_str_has_suffix(line, ", function ipcbus_main_on(). Ignoring."));
         assert_int_equal(test_process_wait_line(on, "done", test_deadline_usec(10 * TEST_USEC_PER_SEC)), 0);
         assert_int_equal(test_process_wait_exit(on, &status), 0);
