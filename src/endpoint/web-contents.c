@@ -56,24 +56,35 @@ void ipcbus_web_contents_array_free(ipcbus_web_contents **array) {
         g_free(array);
 }
 
+/* Where a refusal on @wc is logged: its main's log function, nowhere once
+ * the main forgot it. */
+static const log_target *web_contents_log(const ipcbus_web_contents *wc) {
+        return wc->ep ? &wc->ep->log : NULL;
+}
+
 uint64_t ipcbus_web_contents_get_id(ipcbus_web_contents *wc) {
-        return wc ? wc->id : 0;
+        assert_return(wc, NULL, 0);
+        return wc->id;
 }
 
 const char *ipcbus_web_contents_get_name(ipcbus_web_contents *wc) {
-        return wc ? wc->name : NULL;
+        assert_return(wc, NULL, NULL);
+        return wc->name;
 }
 
 const char *ipcbus_web_contents_get_bus_name(ipcbus_web_contents *wc) {
-        return wc ? wc->bus_name : NULL;
+        assert_return(wc, NULL, NULL);
+        return wc->bus_name;
 }
 
 bool ipcbus_web_contents_is_attached(ipcbus_web_contents *wc) {
-        return wc && wc->attached && connection_is_open(wc->conn);
+        assert_return(wc, NULL, false);
+        return wc->attached && connection_is_open(wc->conn);
 }
 
 ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc) {
-        return wc ? wc->main : NULL;
+        assert_return(wc, NULL, NULL);
+        return wc->main;
 }
 
 /* A renderer that detached or disconnected is gone for good; an unattached
@@ -90,14 +101,14 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!wc)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(channel, web_contents_log(wc), -EINVAL);
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
 
         r = wire_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, a, &error, &msg);
         if (r < 0) {
-                log_emit(&wc->ep->log, LOG_ERR, "send on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->ep->log, LOG_ERR, "send on '%s' refused: %s", channel,
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -112,14 +123,14 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!wc)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(channel, web_contents_log(wc), -EINVAL);
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
         r = wire_post_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, v, transfer, n_transfer,
                                   &error, &msg);
         if (r < 0) {
-                log_emit(&wc->ep->log, LOG_ERR, "postMessage on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->ep->log, LOG_ERR, "postMessage on '%s' refused: %s", channel,
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -128,8 +139,8 @@ int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channe
 }
 
 int ipcbus_web_contents_get_queued(ipcbus_web_contents *wc, uint64_t *ret_messages) {
-        if (!wc || !ret_messages)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(ret_messages, web_contents_log(wc), -EINVAL);
         *ret_messages = wc->conn && connection_is_open(wc->conn) ? connection_queued(wc->conn) : 0;
         return 0;
 }
@@ -141,8 +152,9 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!wc || !callback)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(channel, web_contents_log(wc), -EINVAL);
+        assert_return(callback, web_contents_log(wc), -EINVAL);
         /* Renderer1 is served by attached renderers only. */
         if (!wc->attached || !web_contents_reachable(wc))
                 return -ENOTCONN;
@@ -153,7 +165,7 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                 return r;
         r = wire_append_channel_args(call, channel, a, &error);
         if (r < 0) {
-                log_emit(&wc->ep->log, LOG_ERR, "invoke on '%s' refused: %s", strnull(channel),
+                log_emit(&wc->ep->log, LOG_ERR, "invoke on '%s' refused: %s", channel,
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
@@ -193,46 +205,50 @@ int web_contents_get_creds(ipcbus_web_contents *wc, const peer_creds **ret) {
         return 0;
 }
 
-/* The cached credentials for a getter. Return: 0; the getters' errors. */
-static int creds_for(ipcbus_web_contents *wc, const void *ret, const peer_creds **ret_creds) {
-        if (!wc || !ret)
-                return -EINVAL;
-        return web_contents_get_creds(wc, ret_creds);
-}
-
 int ipcbus_web_contents_get_pid(ipcbus_web_contents *wc, pid_t *ret_pid) {
         const peer_creds *c;
-        int r = creds_for(wc, ret_pid, &c);
+        int r;
 
-        if (r >= 0)
-                *ret_pid = c->pid;
-        return r < 0 ? r : 0;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(ret_pid, web_contents_log(wc), -EINVAL);
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        *ret_pid = c->pid;
+        return 0;
 }
 
 int ipcbus_web_contents_get_uid(ipcbus_web_contents *wc, uid_t *ret_uid) {
         const peer_creds *c;
-        int r = creds_for(wc, ret_uid, &c);
+        int r;
 
-        if (r >= 0)
-                *ret_uid = c->uid;
-        return r < 0 ? r : 0;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(ret_uid, web_contents_log(wc), -EINVAL);
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        *ret_uid = c->uid;
+        return 0;
 }
 
 int ipcbus_web_contents_get_gid(ipcbus_web_contents *wc, gid_t *ret_gid) {
         const peer_creds *c;
-        int r = creds_for(wc, ret_gid, &c);
+        int r;
 
-        if (r >= 0)
-                *ret_gid = c->gid;
-        return r < 0 ? r : 0;
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(ret_gid, web_contents_log(wc), -EINVAL);
+        r = web_contents_get_creds(wc, &c);
+        if (r < 0)
+                return r;
+        *ret_gid = c->gid;
+        return 0;
 }
 
 int ipcbus_web_contents_get_pidfd(ipcbus_web_contents *wc) {
         const peer_creds *c;
         int r;
 
-        if (!wc)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
         r = web_contents_get_creds(wc, &c);
         if (r < 0)
                 return r;
@@ -242,8 +258,7 @@ int ipcbus_web_contents_get_pidfd(ipcbus_web_contents *wc) {
 /* ---- what the peer may do ------------------------------------------------- */
 
 int ipcbus_web_contents_set_policy(ipcbus_web_contents *wc, ipcbus_policy *policy) {
-        if (!wc)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
         ipcbus_policy_ref(policy);
         ipcbus_policy_unref(wc->policy);
         wc->policy = policy;
@@ -251,13 +266,13 @@ int ipcbus_web_contents_set_policy(ipcbus_web_contents *wc, ipcbus_policy *polic
 }
 
 int ipcbus_web_contents_set_class(ipcbus_web_contents *wc, const char *class_name) {
-        if (!wc)
-                return -EINVAL;
+        assert_return(wc, NULL, -EINVAL);
         g_free(wc->class_name);
         wc->class_name = g_strdup(class_name);
         return 0;
 }
 
 const char *ipcbus_web_contents_get_class(ipcbus_web_contents *wc) {
-        return wc ? wc->class_name : NULL;
+        assert_return(wc, NULL, NULL);
+        return wc->class_name;
 }

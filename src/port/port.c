@@ -301,8 +301,8 @@ int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1, ipcbus_
         ipcbus_port *a = NULL, *b = NULL;
         int fds[2], r;
 
-        if (!ret_port1 || !ret_port2)
-                return -EINVAL;
+        assert_return(ret_port1, NULL, -EINVAL);
+        assert_return(ret_port2, NULL, -EINVAL);
         if (event)
                 e = sd_event_ref(event);
         else {
@@ -458,8 +458,7 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
         uint64_t size;
         int r;
 
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
         if (p->state == PORT_CLOSED || p->state == PORT_TRANSFERRED)
                 return port_refuse(p, -EBADF, "the port is %s.",
                                    p->state == PORT_CLOSED ? "closed" : "transferred (neutered)");
@@ -606,20 +605,19 @@ void ipcbus_port_unrefp(ipcbus_port **p) {
 }
 
 int ipcbus_port_on_message(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_message_fn fn, void *userdata) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
+        assert_return(fn, &p->log, -EINVAL);
         return slot_list_add(&p->on_message, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_port_on_close(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_close_fn fn, void *userdata) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
+        assert_return(fn, &p->log, -EINVAL);
         return slot_list_add(&p->on_close, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_port_start(ipcbus_port *p) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
         if (p->state == PORT_CLOSED || p->state == PORT_TRANSFERRED)
                 return -EBADF;
         if (p->started)
@@ -630,8 +628,7 @@ int ipcbus_port_start(ipcbus_port *p) {
 }
 
 int ipcbus_port_close(ipcbus_port *p) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
         if (p->state == PORT_TRANSFERRED)
                 return -EBADF;
         if (p->state == PORT_CLOSED)
@@ -646,32 +643,32 @@ int ipcbus_port_close(ipcbus_port *p) {
 }
 
 bool ipcbus_port_is_closed(ipcbus_port *p) {
-        return !port_valid(p) || p->state != PORT_OPEN;
+        assert_return(port_valid(p), NULL, true);
+        return p->state != PORT_OPEN;
 }
 
 int ipcbus_port_set_log_function(ipcbus_port *p, ipcbus_log_fn fn, void *userdata) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
         p->log.fn = fn;
         p->log.userdata = userdata;
         return 0;
 }
 
 const sd_bus_error *ipcbus_port_get_close_error(ipcbus_port *p) {
-        if (!port_valid(p) || !sd_bus_error_is_set(&p->close_error))
+        assert_return(port_valid(p), NULL, NULL);
+        if (!sd_bus_error_is_set(&p->close_error))
                 return NULL;
         return &p->close_error;
 }
 
 int ipcbus_port_on_drain(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_drain_fn fn, void *userdata) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
+        assert_return(fn, &p->log, -EINVAL);
         return slot_list_add(&p->on_drain, ret_slot, (void *)fn, userdata);
 }
 
 int ipcbus_port_get_queued(ipcbus_port *p, size_t *ret_messages, uint64_t *ret_bytes) {
-        if (!port_valid(p))
-                return -EINVAL;
+        assert_return(port_valid(p), NULL, -EINVAL);
         if (ret_messages)
                 *ret_messages = p->out.length;
         if (ret_bytes)

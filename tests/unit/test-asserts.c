@@ -22,6 +22,7 @@
 #include "event.h"
 #include "main-endpoint.h"
 #include "test-process.h"
+#include "web-contents.h"
 
 typedef struct log_capture {
         int priority;
@@ -56,6 +57,14 @@ static int listener(ipcbus_event *event, GVariant *args, void *userdata) {
 
 static int on_result(GVariant *result, const sd_bus_error *error, void *userdata) {
         return 0;
+}
+
+static int on_port_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                           void *userdata) {
+        return 0;
+}
+
+static void on_port_close(ipcbus_port *port, void *userdata) {
 }
 
 static void test_asserts_main(void **state) {
@@ -147,6 +156,125 @@ static void test_asserts_event(void **state) {
         assert_null(c.message);
 }
 
+static void test_asserts_port(void **state) {
+        _cleanup_(ipcbus_port_unrefp) ipcbus_port *a = NULL, *b = NULL;
+        log_capture c = {};
+        size_t n;
+
+        assert_int_equal(ipcbus_message_channel_new(NULL, NULL, &b), -EINVAL);
+        assert_int_equal(ipcbus_message_channel_new(NULL, &a, NULL), -EINVAL);
+        assert_null(a);
+        assert_null(b);
+        assert_int_equal(ipcbus_message_channel_new(NULL, &a, &b), 0);
+
+        assert_int_equal(ipcbus_port_set_log_function(NULL, capture_log, &c), -EINVAL);
+        assert_int_equal(ipcbus_port_set_log_function(a, capture_log, &c), 0);
+
+        /* The line names the port's own file. */
+        assert_int_equal(ipcbus_port_on_message(a, NULL, NULL, NULL), -EINVAL);
+        assert_true(g_str_has_prefix(c.message, "Assertion 'fn' failed at src/port/port.c:"));
+        assert_logged(&c, "fn", "ipcbus_port_on_message");
+        assert_int_equal(ipcbus_port_on_close(a, NULL, NULL, NULL), -EINVAL);
+        assert_logged(&c, "fn", "ipcbus_port_on_close");
+        assert_int_equal(ipcbus_port_on_drain(a, NULL, NULL, NULL), -EINVAL);
+        assert_logged(&c, "fn", "ipcbus_port_on_drain");
+
+        /* A NULL port has no log function: nothing reaches a's. */
+        c.n = 0;
+        assert_int_equal(ipcbus_port_on_message(NULL, NULL, on_port_message, NULL), -EINVAL);
+        assert_int_equal(ipcbus_port_on_close(NULL, NULL, on_port_close, NULL), -EINVAL);
+        assert_int_equal(ipcbus_port_on_drain(NULL, NULL, on_port_close, NULL), -EINVAL);
+        assert_int_equal(ipcbus_port_start(NULL), -EINVAL);
+        assert_int_equal(ipcbus_port_close(NULL), -EINVAL);
+        assert_int_equal(ipcbus_port_post_message(NULL, g_variant_new_int32(1), NULL, 0), -EINVAL);
+        assert_int_equal(ipcbus_port_get_queued(NULL, &n, NULL), -EINVAL);
+        assert_true(ipcbus_port_is_closed(NULL));
+        assert_null(ipcbus_port_get_close_error(NULL));
+        assert_null(ipcbus_port_ref(NULL));
+        assert_null(ipcbus_port_unref(NULL));
+        assert_int_equal(c.n, 0);
+
+        /* The port is untouched by all that. */
+        assert_false(ipcbus_port_is_closed(a));
+        assert_int_equal(ipcbus_port_get_queued(a, &n, NULL), 0);
+        assert_int_equal(n, 0);
+}
+
+static void test_asserts_web_contents(void **state) {
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = NULL;
+        log_capture c = {};
+        uint64_t queued;
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+
+        assert_int_equal(ipcbus_main_new(&m, "org.ipcbus.Asserts"), 0);
+        assert_int_equal(ipcbus_main_set_log_function(m, capture_log, &c), 0);
+        /* An unattached peer without a connection: enough to be refused. */
+        assert_int_equal(web_contents_new(&wc, m, &m->ep, m->path, NULL, NULL), 0);
+
+        /* Not "send on '(null)' refused": a NULL channel is the caller's bug. */
+        assert_int_equal(ipcbus_web_contents_send(wc, NULL, ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
+        assert_true(g_str_has_prefix(c.message, "Assertion 'channel' failed at src/endpoint/web-contents.c:"));
+        assert_logged(&c, "channel", "ipcbus_web_contents_send");
+        assert_int_equal(ipcbus_web_contents_post_message(wc, NULL, g_variant_new_int32(1), NULL, 0), -EINVAL);
+        assert_logged(&c, "channel", "ipcbus_web_contents_post_message");
+        assert_int_equal(ipcbus_web_contents_invoke(wc, NULL, NULL, ipcbus_args(g_variant_new_int32(1), NULL), 0,
+                                                    on_result, NULL),
+                         -EINVAL);
+        assert_logged(&c, "channel", "ipcbus_web_contents_invoke");
+        assert_int_equal(ipcbus_web_contents_invoke(wc, NULL, "ch", ipcbus_args(g_variant_new_int32(1), NULL), 0,
+                                                    NULL, NULL),
+                         -EINVAL);
+        assert_logged(&c, "callback", "ipcbus_web_contents_invoke");
+        assert_int_equal(ipcbus_web_contents_get_queued(wc, NULL), -EINVAL);
+        assert_logged(&c, "ret_messages", "ipcbus_web_contents_get_queued");
+        assert_int_equal(ipcbus_web_contents_get_pid(wc, NULL), -EINVAL);
+        assert_logged(&c, "ret_pid", "ipcbus_web_contents_get_pid");
+        assert_int_equal(ipcbus_web_contents_get_uid(wc, NULL), -EINVAL);
+        assert_logged(&c, "ret_uid", "ipcbus_web_contents_get_uid");
+        assert_int_equal(ipcbus_web_contents_get_gid(wc, NULL), -EINVAL);
+        assert_logged(&c, "ret_gid", "ipcbus_web_contents_get_gid");
+
+        /* An invalid channel string is data: refused, not asserted. Here
+         * the peer is not reachable, which is found first. */
+        c.n = 0;
+        assert_int_equal(ipcbus_web_contents_send(wc, "", NULL), -ENOTCONN);
+        assert_int_equal(c.n, 0);
+
+        /* A NULL web contents has no log function. */
+        assert_int_equal(ipcbus_web_contents_send(NULL, "ch", ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_post_message(NULL, "ch", g_variant_new_int32(1), NULL, 0), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_invoke(NULL, NULL, "ch", NULL, 0, on_result, NULL), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_get_queued(NULL, &queued), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_get_pid(NULL, &pid), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_get_uid(NULL, &uid), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_get_gid(NULL, &gid), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_get_pidfd(NULL), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_set_policy(NULL, NULL), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_set_class(NULL, "x"), -EINVAL);
+        assert_null(ipcbus_web_contents_get_class(NULL));
+        assert_null(ipcbus_web_contents_get_name(NULL));
+        assert_null(ipcbus_web_contents_get_bus_name(NULL));
+        assert_null(ipcbus_web_contents_get_main(NULL));
+        assert_int_equal(ipcbus_web_contents_get_id(NULL), 0);
+        assert_false(ipcbus_web_contents_is_attached(NULL));
+        assert_null(ipcbus_web_contents_ref(NULL));
+        assert_null(ipcbus_web_contents_unref(NULL));
+        assert_int_equal(c.n, 0);
+
+        /* Its main forgot it: no log target left, and no crash. */
+        web_contents_set_main(wc, NULL, NULL, NULL);
+        assert_int_equal(ipcbus_web_contents_send(wc, NULL, ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_post_message(wc, NULL, NULL, NULL, 0), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_invoke(wc, NULL, NULL, NULL, 0, on_result, NULL), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_invoke(wc, NULL, "ch", NULL, 0, NULL, NULL), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_get_queued(wc, NULL), -EINVAL);
+        assert_int_equal(ipcbus_web_contents_send(wc, "ch", NULL), -ENOTCONN);
+        assert_int_equal(c.n, 0);
+}
+
 static void test_asserts_objects_without_log(void **state) {
         _cleanup_(ipcbus_policy_unrefp) ipcbus_policy *p = NULL;
 
@@ -204,6 +332,8 @@ int main(void) {
                 cmocka_unit_test(test_asserts_main),
                 cmocka_unit_test(test_asserts_renderer),
                 cmocka_unit_test(test_asserts_event),
+                cmocka_unit_test(test_asserts_port),
+                cmocka_unit_test(test_asserts_web_contents),
                 cmocka_unit_test(test_asserts_objects_without_log),
                 cmocka_unit_test(test_asserts_debug_stderr),
         };

@@ -85,7 +85,10 @@ typedef void (*ipcbus_port_close_fn)(ipcbus_port *port, void *userdata);
  *
  * Neither port is started. Messages posted on one wait for the other to start.
  *
- * Return: 0; -ENOMEM; -errno from socketpair() or sd-event.
+ * Return: 0; -EINVAL for a NULL @ret_port1 or @ret_port2; -errno from
+ * socketpair() (-EMFILE, -ENFILE, -ENOMEM); sd-event's errors (-ENOMEM)
+ * creating the default loop or watching the sockets; -ENOMEM if sd-bus cannot
+ * register ipcbus's error names (sd_bus_error_add_map()).
  */
 IPCBUS_EXPORT int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1,
                                              ipcbus_port **ret_port2);
@@ -163,15 +166,17 @@ IPCBUS_EXPORT int ipcbus_port_close(ipcbus_port *port);
  * IPCBUS_PORT_QUEUE_MAX_BYTES): past a cap the post fails with -ENOBUFS;
  * ipcbus_port_on_drain() tells when to post again.
  *
- * Return: 0; -EINVAL for NULL, a value that cannot be carried or a bad
- * transfer list (something that is not a port, the port itself, its own
- * other end, a duplicate, a closed or already transferred port);
- * -ELOOP for a value nested too deep; -EMSGSIZE above
+ * Return: 0; -EINVAL for a NULL port or message, a value that cannot be
+ * carried or a bad transfer list (something that is not a port, the port
+ * itself, its own other end, a duplicate, a closed or already transferred
+ * port); -ELOOP for a value nested too deep; -EMSGSIZE above
  * IPCBUS_PORT_MESSAGE_MAX; -ENOBUFS while the queue is full (logged
  * once per stall); -EPIPE if the other end is gone; -EBADF if this
- * port is closed or transferred; -ENOMEM, -EMFILE and other -errno when the
- * system refuses a memfd or socket. On failure nothing is sent, the port
- * stays usable and the transfer list is untouched.
+ * port is closed or transferred; -EMFILE, -ENFILE, -ENOMEM and other -errno
+ * from the system: memfd_create() and mmap() for a message that travels in a
+ * memfd, socketpair() for the handover of a transferred port with messages
+ * still queued, sendmsg(). On failure nothing is sent, the port stays usable
+ * and the transfer list is untouched.
  */
 IPCBUS_EXPORT int ipcbus_port_post_message(ipcbus_port *port, GVariant *message,
                                            ipcbus_port *const *transfer, size_t n_transfer);

@@ -38,7 +38,8 @@ IPCBUS_EXPORT ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc)
  * @args: "av" (floating reference sunk), or NULL for no arguments
  * Never blocks: what the renderer has not read yet waits in the main, up
  * to IPCBUS_CONNECTION_QUEUE_MAX messages on its connection.
- * Return: 0; -EINVAL for a bad channel or value; -ENOTCONN if gone;
+ * Return: 0; -EINVAL for a NULL @wc or @channel, a bad channel or value;
+ * -ENOTCONN if gone;
  * -ENOBUFS while the connection's queue is full (the renderer, or on a bus
  * the bus daemon, is not reading): nothing is sent, try again later.
  */
@@ -50,8 +51,8 @@ IPCBUS_EXPORT int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *
  * @transfer: MessagePorts to hand over (neutered here once sent)
  * The renderer's listeners on @channel get (event, message) and the ports
  * in ipcbus_event_get_ports().
- * Return: 0; -EINVAL for a bad channel, value or transfer list (nothing is
- * sent, the ports stay usable); -ENOTCONN if gone; -ENOBUFS as
+ * Return: 0; -EINVAL for a NULL @wc or @channel, a bad channel, value or
+ * transfer list (nothing is sent, the ports stay usable); -ENOTCONN if gone; -ENOBUFS as
  * ipcbus_web_contents_send() (nothing is sent, the ports stay usable).
  */
 IPCBUS_EXPORT int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,
@@ -65,7 +66,7 @@ IPCBUS_EXPORT int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, cons
  * Sends fail with -ENOBUFS while this is IPCBUS_CONNECTION_QUEUE_MAX; it
  * falls as the peer (or the bus daemon) reads. 0 once the renderer is gone:
  * what waited for it was freed.
- * Return: 0; -EINVAL for NULL.
+ * Return: 0; -EINVAL for a NULL @wc or @ret_messages.
  */
 IPCBUS_EXPORT int ipcbus_web_contents_get_queued(ipcbus_web_contents *wc, uint64_t *ret_messages);
 
@@ -77,7 +78,8 @@ IPCBUS_EXPORT int ipcbus_web_contents_get_queued(ipcbus_web_contents *wc, uint64
  * @timeout_usec: how long to wait; 0 for the default (25 s)
  * @callback: gets the result or the error (timeouts are
  *   org.freedesktop.DBus.Error.NoReply)
- * Return: 0; -EINVAL; -ENOTCONN if the renderer is gone; -ENOBUFS as
+ * Return: 0; -EINVAL for a NULL @wc, @channel or @callback, a bad channel or
+ * value; -ENOTCONN if the renderer is gone; -ENOBUFS as
  * ipcbus_web_contents_send().
  */
 IPCBUS_EXPORT int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, const char *channel,
@@ -95,7 +97,8 @@ IPCBUS_EXPORT int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slo
  * once per peer, on first use, and cached: a peer's identity does not
  * change while its connection lasts.
  * Return: 0; -ESRCH if the peer is gone before it could be asked;
- * -ENODATA if neither the kernel nor the bus can tell; -EINVAL.
+ * -ENODATA if neither the kernel nor the bus can tell; -EINVAL for a NULL
+ * @wc or output.
  */
 IPCBUS_EXPORT int ipcbus_web_contents_get_pid(ipcbus_web_contents *wc, pid_t *ret_pid);
 IPCBUS_EXPORT int ipcbus_web_contents_get_uid(ipcbus_web_contents *wc, uid_t *ret_uid);
