@@ -27,7 +27,8 @@ struct ipcbus_renderer {
         sd_bus_slot *owner_watch;  /* NameOwnerChanged for main_name */
         sd_bus_slot *channel_match;/* the main's broadcasts */
 
-        GQueue pending;            /* of pending_op: sent once the main appears */
+        GQueue pending;            /* of pending_op: sent once the main appears; at most IPCBUS_CONNECTION_QUEUE_MAX */
+        bool pending_overflow_logged; /* an op was refused for a full pending queue; cleared below half */
         sd_event_source *pending_timer;
 
         attach_state attach;

@@ -60,7 +60,8 @@ static int renderer_transmit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slo
                 if (k < 0)
                         r->attach_call = ipcbus_slot_unref(r->attach_call);
         } else
-                k = sd_bus_send(r->conn->bus, msg, NULL);
+                /* Capped as the main's sends are (IPCBUS_CONNECTION_QUEUE_MAX). */
+                k = connection_send(r->conn, msg, NULL);
         return k < 0 ? k : 0;
 }
 
@@ -165,7 +166,27 @@ static int renderer_arm_pending_timer(ipcbus_renderer *r) {
         return sd_event_source_set_enabled(r->pending_timer, SD_EVENT_ONESHOT);
 }
 
-/* Send now if the main is known and nothing waits before us; else queue. */
+/* Room for one more operation waiting for the main: at most
+ * IPCBUS_CONNECTION_QUEUE_MAX, as on the connection itself, so that a
+ * renderer whose main never comes does not grow without bound. Logged once
+ * per stall, again once the queue went below half. */
+static bool renderer_pending_has_room(ipcbus_renderer *r) {
+        if (r->pending.length < IPCBUS_CONNECTION_QUEUE_MAX) {
+                if (r->pending.length < IPCBUS_CONNECTION_QUEUE_MAX / 2)
+                        r->pending_overflow_logged = false;
+                return true;
+        }
+        if (!r->pending_overflow_logged)
+                log_emit(&r->ep.log, LOG_WARNING,
+                         "The main '%s' is not there: %u operations wait for it, refusing more (ENOBUFS) "
+                         "until it appears",
+                         r->main_name, r->pending.length);
+        r->pending_overflow_logged = true;
+        return false;
+}
+
+/* Send now if the main is known and nothing waits before us; else queue.
+ * Return: 0; -ENOTCONN; -ENOBUFS past either cap; sd-bus errors. */
 static int renderer_submit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot *call, bool attach,
                            uint64_t timeout_usec) {
         pending_op *op;
@@ -175,6 +196,8 @@ static int renderer_submit(ipcbus_renderer *r, sd_bus_message *msg, ipcbus_slot 
                 return -ENOTCONN;
         if (r->has_main && !r->pending.head)
                 return renderer_transmit(r, msg, call, attach, timeout_usec);
+        if (!renderer_pending_has_room(r))
+                return -ENOBUFS;
 
         op = g_new0(pending_op, 1);
         op->link.data = op;
@@ -374,11 +397,16 @@ int ipcbus_renderer_detach(ipcbus_renderer *r) {
         k = sd_bus_message_set_expect_reply(call, 0);
         if (k < 0)
                 return k;
+        /* Refused (-ENOBUFS, -ENOTCONN): still attached, as before. A
+         * queued Attach is skipped at flush once the state says none. */
+        k = renderer_submit(r, call, NULL, false, r->timeout_usec);
+        if (k < 0)
+                return k;
         /* An Attach still under way must not make us attached again. */
         r->attach_call = ipcbus_slot_unref(r->attach_call);
         r->attach = ATTACH_NONE;
         r->id = 0;
-        return renderer_submit(r, call, NULL, false, r->timeout_usec);
+        return 0;
 }
 
 static void renderer_log_refused(ipcbus_renderer *r, const char *what, const char *channel, int k,

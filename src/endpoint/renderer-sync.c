@@ -139,7 +139,8 @@ int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char 
         if (sd_bus_get_current_message(c->bus))
                 return renderer_call_in_callback(r, call, callee, timeout_usec, ret_error, ret_reply);
 
-        k = sd_bus_send(c->bus, call, &w.cookie);
+        /* Capped as everything else the renderer sends (connection_send). */
+        k = connection_send(c, call, &w.cookie);
         if (k < 0)
                 return k;
         r->sync_wait = &w;

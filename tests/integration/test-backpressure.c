@@ -10,6 +10,15 @@
  * and a bus. The main prints its VmRSS (kB) at start, at the peak and
  * after; the test prints them too and bounds the growth.
  *
+ * The other way round: the main stops (SIGSTOP) while a renderer, in the
+ * test process, sends it 100,000 messages. The renderer refuses what is
+ * past IPCBUS_CONNECTION_QUEUE_MAX with -ENOBUFS (direct; on a bus the
+ * daemon reads on and buffers for the stopped main), its VmRSS stays
+ * bounded, and after SIGCONT the main gets what was taken, in order. A
+ * renderer whose main has not appeared yet queues at most
+ * IPCBUS_CONNECTION_QUEUE_MAX operations, and they all reach the main once
+ * it appears.
+ *
  * Nothing sleeps: the test waits for lines from the children and for the
  * stalled child to be stopped (waitid WSTOPPED).
  */
@@ -107,6 +116,36 @@ static ipcbus_web_contents *find_stalled(void) {
         return ipcbus_main_find_web_contents(the_main, "stalled", &wc) >= 0 ? wc : NULL;
 }
 
+/* The uint32 in the first of @args. */
+static uint32_t arg_u32(GVariant *args) {
+        g_autoptr(GVariant) v = g_variant_get_child_value(args, 0);
+        g_autoptr(GVariant) inner = g_variant_get_variant(v);
+
+        return g_variant_get_uint32(inner);
+}
+
+/* Counts a numbered message; the numbers must come 0, 1, 2, ... */
+static void count_in_order(GVariant *args, uint32_t *n, bool *in_order) {
+        if (arg_u32(args) != *n)
+                *in_order = false;
+        (*n)++;
+}
+
+/* What a flooding renderer sent the main, as the main got it. */
+static uint32_t main_got;
+static bool main_ordered = true;
+
+static int on_rbp(ipcbus_event *e, GVariant *args, void *userdata) {
+        count_in_order(args, &main_got, &main_ordered);
+        return 0;
+}
+
+/* SendSync after the flood: it arrives after everything sent before it. */
+static int on_rbp_end(ipcbus_event *e, GVariant *args, void *userdata) {
+        say("main end got=%" PRIu32 " expected=%" PRIu32 " ordered=%d", main_got, arg_u32(args), main_ordered);
+        return ipcbus_event_set_return_value(e, g_variant_new_uint32(main_got));
+}
+
 static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, args ? g_variant_ref(args) : NULL);
 }
@@ -202,6 +241,8 @@ static int main_child(void *userdata) {
             ipcbus_main_on(the_main, NULL, "flood", on_flood, NULL) < 0 ||
             ipcbus_main_on(the_main, NULL, "finish", on_finish, NULL) < 0 ||
             ipcbus_main_on(the_main, NULL, "rss", on_rss, NULL) < 0 ||
+            ipcbus_main_on(the_main, NULL, "rbp", on_rbp, NULL) < 0 ||
+            ipcbus_main_on(the_main, NULL, "rbp-end", on_rbp_end, NULL) < 0 ||
             ipcbus_main_on_attached(the_main, NULL, on_attached, NULL) < 0 ||
             ipcbus_main_on_detached(the_main, NULL, on_detached, NULL) < 0)
                 return 1;
@@ -209,7 +250,7 @@ static int main_child(void *userdata) {
                 r = ipcbus_main_open_address(the_main, c->address);
         else {
                 r = ipcbus_main_add_direct(the_main, c->stalled_fd, NULL);
-                if (r >= 0)
+                if (r >= 0 && c->healthy_fd >= 0)
                         r = ipcbus_main_add_direct(the_main, c->healthy_fd, NULL);
         }
         if (r < 0)
@@ -233,20 +274,12 @@ static uint32_t got;
 static bool ordered = true;
 
 static int on_bp(ipcbus_event *e, GVariant *args, void *userdata) {
-        g_autoptr(GVariant) v = g_variant_get_child_value(args, 0);
-        g_autoptr(GVariant) inner = g_variant_get_variant(v);
-
-        if (g_variant_get_uint32(inner) != got)
-                ordered = false;
-        got++;
+        count_in_order(args, &got, &ordered);
         return 0;
 }
 
 static int on_bp_end(ipcbus_event *e, GVariant *args, void *userdata) {
-        g_autoptr(GVariant) v = g_variant_get_child_value(args, 0);
-        g_autoptr(GVariant) inner = g_variant_get_variant(v);
-
-        say("end got=%" PRIu32 " expected=%" PRIu32 " ordered=%d", got, g_variant_get_uint32(inner), ordered);
+        say("end got=%" PRIu32 " expected=%" PRIu32 " ordered=%d", got, arg_u32(args), ordered);
         return 0;
 }
 
@@ -420,6 +453,192 @@ static void run_killed(bool direct) {
         stop(&f);
 }
 
+/* ---- the renderer's side: the main stops reading ------------------------------ */
+
+typedef struct flood_log {
+        unsigned not_reading; /* connection_send's warning */
+        unsigned not_there;   /* the pending queue's */
+} flood_log;
+
+static void flood_log_fn(int priority, const char *message, void *userdata) {
+        flood_log *l = userdata;
+
+        if (strstr(message, "is not reading"))
+                l->not_reading++;
+        else if (strstr(message, "is not there"))
+                l->not_there++;
+}
+
+typedef struct flood_count {
+        unsigned accepted, refused, other;
+} flood_count;
+
+/* FLOOD numbered sends from @r, numbered by how many were taken before. */
+static void renderer_flood(ipcbus_renderer *r, flood_count *n) {
+        for (unsigned i = 0; i < FLOOD; i++) {
+                int k = ipcbus_renderer_send(r, "rbp", ipcbus_args(g_variant_new_uint32(n->accepted), NULL));
+
+                if (k == 0)
+                        n->accepted++;
+                else if (k == -ENOBUFS)
+                        n->refused++;
+                else
+                        n->other++;
+        }
+}
+
+static int nop_result(GVariant *result, const sd_bus_error *error, void *userdata) {
+        return 0;
+}
+
+/* Past a cap everything the renderer sends is refused, each kind alike. */
+static void assert_refuses_all(ipcbus_renderer *r) {
+        assert_int_equal(ipcbus_renderer_send(r, "rbp", NULL), -ENOBUFS);
+        assert_int_equal(ipcbus_renderer_post_message(r, "rbp", g_variant_new_uint32(0), NULL, 0), -ENOBUFS);
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "echo", NULL, 0, nop_result, NULL), -ENOBUFS);
+}
+
+/* "rbp-end" by SendSync, retried from the loop while the queue is full;
+ * its answer is what the main got. */
+static uint32_t renderer_end(ipcbus_renderer *r, sd_event *event, uint32_t n_sent) {
+        g_autoptr(GVariant) v = NULL;
+        int k;
+
+        while ((k = ipcbus_renderer_send_sync(r, "rbp-end", ipcbus_args(g_variant_new_uint32(n_sent), NULL),
+                                              NULL, &v)) == -ENOBUFS)
+                assert_true(sd_event_run(event, 10 * TEST_USEC_PER_MSEC) >= 0);
+        assert_int_equal(k, 0);
+        return g_variant_get_uint32(v);
+}
+
+static void renderer_new_for(fixture *f, ipcbus_renderer **ret, flood_log *log) {
+        assert_int_equal(ipcbus_renderer_new(ret, MAIN_NAME), 0);
+        assert_int_equal(ipcbus_renderer_set_log_function(*ret, flood_log_fn, log), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(*ret, f->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_set_timeout(*ret, WAIT_USEC), 0);
+}
+
+static void run_main_stalled(bool direct) {
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        fixture f = { .direct = direct };
+        int fds[2] = { -1, -1 };
+        flood_log log = {};
+        flood_count n = {};
+        long start_kb, peak_kb, after_kb, trimmed_kb;
+        siginfo_t si = {};
+
+        assert_int_equal(sd_event_new(&f.event), 0);
+        if (direct) {
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+                f.mc = (main_config){ .stalled_fd = fds[0], .healthy_fd = -1, .close_fds = { fds[1], -1 } };
+        } else {
+                assert_int_equal(test_bus_start(&f.bus, TEST_BUS_DBUS_DAEMON), 0);
+                f.mc = (main_config){ .address = test_bus_get_address(f.bus), .stalled_fd = -1, .healthy_fd = -1,
+                                      .close_fds = { -1, -1 } };
+        }
+        assert_int_equal(test_process_spawn(&f.main, main_child, &f.mc), 0);
+        assert_int_equal(test_process_wait_line(f.main, "ready", WAIT_USEC), 0);
+        if (direct)
+                (void)close(fds[0]);
+
+        renderer_new_for(&f, &r, &log);
+        if (direct)
+                assert_int_equal(ipcbus_renderer_open_direct(r, fds[1]), 0);
+        else
+                assert_int_equal(ipcbus_renderer_open_address(r, f.mc.address), 0);
+        assert_int_equal(ipcbus_renderer_attach_sync(r, "flooder", NULL, NULL), 0);
+
+        assert_int_equal(test_process_kill(f.main, SIGSTOP), 0);
+        assert_int_equal(waitid(P_PID, (id_t)test_process_get_pid(f.main), &si, WSTOPPED | WNOWAIT), 0);
+        assert_int_equal(si.si_code, CLD_STOPPED);
+
+        start_kb = rss_trimmed_kb();
+        renderer_flood(r, &n);
+        peak_kb = rss_kb();
+        assert_int_equal(n.other, 0);
+        assert_int_equal(n.accepted + n.refused, FLOOD);
+        if (direct)
+                /* The socket took some, the queue IPCBUS_CONNECTION_QUEUE_MAX, the rest is refused. */
+                assert_true(n.refused > 0);
+        if (n.refused > 0) {
+                assert_refuses_all(r);
+                assert_int_equal(log.not_reading, 1);
+        }
+        if (RSS_CHECKED)
+                assert_true(peak_kb - start_kb < (long)RSS_GROWTH_MAX_KB);
+
+        assert_int_equal(test_process_kill(f.main, SIGCONT), 0);
+        assert_int_equal(renderer_end(r, f.event, n.accepted), n.accepted);
+        assert_int_equal(test_process_wait_line(f.main, "main end ", WAIT_USEC), 0);
+        assert_int_equal(line_long(f.main, "got="), n.accepted);
+        assert_int_equal(line_long(f.main, "expected="), n.accepted);
+        assert_int_equal(line_long(f.main, "ordered="), 1);
+        after_kb = rss_kb();
+        trimmed_kb = rss_trimmed_kb();
+        fprintf(stderr,
+                "back-pressure %s, main stopped: renderer accepted %u of %u; renderer VmRSS start %ld kB, "
+                "peak %ld kB, after %ld kB, after malloc_trim %ld kB\n",
+                direct ? "direct" : "bus", n.accepted, FLOOD, start_kb, peak_kb, after_kb, trimmed_kb);
+        if (RSS_CHECKED)
+                assert_true(trimmed_kb - start_kb < 4096);
+
+        r = ipcbus_renderer_unref(r);
+        stop(&f);
+}
+
+/* No main yet: the renderer queues IPCBUS_CONNECTION_QUEUE_MAX operations
+ * and refuses the rest; once the main appears it gets them all, in order. */
+static void test_backpressure_renderer_pending(void **state) {
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        fixture f = {};
+        flood_log log = {};
+        flood_count n = {};
+        long start_kb, peak_kb;
+
+        assert_int_equal(sd_event_new(&f.event), 0);
+        assert_int_equal(test_bus_start(&f.bus, TEST_BUS_DBUS_DAEMON), 0);
+        f.mc = (main_config){ .address = test_bus_get_address(f.bus), .stalled_fd = -1, .healthy_fd = -1,
+                              .close_fds = { -1, -1 } };
+        renderer_new_for(&f, &r, &log);
+        assert_int_equal(ipcbus_renderer_open_address(r, f.mc.address), 0);
+        assert_false(ipcbus_renderer_has_main(r));
+
+        start_kb = rss_trimmed_kb();
+        renderer_flood(r, &n);
+        peak_kb = rss_kb();
+        assert_int_equal(n.other, 0);
+        assert_int_equal(n.accepted, IPCBUS_CONNECTION_QUEUE_MAX);
+        assert_int_equal(n.refused, FLOOD - IPCBUS_CONNECTION_QUEUE_MAX);
+        assert_refuses_all(r);
+        /* Attach waits in the same queue. */
+        assert_int_equal(ipcbus_renderer_attach(r, "late"), -ENOBUFS);
+        assert_int_equal(log.not_there, 1);
+        if (RSS_CHECKED)
+                assert_true(peak_kb - start_kb < (long)RSS_GROWTH_MAX_KB);
+
+        assert_int_equal(test_process_spawn(&f.main, main_child, &f.mc), 0);
+        assert_int_equal(renderer_end(r, f.event, n.accepted), n.accepted);
+        assert_int_equal(test_process_wait_line(f.main, "main end ", WAIT_USEC), 0);
+        assert_int_equal(line_long(f.main, "got="), IPCBUS_CONNECTION_QUEUE_MAX);
+        assert_int_equal(line_long(f.main, "ordered="), 1);
+        fprintf(stderr,
+                "back-pressure, no main yet: renderer queued %u of %u; renderer VmRSS start %ld kB, peak %ld kB\n",
+                n.accepted, FLOOD, start_kb, peak_kb);
+        /* Below the cap again: taken. */
+        assert_int_equal(ipcbus_renderer_send(r, "rbp", ipcbus_args(g_variant_new_uint32(n.accepted), NULL)), 0);
+
+        r = ipcbus_renderer_unref(r);
+        stop(&f);
+}
+
+static void test_backpressure_main_stalled_direct(void **state) {
+        run_main_stalled(true);
+}
+
+static void test_backpressure_main_stalled_bus(void **state) {
+        run_main_stalled(false);
+}
+
 static void test_backpressure_direct_resume(void **state) {
         run_resume(true);
 }
@@ -442,6 +661,9 @@ int main(void) {
                 cmocka_unit_test(test_backpressure_direct_killed),
                 cmocka_unit_test(test_backpressure_bus_resume),
                 cmocka_unit_test(test_backpressure_bus_killed),
+                cmocka_unit_test(test_backpressure_main_stalled_direct),
+                cmocka_unit_test(test_backpressure_main_stalled_bus),
+                cmocka_unit_test(test_backpressure_renderer_pending),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

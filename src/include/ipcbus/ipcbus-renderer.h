@@ -82,7 +82,8 @@ IPCBUS_EXPORT bool ipcbus_renderer_has_main(ipcbus_renderer *r);
  * ipcbus_renderer_attach - become a known renderer (a webContents coming up)
  * @name: optional name the main can address this renderer by
  * Queued like a send; the id arrives asynchronously (see get_id).
- * Return: 0; -EINVAL; -EALREADY if attached or attaching.
+ * Return: 0; -EINVAL; -EALREADY if attached or attaching; -ENOBUFS past a
+ * cap, as ipcbus_renderer_send() (then not attaching).
  */
 IPCBUS_EXPORT int ipcbus_renderer_attach(ipcbus_renderer *r, const char *name);
 
@@ -95,14 +96,21 @@ IPCBUS_EXPORT int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *na
                                               uint64_t *ret_id);
 /* Return: the id the main gave (webContents.id), 0 while not attached. */
 IPCBUS_EXPORT uint64_t ipcbus_renderer_get_id(ipcbus_renderer *r);
-/* Return: 0; -ENOTCONN if not attached. Detach: a window closing. */
+/* Return: 0; -ENOTCONN if not attached; -ENOBUFS as ipcbus_renderer_send()
+ * (then still attached). Detach: a window closing. */
 IPCBUS_EXPORT int ipcbus_renderer_detach(ipcbus_renderer *r);
 
 /**
  * ipcbus_renderer_send - ipcRenderer.send(channel, ...args)
  * @args: "av" (floating reference sunk) or NULL
+ * Sends never block. What the main has not read yet waits in the renderer,
+ * at most IPCBUS_CONNECTION_QUEUE_MAX messages on the connection (sd-bus's
+ * write queue), and at most IPCBUS_CONNECTION_QUEUE_MAX operations (sends,
+ * postMessages, invokes, Attach, Detach) queued while the main has not
+ * appeared; past either cap the send fails with -ENOBUFS, nothing is
+ * queued, and the renderer's log function is told once per stall.
  * Return: 0; -EINVAL for a bad channel or a value that cannot be carried
- * (nothing is sent); -ENOTCONN.
+ * (nothing is sent); -ENOTCONN; -ENOBUFS past a cap.
  */
 IPCBUS_EXPORT int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args);
 
@@ -120,7 +128,8 @@ IPCBUS_EXPORT int ipcbus_renderer_post_message(ipcbus_renderer *r, const char *c
  * @ret_slot: optional; unreferencing it cancels (the callback is not called)
  * @timeout_usec: 0 for the renderer's timeout
  * @callback: called once from the event loop with the result or the error
- * Return: 0; -EINVAL; -ENOTCONN.
+ * Return: 0; -EINVAL; -ENOTCONN; -ENOBUFS past a cap, as
+ * ipcbus_renderer_send() (the callback is not called).
  */
 IPCBUS_EXPORT int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel,
                                          GVariant *args, uint64_t timeout_usec, ipcbus_result_fn callback,
@@ -134,7 +143,10 @@ IPCBUS_EXPORT int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_s
  * (ipcbus-common.h: -ENOENT NoHandler, -EREMOTEIO HandlerFailed, -ENODATA
  * NoReturnValue, -EACCES Denied, -EINVAL InvalidArgs, -ENOBUFS
  * LimitsExceeded; -EIO for a name of the handler's own that sd-bus does not
- * know) with @ret_error holding the name and message; -ETIMEDOUT; -ENOTCONN.
+ * know) with @ret_error holding the name and message; -ETIMEDOUT; -ENOTCONN;
+ * -ENOBUFS with @ret_error unset when the renderer's own connection queue is
+ * full (IPCBUS_CONNECTION_QUEUE_MAX, as ipcbus_renderer_send()): nothing
+ * was sent.
  */
 IPCBUS_EXPORT int ipcbus_renderer_invoke_sync(ipcbus_renderer *r, const char *channel, GVariant *args,
                                               uint64_t timeout_usec, sd_bus_error *ret_error,
