@@ -38,6 +38,7 @@ typedef struct options {
         bool event_baseline;  /* also a plain server on sd-event */
         const char *only;     /* one client's label, for profiling a server */
         test_bus_kind bus;
+        bool gate;            /* the ipcbus main with a sender check and allowlists */
 } options;
 
 enum { CLIENT_IPCBUS, CLIENT_PLAIN, CLIENT_PLAIN_EVENT, N_CLIENTS };
@@ -81,7 +82,8 @@ static void usage(FILE *f) {
                 "  --messages=N         messages per client per throughput round (20000)\n"
                 "  --no-event-baseline  skip the plain server on sd-event\n"
                 "  --only=CLIENT        run one client: ipcbus, plain or plain-event (profiling)\n"
-                "  --bus=KIND           dbus-daemon (default) or dbus-broker (root only)\n");
+                "  --bus=KIND           dbus-daemon (default) or dbus-broker (root only)\n"
+                "  --gate               the ipcbus main with a sender check (the caller's uid) and allowlists\n");
 }
 
 static int parse_unsigned(const char *s, unsigned *ret) {
@@ -105,7 +107,8 @@ static int parse_options(int argc, char **argv, options *o) {
                 OPT_MESSAGES,
                 OPT_NO_EVENT,
                 OPT_ONLY,
-                OPT_BUS
+                OPT_BUS,
+                OPT_GATE
         };
         static const struct option longopts[] = {
                 { "quick", no_argument, NULL, 'q' },
@@ -118,6 +121,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 { "no-event-baseline", no_argument, NULL, OPT_NO_EVENT },
                 { "only", required_argument, NULL, OPT_ONLY },
                 { "bus", required_argument, NULL, OPT_BUS },
+                { "gate", no_argument, NULL, OPT_GATE },
                 {},
         };
         int c, r = 0;
@@ -158,6 +162,9 @@ static int parse_options(int argc, char **argv, options *o) {
                             strcmp(optarg, "plain-event") != 0)
                                 r = -EINVAL;
                         o->only = optarg;
+                        break;
+                case OPT_GATE:
+                        o->gate = true;
                         break;
                 case OPT_BUS:
                         if (strcmp(optarg, "dbus-daemon") == 0)
@@ -433,12 +440,13 @@ static bool client_wanted(const options *o, int i) {
         return i != CLIENT_PLAIN_EVENT || o->event_baseline;
 }
 
-static int spawn_server(test_process **ret, int i, const char *address) {
+static int spawn_server(test_process **ret, int i, const char *address, bool gate) {
         /* The child gets a copy of this: it needs to live only until the fork. */
         bench_server_config config = {
                 .address = address,
                 .name = clients[i].server,
                 .use_event = i == CLIENT_PLAIN_EVENT,
+                .gate = gate,
         };
         int r;
 
@@ -528,7 +536,7 @@ int main(int argc, char **argv) {
         for (int i = 0; r >= 0 && i < N_CLIENTS; i++) {
                 active[i] = client_wanted(&o, i);
                 if (active[i])
-                        r = spawn_server(&servers[i], i, test_bus_get_address(bus));
+                        r = spawn_server(&servers[i], i, test_bus_get_address(bus), o.gate);
         }
         for (int i = 0; r >= 0 && i < N_CLIENTS; i++)
                 if (active[i]) {
@@ -545,6 +553,8 @@ int main(int argc, char **argv) {
                 if (active[i])
                         printf("%s pid %d, ", clients[i].label, (int)test_process_get_pid(servers[i]));
         printf("clients: pid %d\n", (int)getpid());
+        if (o.gate)
+                printf("ipcbus main: with a sender check (the caller's uid) and allowlists on every message\n");
         printf("payload: channel \"echo\"/\"count\" and one %zu-byte string; call (s, av) -> v holding av\n",
                strlen(PAYLOAD));
 

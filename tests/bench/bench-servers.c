@@ -146,11 +146,44 @@ static int h_count_get(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, g_variant_new_uint32(counted));
 }
 
+/* What an application's central check typically does: the sender's
+ * kernel identity (asked once per peer, cached) against its own. */
+static int check_same_uid(ipcbus_main *m, ipcbus_web_contents *sender, ipcbus_op op, const char *channel,
+                          void *userdata) {
+        const uid_t *mine = userdata;
+        uid_t uid;
+
+        return ipcbus_web_contents_get_uid(sender, &uid) >= 0 && uid == *mine ? 0 : -EPERM;
+}
+
+static int install_gate(ipcbus_main *m) {
+        _cleanup_(ipcbus_policy_unrefp) ipcbus_policy *p = NULL;
+        static const char *const channels[] = { "echo", "count", "count-get" };
+        int r;
+
+        static uid_t mine;
+
+        /* Asked once: a getuid() per message would be the check's cost, not ipcbus's. */
+        mine = getuid();
+        r = ipcbus_main_set_sender_check(m, check_same_uid, &mine);
+        if (r >= 0)
+                r = ipcbus_policy_new(&p);
+        for (size_t i = 0; r >= 0 && i < G_N_ELEMENTS(channels); i++)
+                r = ipcbus_policy_allow(p, IPCBUS_OP_CHANNELS, channels[i]);
+        if (r >= 0)
+                r = ipcbus_main_set_unattached_policy(m, p);
+        if (r >= 0)
+                r = ipcbus_main_set_renderer_policy(m, p);
+        return r;
+}
+
 int bench_ipcbus_main(void *userdata) {
         const bench_server_config *config = userdata;
         _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
 
         CHECK("ipcbus main", ipcbus_main_new(&m, config->name));
+        if (config->gate)
+                CHECK("ipcbus main", install_gate(m));
         CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "echo", h_echo, NULL));
         CHECK("ipcbus main", ipcbus_main_on(m, NULL, "count", on_count, NULL));
         CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "count-get", h_count_get, NULL));

@@ -40,6 +40,7 @@ typedef struct bench_server_config {
         const char *address; /* the bus */
         const char *name;    /* the well-known name to own; the path is derived from it */
         bool use_event;      /* plain server: sd-event instead of sd_bus_process()/sd_bus_wait() */
+        bool gate;           /* ipcbus main: a sender check reading the sender's uid, and allowlists */
 } bench_server_config;
 
 /**
