@@ -1,17 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * A started port reading its socket (docs/ports.md): whole frames, chunked
- * messages reassembled straight into their buffer, the end of the socket,
- * and the listeners with what arrived.
+ * Making a port and reading it (docs/ports.md): a port is made with the io
+ * source that runs it (port_new_internal), also of a socket that arrived
+ * (port_new_received, unpacking a handover); a started port reads whole
+ * frames, chunked messages reassembled straight into their buffer, and the
+ * end of the socket, and hands what arrived to its listeners. Built on
+ * port-state.c; port.c builds on it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "errors.h"
+#include "port-handover.h"
+#include "port-out.h"
+#include "port.h"
 #include "port-private.h"
 #include "slot.h"
 #include "util.h"
+
+/* The send buffer a port's socket asks for (the kernel caps it at
+ * net.core.wmem_max): room for several continuation frames in flight. */
+#define PORT_SNDBUF (1024 * 1024)
 
 /* Messages read per wakeup before other sources get their turn. */
 #define PORT_READ_BATCH 32U
@@ -236,4 +250,111 @@ void port_read(ipcbus_port *p) {
                 if (r == 0)
                         return;
         }
+}
+
+/* ---- making ports: the io source that runs the reading ----------------- */
+
+static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* Takes @fd, the messages of @out and the message being read of @in (both may be NULL). */
+int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *out, port_frame_assembly *in,
+                             const log_target *log, ipcbus_port **ret) {
+        ipcbus_port *p = g_new0(ipcbus_port, 1);
+        int sndbuf = PORT_SNDBUF, r;
+
+        p->magic = PORT_MAGIC;
+        p->n_ref = 1;
+        p->event = sd_event_ref(event);
+        p->priority = priority;
+        p->fd = fd;
+        p->state = PORT_OPEN;
+        g_queue_init(&p->out);
+        g_queue_init(&p->on_message);
+        g_queue_init(&p->on_close);
+        g_queue_init(&p->on_drain);
+        if (log)
+                p->log = *log;
+        if (out) {
+                p->out = *out;
+                g_queue_init(out);
+                p->out_bytes = port_out_queue_bytes(&p->out);
+                p->drain_wanted = !g_queue_is_empty(&p->out);
+        }
+        if (in) {
+                p->in = *in;
+                *in = (port_frame_assembly){};
+        }
+        /* Best effort: a larger buffer only makes medium messages faster. */
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+
+        /* A port's close error carries ipcbus's names: sd_bus_error_get_errno()
+         * must know them, however the port was made. */
+        r = errors_add_map();
+        if (r >= 0)
+                r = sd_event_add_io(event, &p->io, fd, port_events(p), port_on_io, p);
+        if (r < 0) {
+                ipcbus_port_unref(p);
+                return r;
+        }
+        (void)sd_event_source_set_description(p->io, "ipcbus-port");
+        r = sd_event_source_set_priority(p->io, priority);
+        if (r < 0) {
+                ipcbus_port_unref(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* A port of a socket that arrived (takes @fd). */
+int port_new_received(sd_event *event, int64_t priority, int fd, const log_target *log, ipcbus_port **ret,
+                      sd_bus_error *error) {
+        port_frame_assembly in = {};
+        GQueue out = G_QUEUE_INIT;
+        int sock, r;
+
+        if (fd < 0)
+                return -EBADF;
+        if (!port_frame_fd_is_port(fd)) {
+                (void)close(fd);
+                (void)sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME,
+                                       "a transferred descriptor is not an AF_UNIX SOCK_SEQPACKET socket");
+                return -ENOTSOCK;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+        if (port_handover_is(fd)) {
+                r = port_handover_unpack(fd, &sock, &in, &out, error);
+                (void)close(fd);
+                if (r < 0)
+                        return r;
+                (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
+                fd = sock;
+        }
+        return port_new_internal(event, priority, fd, &out, &in, log, ret);
+}
+
+int port_new_from_fd(sd_event *event, int64_t priority, int fd, ipcbus_port **ret) {
+        if (!event || !ret) {
+                if (fd >= 0)
+                        (void)close(fd);
+                return -EINVAL;
+        }
+        return port_new_received(event, priority, fd, NULL, ret, NULL);
+}
+
+static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ipcbus_port *p = ipcbus_port_ref(userdata);
+
+        if ((revents & EPOLLOUT) && p->state == PORT_OPEN)
+                port_flush(p);
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
+                if (p->started)
+                        port_read(p);
+                else
+                        port_peer_gone(p);
+        }
+        port_update_io(p);
+        ipcbus_port_unref(p);
+        return 0;
 }

@@ -40,261 +40,11 @@
 /* Messages up to this size are built on the stack when they can go at once. */
 #define PORT_POST_STACK_MAX 4096U
 
-/* The send buffer a port's socket asks for (the kernel caps it at
- * net.core.wmem_max): room for several continuation frames in flight. */
-#define PORT_SNDBUF (1024 * 1024)
-
 /* Where a transferred port's socket is, between the checks and the send. */
 typedef struct port_handoff {
         int fd;        /* what travels */
         bool handover; /* @fd is a handover socket made here; otherwise the port's own */
 } port_handoff;
-
-static void safe_close(int *fd) {
-        if (*fd >= 0)
-                (void)close(*fd);
-        *fd = -EBADF;
-}
-
-/* ---- state -------------------------------------------------------------- */
-
-static uint32_t port_events(ipcbus_port *p) {
-        uint32_t events = EPOLLRDHUP;
-
-        if (p->started)
-                events |= EPOLLIN;
-        if (p->state == PORT_OPEN && !g_queue_is_empty(&p->out))
-                events |= EPOLLOUT;
-        return events;
-}
-
-static void port_update_io(ipcbus_port *p) {
-        if (!p->io)
-                return;
-        if (p->state == PORT_PEER_GONE && !p->started) {
-                /* Hangup is level-triggered: stop listening until start(). */
-                (void)sd_event_source_set_enabled(p->io, SD_EVENT_OFF);
-                return;
-        }
-        (void)sd_event_source_set_io_events(p->io, port_events(p));
-        (void)sd_event_source_set_enabled(p->io, SD_EVENT_ON);
-}
-
-/* Stops watching the socket (before anyone else can own it) and closes it. */
-static void port_drop_socket(ipcbus_port *p) {
-        p->io = sd_event_source_disable_unref(p->io);
-        safe_close(&p->fd);
-        port_frame_assembly_clear(&p->in);
-        g_free(p->rbuf);
-        p->rbuf = NULL;
-}
-
-static void port_out_clear(ipcbus_port *p) {
-        port_out_queue_clear(&p->out);
-        p->out_bytes = 0;
-}
-
-/* The socket goes, after the queued frames if the other end is there to read them. */
-static void port_close_socket(ipcbus_port *p) {
-        if (p->state == PORT_OPEN && !g_queue_is_empty(&p->out) && port_out_flush(p->fd, &p->out, NULL) == 0 &&
-            !g_queue_is_empty(&p->out)) {
-                p->io = sd_event_source_disable_unref(p->io);
-                port_linger_start(p->event, p->priority, &p->log, p->fd, &p->out);
-                p->fd = -EBADF;
-        }
-        port_out_clear(p);
-        port_drop_socket(p);
-}
-
-static void port_unlink_sibling(ipcbus_port *p) {
-        if (!p->sibling)
-                return;
-        p->sibling->sibling = NULL;
-        p->sibling = NULL;
-}
-
-static void port_end_registrations(ipcbus_port *p) {
-        slot_list_clear(&p->on_message);
-        slot_list_clear(&p->on_close);
-        slot_list_clear(&p->on_drain);
-}
-
-/* Runs the ipcbus_port_close_fn-shaped callbacks of @list (close, drain). */
-static void port_fire(ipcbus_port *p, GQueue *list) {
-        unsigned n = list->length, i = 0;
-        ipcbus_slot **snap;
-
-        /* Callbacks may remove themselves or others: walk a snapshot. */
-        snap = g_newa(ipcbus_slot *, n + 1);
-        for (GList *l = list->head; l; l = l->next)
-                snap[i++] = slot_pin(l->data);
-        for (i = 0; i < n; i++) {
-                if (snap[i]->connected) {
-                        slot_run_begin(snap[i]);
-                        ((ipcbus_port_close_fn)snap[i]->lifecycle.fn)(p, snap[i]->userdata);
-                        slot_run_end(snap[i]);
-                }
-                slot_unpin(snap[i]);
-        }
-}
-
-static void port_fire_close(ipcbus_port *p) {
-        if (p->close_fired)
-                return;
-        p->close_fired = true;
-        port_fire(p, &p->on_close);
-}
-
-/* The end of a port's socket: @state is CLOSED, TRANSFERRED or (read to the end) PEER_GONE. */
-void port_finish(ipcbus_port *p, port_state state, bool fire) {
-        ipcbus_port_ref(p);
-        port_out_clear(p);
-        port_drop_socket(p);
-        p->state = state;
-        if (fire)
-                port_fire_close(p);
-        port_end_registrations(p);
-        ipcbus_port_unref(p);
-}
-
-/* The port closes itself: something the other end sent, or the system, failed it. */
-void port_fail(ipcbus_port *p, const sd_bus_error *error) {
-        if (p->state == PORT_CLOSED || p->state == PORT_TRANSFERRED)
-                return;
-        sd_bus_error_free(&p->close_error);
-        (void)sd_bus_error_copy(&p->close_error, error);
-        log_emit(&p->log, LOG_ERR, "MessagePort closed: %s", strnull(error->message));
-        port_finish(p, PORT_CLOSED, true);
-}
-
-void port_fail_errno(ipcbus_port *p, int r, const char *what) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-
-        (void)sd_bus_error_set_errnof(&error, r, "%s: %s", what, g_strerror(-r));
-        port_fail(p, &error);
-}
-
-void port_peer_gone(ipcbus_port *p) {
-        if (p->state != PORT_OPEN)
-                return;
-        if (!g_queue_is_empty(&p->out)) {
-                log_emit(&p->log, LOG_DEBUG, "Dropping %u messages: the other end of the port is gone",
-                         p->out.length);
-                port_out_clear(p);
-        }
-        p->state = PORT_PEER_GONE;
-        /* A started port reads on to the end and fires close there, after
-         * the messages the other end sent before it went. */
-        if (!p->started)
-                port_fire_close(p);
-        port_update_io(p);
-}
-
-static void port_flush(ipcbus_port *p) {
-        int r = port_out_flush(p->fd, &p->out, &p->out_bytes);
-
-        if (r == -EPIPE)
-                port_peer_gone(p);
-        else if (r < 0)
-                port_fail_errno(p, r, "Could not send a queued message");
-        else if (g_queue_is_empty(&p->out) && p->drain_wanted) {
-                /* Like a Node stream's 'drain': posting may go on. */
-                p->drain_wanted = false;
-                p->overflow_logged = false;
-                port_fire(p, &p->on_drain);
-        }
-}
-
-/* ---- creating ----------------------------------------------------------- */
-
-static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-
-/* Takes @fd, the messages of @out and the message being read of @in (both may be NULL). */
-static int port_new_internal(sd_event *event, int64_t priority, int fd, GQueue *out, port_frame_assembly *in,
-                             const log_target *log, ipcbus_port **ret) {
-        ipcbus_port *p = g_new0(ipcbus_port, 1);
-        int sndbuf = PORT_SNDBUF, r;
-
-        p->magic = PORT_MAGIC;
-        p->n_ref = 1;
-        p->event = sd_event_ref(event);
-        p->priority = priority;
-        p->fd = fd;
-        p->state = PORT_OPEN;
-        g_queue_init(&p->out);
-        g_queue_init(&p->on_message);
-        g_queue_init(&p->on_close);
-        g_queue_init(&p->on_drain);
-        if (log)
-                p->log = *log;
-        if (out) {
-                p->out = *out;
-                g_queue_init(out);
-                p->out_bytes = port_out_queue_bytes(&p->out);
-                p->drain_wanted = !g_queue_is_empty(&p->out);
-        }
-        if (in) {
-                p->in = *in;
-                *in = (port_frame_assembly){};
-        }
-        /* Best effort: a larger buffer only makes medium messages faster. */
-        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-
-        /* A port's close error carries ipcbus's names: sd_bus_error_get_errno()
-         * must know them, however the port was made. */
-        r = errors_add_map();
-        if (r >= 0)
-                r = sd_event_add_io(event, &p->io, fd, port_events(p), port_on_io, p);
-        if (r < 0) {
-                ipcbus_port_unref(p);
-                return r;
-        }
-        (void)sd_event_source_set_description(p->io, "ipcbus-port");
-        r = sd_event_source_set_priority(p->io, priority);
-        if (r < 0) {
-                ipcbus_port_unref(p);
-                return r;
-        }
-        *ret = p;
-        return 0;
-}
-
-/* A port of a socket that arrived (takes @fd). */
-int port_new_received(sd_event *event, int64_t priority, int fd, const log_target *log, ipcbus_port **ret,
-                      sd_bus_error *error) {
-        port_frame_assembly in = {};
-        GQueue out = G_QUEUE_INIT;
-        int sock, r;
-
-        if (fd < 0)
-                return -EBADF;
-        if (!port_frame_fd_is_port(fd)) {
-                (void)close(fd);
-                (void)sd_bus_error_set(error, IPCBUS_ERROR_BAD_FRAME,
-                                       "a transferred descriptor is not an AF_UNIX SOCK_SEQPACKET socket");
-                return -ENOTSOCK;
-        }
-        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-
-        if (port_handover_is(fd)) {
-                r = port_handover_unpack(fd, &sock, &in, &out, error);
-                (void)close(fd);
-                if (r < 0)
-                        return r;
-                (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
-                fd = sock;
-        }
-        return port_new_internal(event, priority, fd, &out, &in, log, ret);
-}
-
-int port_new_from_fd(sd_event *event, int64_t priority, int fd, ipcbus_port **ret) {
-        if (!event || !ret) {
-                if (fd >= 0)
-                        (void)close(fd);
-                return -EINVAL;
-        }
-        return port_new_received(event, priority, fd, NULL, ret, NULL);
-}
 
 int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1, ipcbus_port **ret_port2) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
@@ -330,21 +80,6 @@ int ipcbus_message_channel_new(sd_event *event, ipcbus_port **ret_port1, ipcbus_
         return 0;
 }
 
-static int port_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        ipcbus_port *p = ipcbus_port_ref(userdata);
-
-        if ((revents & EPOLLOUT) && p->state == PORT_OPEN)
-                port_flush(p);
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
-                if (p->started)
-                        port_read(p);
-                else
-                        port_peer_gone(p);
-        }
-        port_update_io(p);
-        ipcbus_port_unref(p);
-        return 0;
-}
 
 /* ---- transferring ------------------------------------------------------- */
 
@@ -384,7 +119,7 @@ static void port_handoff_commit(ipcbus_port *p, const port_handoff *h) {
 
 static void port_handoff_abort(port_handoff *h) {
         if (h->handover)
-                safe_close(&h->fd);
+                port_safe_close(&h->fd);
 }
 
 int port_transfer_prepare(ipcbus_port *const *ports, size_t n, const ipcbus_port *sender, sd_bus_error *error) {
@@ -567,41 +302,6 @@ int ipcbus_port_post_message(ipcbus_port *p, GVariant *message, ipcbus_port *con
         p->drain_wanted = true;
         port_update_io(p);
         return 0;
-}
-
-ipcbus_port *ipcbus_port_ref(ipcbus_port *p) {
-        if (p)
-                p->n_ref++;
-        return p;
-}
-
-ipcbus_port *ipcbus_port_unref(ipcbus_port *p) {
-        if (!p)
-                return NULL;
-        assert(p->n_ref > 0);
-        if (--p->n_ref > 0)
-                return NULL;
-
-        /* Registrations' destroy callbacks may take and drop references. */
-        p->n_ref = 1;
-        if (p->state == PORT_OPEN || p->state == PORT_PEER_GONE)
-                port_close_socket(p);
-        port_drop_socket(p);
-        p->state = PORT_CLOSED;
-        port_unlink_sibling(p);
-        port_end_registrations(p);
-
-        port_out_clear(p);
-        sd_bus_error_free(&p->close_error);
-        sd_event_unref(p->event);
-        p->magic = 0;
-        g_free(p);
-        return NULL;
-}
-
-void ipcbus_port_unrefp(ipcbus_port **p) {
-        if (p && *p)
-                ipcbus_port_unref(*p);
 }
 
 int ipcbus_port_on_message(ipcbus_port *p, ipcbus_slot **ret_slot, ipcbus_port_message_fn fn, void *userdata) {
