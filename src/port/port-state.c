@@ -35,15 +35,22 @@ uint32_t port_events(ipcbus_port *p) {
 }
 
 void port_update_io(ipcbus_port *p) {
+        int r;
+
         if (!p->io)
                 return;
-        if (p->state == PORT_PEER_GONE && !p->started) {
+        if (p->state == PORT_PEER_GONE && !p->started)
                 /* Hangup is level-triggered: stop listening until start(). */
-                (void)sd_event_source_set_enabled(p->io, SD_EVENT_OFF);
-                return;
+                r = sd_event_source_set_enabled(p->io, SD_EVENT_OFF);
+        else {
+                r = sd_event_source_set_io_events(p->io, port_events(p));
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(p->io, SD_EVENT_ON);
         }
-        (void)sd_event_source_set_io_events(p->io, port_events(p));
-        (void)sd_event_source_set_enabled(p->io, SD_EVENT_ON);
+        /* A port that cannot watch its socket would stall without a word:
+         * it closes, saying why (callers hold a reference across this). */
+        if (r < 0)
+                port_fail_errno(p, r, "Could not watch the port's socket");
 }
 
 /* Stops watching the socket (before anyone else can own it) and closes it. */
