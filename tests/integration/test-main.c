@@ -10,6 +10,7 @@
 #include <ipcbus/ipcbus.h>
 
 #include "test-main.h"
+#include "test-process.h"
 
 /*
  * Channels:
@@ -57,16 +58,6 @@ static GArray *order_seen;
 static uint32_t counted;
 static GList *kept_ports;
 
-static void say(const char *format, ...) G_GNUC_PRINTF(1, 2);
-static void say(const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        vprintf(format, ap);
-        va_end(ap);
-        putchar('\n');
-        fflush(stdout);
-}
 
 static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, args);
@@ -170,7 +161,7 @@ static int h_remove_me(ipcbus_invocation *inv, GVariant *args, void *userdata) {
 }
 
 static int on_remove_handler(ipcbus_event *e, GVariant *args, void *userdata) {
-        say("removed %d", ipcbus_main_remove_handler(the_main, "remove-me"));
+        test_say("removed %d", ipcbus_main_remove_handler(the_main, "remove-me"));
         return 0;
 }
 
@@ -300,7 +291,7 @@ static int on_port_echo_message(ipcbus_port *port, GVariant *data, ipcbus_port *
 }
 
 static void on_port_echo_close(ipcbus_port *port, void *userdata) {
-        say("port-closed");
+        test_say("port-closed");
         ipcbus_port_unref(port);
 }
 
@@ -347,7 +338,7 @@ static int on_port_back(ipcbus_event *e, GVariant *args, void *userdata) {
         size_t n = 0;
         ipcbus_port **ports = ipcbus_event_get_ports(e, &n);
 
-        say("got-port %zu", n);
+        test_say("got-port %zu", n);
         if (n < 1)
                 return -EINVAL;
         return ipcbus_port_post_message(ports[0], g_variant_new_string("hello from main"), NULL, 0);
@@ -369,7 +360,7 @@ static void port_free(void *port) {
 static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
         const char *name = ipcbus_web_contents_get_name(wc);
 
-        say("attached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
+        test_say("attached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
         /* A direct renderer gets a port at once, before it said anything:
          * the fds must not ride along with the handshake's answer. */
         if (!ipcbus_web_contents_get_bus_name(wc)) {
@@ -389,21 +380,14 @@ static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata)
 static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
         const char *name = ipcbus_web_contents_get_name(wc);
 
-        say("detached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
+        test_say("detached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         return ipcbus_main_exit(the_main, 0);
 }
 
-#define CHECK(expr)                                                                       \
-        do {                                                                              \
-                int _r = (expr);                                                          \
-                if (_r < 0) {                                                             \
-                        fprintf(stderr, "test main: %s: %s\n", #expr, g_strerror(-_r));   \
-                        return 1;                                                         \
-                }                                                                         \
-        } while (0)
+#define CHECK(expr) TEST_CHILD_CHECK("test main", expr)
 
 int test_main_child(void *userdata) {
         const test_main_config *config = userdata;
@@ -458,7 +442,7 @@ int test_main_child(void *userdata) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         CHECK(sd_event_add_signal(ipcbus_main_get_event(the_main), NULL, SIGTERM, on_sigterm, NULL));
 
-        say("ready");
+        test_say("ready");
         r = ipcbus_main_run(the_main);
         the_main = ipcbus_main_unref(the_main);
         g_list_free_full(kept_ports, port_free);

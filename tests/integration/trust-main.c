@@ -19,22 +19,12 @@ static GQueue held = G_QUEUE_INIT;
 static uint32_t counted;
 static ipcbus_policy *guest_policy;
 
-static void say(const char *format, ...) G_GNUC_PRINTF(1, 2);
-static void say(const char *format, ...) {
-        va_list ap;
-
-        va_start(ap, format);
-        vprintf(format, ap);
-        va_end(ap);
-        putchar('\n');
-        fflush(stdout);
-}
 
 static GPtrArray *logged;
 
 static void on_log(int priority, const char *message, void *userdata) {
         g_ptr_array_add(logged, g_strdup(message));
-        say("log: %s", message);
+        test_say("log: %s", message);
 }
 
 /* (text): how many log lines so far contain text. */
@@ -189,25 +179,18 @@ static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata)
          * widening never happens through a name. */
         if (name && strcmp(name, "guest") == 0)
                 (void)ipcbus_web_contents_set_policy(wc, guest_policy);
-        say("attached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
+        test_say("attached %" PRIu64 " %s", ipcbus_web_contents_get_id(wc), name ? name : "-");
 }
 
 static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
-        say("detached %" PRIu64, ipcbus_web_contents_get_id(wc));
+        test_say("detached %" PRIu64, ipcbus_web_contents_get_id(wc));
 }
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         return ipcbus_main_exit(the_main, 0);
 }
 
-#define CHECK(expr)                                                                       \
-        do {                                                                              \
-                int _r = (expr);                                                          \
-                if (_r < 0) {                                                             \
-                        fprintf(stderr, "trust main: %s: %s\n", #expr, g_strerror(-_r));  \
-                        return 1;                                                         \
-                }                                                                         \
-        } while (0)
+#define CHECK(expr) TEST_CHILD_CHECK("trust main", expr)
 
 static const char *const renderer_channels[] = {
         "echo", "whoami", "held", "release", "counters", "count", "count-get", "call-renderer",
@@ -284,7 +267,7 @@ int trust_main_child(void *userdata) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         CHECK(sd_event_add_signal(ipcbus_main_get_event(the_main), NULL, SIGTERM, on_sigterm, NULL));
 
-        say("ready");
+        test_say("ready");
         r = ipcbus_main_run(the_main);
         on_release(NULL, NULL, NULL);
         the_main = ipcbus_main_unref(the_main);
@@ -329,7 +312,7 @@ static int forge(sd_bus_message *call, const char *what) {
                                NULL, NULL, NULL);
         if (r < 0)
                 return r;
-        say("forged %s %s", sd_bus_message_get_member(call), what);
+        test_say("forged %s %s", sd_bus_message_get_member(call), what);
         (void)!write(to_renderer ? fcfg->test_fd : fcfg->main_fd, "x", 1);
         return 0;
 }
@@ -399,7 +382,7 @@ int forger_child(void *userdata) {
                 fprintf(stderr, "forger: %s\n", g_strerror(-r));
                 return 1;
         }
-        say("forger ready");
+        test_say("forger ready");
         for (;;) {
                 r = sd_bus_process(bus, NULL);
                 if (r < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -277,4 +278,14 @@ test_process *test_process_free(test_process *p) {
 
 void test_process_freep(test_process **p) {
         test_process_free(*p);
+}
+
+void test_say(const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vprintf(format, ap);
+        va_end(ap);
+        putchar('\n');
+        fflush(stdout);
 }

@@ -15,6 +15,8 @@
  */
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 #ifndef _cleanup_
@@ -98,6 +100,21 @@ int test_process_kill(test_process *p, int sig);
  * Return: 0; -errno from waitpid().
  */
 int test_process_wait_exit(test_process *p, int *ret_status);
+
+/* A line on stdout, flushed at once: what a child prints for the test to
+ * wait on (test_process_wait_line()). */
+void test_say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* In a child's setup: on a negative errno, say what failed on stderr and
+ * end the child with status 1. */
+#define TEST_CHILD_CHECK(who, expr)                                                         \
+        do {                                                                               \
+                int _r = (expr);                                                           \
+                if (_r < 0) {                                                              \
+                        fprintf(stderr, "%s: %s: %s\n", (who), #expr, strerror(-_r));      \
+                        return 1;                                                          \
+                }                                                                          \
+        } while (0)
 
 /**
  * test_process_free - kill (SIGKILL) and reap the child if still running, free @p
