@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "connection.h"
+#include "heap.h"
 #include "endpoint.h"
 #include "log.h"
 #include "util.h"
@@ -119,6 +120,29 @@ uint64_t connection_queued(connection *c) {
         return n + c->held.length;
 }
 
+void connection_check_drained(connection *c) {
+        if (!c->stalled || connection_queued(c) > 0)
+                return;
+        c->stalled = false;
+        c->drain_watch = sd_event_source_disable_unref(c->drain_watch);
+        heap_release_after_stall();
+}
+
+static int connection_on_drain_watch(sd_event_source *s, void *userdata) {
+        connection_check_drained(userdata);
+        return 0;
+}
+
+/* Without a watch the memory is given back when a blocking call ends or
+ * the connection goes. */
+static void connection_watch_drain(connection *c) {
+        c->stalled = true;
+        if (c->drain_watch || !c->event)
+                return;
+        if (sd_event_add_post(c->event, &c->drain_watch, connection_on_drain_watch, c) < 0)
+                c->drain_watch = NULL;
+}
+
 static bool connection_has_room(connection *c) {
         uint64_t n = connection_queued(c);
 
@@ -134,6 +158,7 @@ static bool connection_has_room(connection *c) {
                          " messages queued, refusing more (ENOBUFS) until it reads",
                          c->direct ? "direct" : "bus", n);
         c->overflow_logged = true;
+        connection_watch_drain(c);
         return false;
 }
 
@@ -204,6 +229,7 @@ void connection_close(connection *c) {
         for (size_t i = 0; i < G_N_ELEMENTS(c->object_slots); i++)
                 c->object_slots[i] = sd_bus_slot_unref(c->object_slots[i]);
         c->call_timer = sd_event_source_disable_unref(c->call_timer);
+        c->drain_watch = sd_event_source_disable_unref(c->drain_watch);
         if (c->attached)
                 (void)sd_bus_detach_event(c->bus);
         c->attached = false;
@@ -224,10 +250,13 @@ connection *connection_ref(connection *c) {
 }
 
 connection *connection_unref(connection *c) {
+        bool stalled;
+
         if (!c)
                 return NULL;
         if (--c->n_ref > 0)
                 return NULL;
+        stalled = c->stalled;
         connection_close(c);
         /* A closed connection may have armed its call timer since. */
         c->call_timer = sd_event_source_disable_unref(c->call_timer);
@@ -243,6 +272,9 @@ connection *connection_unref(connection *c) {
         sd_event_unref(c->event);
         closep(&c->spawn_pidfd);
         g_free(c);
+        /* A peer that went in the middle of a stall leaves its queue behind. */
+        if (stalled)
+                heap_release_after_stall();
         return NULL;
 }
 

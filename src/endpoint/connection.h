@@ -60,6 +60,11 @@ typedef struct connection {
         int spawn_pidfd;
         unsigned n_peers;            /* main side, bus: the peers it tracks on this connection */
         bool overflow_logged;        /* a send was refused for a full queue; cleared once it drains */
+        /* From the first refusal of a stall until the queue is empty; then
+         * the memory the stall took is given back (heap.h). The watch runs
+         * after each loop iteration to see when. */
+        bool stalled;
+        sd_event_source *drain_watch;
 } connection;
 
 typedef enum connection_bus {
@@ -98,6 +103,10 @@ int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie);
 
 /* Messages waiting to be written: held here plus sd-bus's write queue. */
 uint64_t connection_queued(connection *c);
+/* After a stall (a send refused for a full queue): once the queue is
+ * empty, give back the memory it took. The loop's watch calls it; so does
+ * whoever drains the connection without the loop (blocking calls). */
+void connection_check_drained(connection *c);
 
 /* The peer spoke: send what was held. */
 /* Return: 0; the first send error, with the messages that failed added to

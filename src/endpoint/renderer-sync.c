@@ -162,6 +162,8 @@ int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char 
                         break;
         }
         r->sync_wait = outer;
+        /* The loop's drain watch did not run while we waited here. */
+        connection_check_drained(c);
         renderer_arm_replay(r);
         if (!w.reply) {
                 if (k == -ECONNRESET || k == -ENOTCONN) {

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "log.h"
 #include "port-out.h"
 #include "port-private.h"
@@ -63,8 +64,15 @@ void port_drop_socket(ipcbus_port *p) {
 }
 
 void port_out_clear(ipcbus_port *p) {
+        bool stalled = p->overflow_logged && !g_queue_is_empty(&p->out);
+
         port_out_queue_clear(&p->out);
         p->out_bytes = 0;
+        /* The queue of a peer that stopped reading, then went. */
+        if (stalled) {
+                p->overflow_logged = false;
+                heap_release_after_stall();
+        }
 }
 
 /* The socket goes, after the queued frames if the other end is there to read them. */
@@ -173,7 +181,11 @@ void port_flush(ipcbus_port *p) {
         else if (g_queue_is_empty(&p->out) && p->drain_wanted) {
                 /* Like a Node stream's 'drain': posting may go on. */
                 p->drain_wanted = false;
-                p->overflow_logged = false;
+                if (p->overflow_logged) {
+                        /* A stall that hit the caps is over. */
+                        p->overflow_logged = false;
+                        heap_release_after_stall();
+                }
                 port_fire(p, &p->on_drain);
         }
 }
