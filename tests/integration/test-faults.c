@@ -3,7 +3,8 @@
  * The defects of issue 8 whose failures the system rarely gives, each
  * injected (tests/util/fault-inject.h) and shown by the test that failed
  * before its fix: a renderer that cannot time out what waits for its main
- * refuses it, and logs a later failure to re-arm.
+ * refuses it, and logs a later failure to re-arm; a call the main held for
+ * a direct renderer ends at once when its send fails.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <cmocka.h>
 
@@ -27,6 +29,15 @@ static int setup_bus_only(void **state) {
         harness *h = calloc(1, sizeof(harness));
 
         harness_start_bus(h);
+        *state = h;
+        return 0;
+}
+
+/* A loop and nothing else: for direct connections. */
+static int setup_loop(void **state) {
+        harness *h = calloc(1, sizeof(harness));
+
+        assert_int_equal(sd_event_new(&h->event), 0);
         *state = h;
         return 0;
 }
@@ -142,10 +153,60 @@ static void test_rearm_failure_logged(void **state) {
         log_clear(&log);
 }
 
+/* ---- connection.c: what a main holds for a direct renderer ------------------ */
+
+static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, args);
+}
+
+/* The main invokes a direct renderer before it has spoken: the call is held
+ * until it does, and when the held send fails, the invoke fails with that
+ * error at once, not at its timeout. */
+static void test_held_call_fails_at_once(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = NULL;
+        log_lines log = {};
+        result res = {};
+        int fds[2];
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        assert_int_equal(ipcbus_main_new(&m, TEST_MAIN_NAME), 0);
+        assert_int_equal(ipcbus_main_attach_event(m, h->event, 0), 0);
+        assert_int_equal(ipcbus_main_set_log_function(m, log_collect, &log), 0);
+        assert_int_equal(ipcbus_main_add_direct(m, fds[0], &wc), 0);
+        assert_int_equal(ipcbus_web_contents_invoke(wc, NULL, "echo",
+                                                    ipcbus_args(g_variant_new_string("held"), NULL),
+                                                    4 * test_deadline_usec(WAIT_MS * TEST_USEC_PER_MSEC),
+                                                    result_collect, &res),
+                         0);
+
+        /* The renderer speaks as it opens (a Ping); the main then sends what
+         * it held, and the send fails. */
+        assert_int_equal(fault_arm("sd_bus_send", -EIO, 0, 1), 0);
+        assert_int_equal(ipcbus_renderer_new(&r, TEST_MAIN_NAME), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(r, h->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_handle(r, NULL, "echo", h_echo, NULL), 0);
+        assert_int_equal(ipcbus_renderer_open_direct(r, fds[1]), 0);
+        assert_true(harness_run_until(h, &res.done, WAIT_MS));
+
+        assert_int_equal(fault_fired("sd_bus_send"), 1);
+        assert_null(res.value);
+        assert_int_equal(res.error_errno, EIO);
+        assert_string_equal(res.error_message, "Cannot send the call: Input/output error");
+        assert_true(log_has(&log, LOG_ERR,
+                            "Could not send 1 held message(s) to a direct renderer: Input/output error"));
+        result_clear(&res);
+        assert_int_equal(ipcbus_main_set_log_function(m, NULL, NULL), 0);
+        log_clear(&log);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_queue_without_timer_refused, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_rearm_failure_logged, setup_bus_only, teardown),
+                cmocka_unit_test_setup_teardown(test_held_call_fails_at_once, setup_loop, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
