@@ -4,7 +4,8 @@
  * injected (tests/util/fault-inject.h) and shown by the test that failed
  * before its fix: a renderer that cannot time out what waits for its main
  * refuses it, and logs a later failure to re-arm; a call the main held for
- * a direct renderer ends at once when its send fails.
+ * a direct renderer ends at once when its send fails; a port that cannot
+ * update its io source closes with the error.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -33,7 +34,7 @@ static int setup_bus_only(void **state) {
         return 0;
 }
 
-/* A loop and nothing else: for direct connections. */
+/* A loop and nothing else: for direct connections and ports. */
 static int setup_loop(void **state) {
         harness *h = calloc(1, sizeof(harness));
 
@@ -202,11 +203,64 @@ static void test_held_call_fails_at_once(void **state) {
         log_clear(&log);
 }
 
+/* ---- port-state.c: a port's io source --------------------------------------- */
+
+typedef struct port_watch {
+        unsigned messages;
+        bool closed;
+} port_watch;
+
+static int on_port_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                           void *userdata) {
+        port_watch *w = userdata;
+
+        w->messages++;
+        return 0;
+}
+
+static void on_port_close(ipcbus_port *port, void *userdata) {
+        port_watch *w = userdata;
+
+        w->closed = true;
+}
+
+/* Starting a port makes its io source wait for input: where that fails, the
+ * port would never read what waits for it. It closes with the error, and the
+ * other end learns it is gone. */
+static void test_port_io_update_fails(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_port_unrefp) ipcbus_port *p1 = NULL, *p2 = NULL;
+        port_watch w1 = {}, w2 = {};
+        const sd_bus_error *error;
+
+        assert_int_equal(ipcbus_message_channel_new(h->event, &p1, &p2), 0);
+        assert_int_equal(ipcbus_port_on_message(p1, NULL, on_port_message, &w1), 0);
+        assert_int_equal(ipcbus_port_on_close(p1, NULL, on_port_close, &w1), 0);
+        assert_int_equal(ipcbus_port_on_close(p2, NULL, on_port_close, &w2), 0);
+        assert_int_equal(ipcbus_port_post_message(p2, g_variant_new_string("waiting"), NULL, 0), 0);
+
+        /* epoll refuses (max_user_watches reached). */
+        assert_int_equal(fault_arm("sd_event_source_set_io_events", -ENOSPC, 0, 1), 0);
+        assert_int_equal(ipcbus_port_start(p1), 0);
+        assert_true(harness_run_until(h, &w1.closed, WAIT_MS));
+        assert_int_equal(fault_fired("sd_event_source_set_io_events"), 1);
+        assert_true(ipcbus_port_is_closed(p1));
+        assert_int_equal(w1.messages, 0);
+        error = ipcbus_port_get_close_error(p1);
+        assert_non_null(error);
+        assert_int_equal(sd_bus_error_get_errno(error), ENOSPC);
+        assert_string_equal(error->message, "Could not watch the port's socket: No space left on device");
+
+        assert_true(harness_run_until(h, &w2.closed, WAIT_MS));
+        assert_true(ipcbus_port_is_closed(p2));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_queue_without_timer_refused, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_rearm_failure_logged, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_held_call_fails_at_once, setup_loop, teardown),
+                cmocka_unit_test_setup_teardown(test_port_io_update_fails, setup_loop, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
