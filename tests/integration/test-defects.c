@@ -5,6 +5,7 @@
  * a main whose bus dies under an owner check frees everything, and a web
  * contents outliving its main says so instead of pointing at freed memory.
  * Run under ASan (leak detection on) for the last two to mean anything.
+ * Those whose failure has to be injected are in test-faults.c.
  */
 #include <errno.h>
 #include <setjmp.h>
