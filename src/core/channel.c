@@ -50,6 +50,10 @@ static channel_entry *entry_get(registry *reg, const char *channel, bool create)
         return e;
 }
 
+static int strv_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 void registry_init(registry *reg, const log_target *log) {
         reg->channels = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)entry_free);
         reg->log = log;
@@ -59,6 +63,8 @@ void registry_clear(registry *reg) {
         GHashTableIter it;
         channel_entry *e;
 
+        /* Nobody is told of a registry that goes. */
+        reg->changed = NULL;
         if (!reg->channels)
                 return;
         /* Disconnecting may drop the entry from the table: restart each time. */
@@ -75,12 +81,19 @@ void registry_clear(registry *reg) {
         reg->channels = NULL;
 }
 
+static void registry_changed(registry *reg) {
+        if (reg->changed)
+                reg->changed(reg->changed_userdata);
+}
+
 static void listener_unlink(ipcbus_slot *s) {
         channel_entry *e = s->listener.entry;
+        registry *reg = e->registry;
 
         g_queue_unlink(&e->listeners, &s->link);
         s->listener.entry = NULL;
         entry_maybe_drop(e);
+        registry_changed(reg);
 }
 
 int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
@@ -102,6 +115,7 @@ int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *cha
         s->listener.fn = fn;
         g_queue_push_tail_link(&e->listeners, &s->link);
         slot_hand_over(s, ret_slot);
+        registry_changed(reg);
         return 0;
 }
 
@@ -157,10 +171,12 @@ int registry_remove_all_listeners(registry *reg, const char *channel) {
 
 static void handler_unlink(ipcbus_slot *s) {
         channel_entry *e = s->handler.entry;
+        registry *reg = e->registry;
 
         e->handler = NULL;
         s->handler.entry = NULL;
         entry_maybe_drop(e);
+        registry_changed(reg);
 }
 
 int registry_add_handler(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
@@ -186,6 +202,7 @@ int registry_add_handler(registry *reg, ipcbus_slot **ret_slot, const char *chan
         s->handler.fn = fn;
         e->handler = s;
         slot_hand_over(s, ret_slot);
+        registry_changed(reg);
         return 0;
 }
 
@@ -211,6 +228,27 @@ ipcbus_slot *registry_get_handler(registry *reg, const char *channel) {
         if (s->once)
                 slot_disconnect_deferred(s);
         return s;
+}
+
+bool registry_has_handler(registry *reg, const char *channel) {
+        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+
+        return e && e->handler;
+}
+
+char **registry_get_channels(registry *reg) {
+        g_autofree const char **names = NULL;
+        char **copy;
+        guint n = 0;
+
+        if (!reg->channels)
+                return g_new0(char *, 1);
+        names = (const char **)g_hash_table_get_keys_as_array(reg->channels, &n);
+        copy = g_new0(char *, n + 1);
+        for (guint i = 0; i < n; i++)
+                copy[i] = g_strdup(names[i]);
+        qsort(copy, n, sizeof(char *), strv_cmp);
+        return copy;
 }
 
 bool registry_has_listeners(registry *reg, const char *channel) {

@@ -29,6 +29,10 @@ struct channel_entry {
 typedef struct registry {
         GHashTable *channels; /* name -> channel_entry */
         const log_target *log;
+        /* Told after every handler or listener comes or goes (the main
+         * announces its channels: main-typed.c). */
+        void (*changed)(void *userdata);
+        void *changed_userdata;
 } registry;
 
 void registry_init(registry *reg, const log_target *log);
@@ -59,6 +63,11 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
  * Return: the slot, pinned (slot_unpin() after running), or NULL.
  */
 ipcbus_slot *registry_get_handler(registry *reg, const char *channel);
+
+/* Return: whether @channel has its handler. */
+bool registry_has_handler(registry *reg, const char *channel);
+/* Every channel with a handler or a listener, sorted (g_strfreev()). */
+char **registry_get_channels(registry *reg);
 
 /* Return: whether @channel has at least one listener. */
 bool registry_has_listeners(registry *reg, const char *channel);

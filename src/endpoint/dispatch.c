@@ -6,6 +6,7 @@
 #include "event.h"
 #include "invocation.h"
 #include "slot.h"
+#include "typed.h"
 #include "util.h"
 #include "value.h"
 #include "wire.h"
@@ -34,15 +35,84 @@ ipcbus_op dispatch_signal_op(sd_bus_message *msg) {
         return 0;
 }
 
+/* The declaration of @channel, if it is declared as @kind (main side). */
+static typed_channel *dispatch_typed(endpoint *ep, const char *channel, ipcbus_channel_kind kind) {
+        typed_channel *t = ep->ops->typed ? ep->ops->typed(ep, channel) : NULL;
+
+        return t && t->kind == kind ? t : NULL;
+}
+
+/* The arguments of a typed call, each its own complete type, as "av". */
+static int dispatch_read_typed_args(sd_bus_message *msg, const typed_channel *t, sd_bus_error *error,
+                                    GVariant **ret) {
+        GVariantBuilder b;
+        int r;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("av"));
+        for (size_t i = 0; t->arg_types[i]; i++) {
+                GVariant *v;
+
+                r = value_read(msg, &v);
+                if (r < 0) {
+                        g_variant_builder_clear(&b);
+                        return error_invalid_args(error, "Argument %s of '%s' cannot be read: %s", t->arg_names[i],
+                                                  t->channel, g_strerror(-r));
+                }
+                g_variant_builder_add_value(&b, g_variant_new_variant(v));
+                g_variant_unref(v);
+        }
+        *ret = g_variant_ref_sink(g_variant_builder_end(&b));
+        return 0;
+}
+
+/* Read the arguments: "av" on the generic face (checked against @t when the
+ * channel is declared), the declared types on the typed face. */
+static int dispatch_read_args(sd_bus_message *msg, const char *channel, const typed_channel *t, bool typed_face,
+                              sd_bus_error *error, GVariant **ret) {
+        int r;
+
+        if (typed_face)
+                return dispatch_read_typed_args(msg, t, error, ret);
+        r = wire_read_args(msg, channel, error, ret);
+        if (r < 0 || !t)
+                return r;
+        r = typed_channel_check_args(t, *ret, error);
+        if (r < 0)
+                g_clear_pointer(ret, g_variant_unref);
+        return r;
+}
+
+/* Listeners of a Message, a PostMessage or a typed listener call: after the
+ * gate. Return: 0; a negative errno with @error set if malformed. */
+static int dispatch_emit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op, const char *channel,
+                         typed_channel *t, bool typed_face, ipcbus_web_contents *sender, sd_bus_error *error) {
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
+        ipcbus_port **ports = NULL;
+        GVariant *args;
+        size_t n = 0;
+        int r;
+
+        if (op == IPCBUS_OP_POST_MESSAGE)
+                r = wire_read_post_message(msg, channel, ep->event, ep->priority, error, &args, &ports, &n);
+        else
+                r = dispatch_read_args(msg, channel, t, typed_face, error, &args);
+        if (r < 0)
+                return r;
+
+        event = event_new(msg, channel, args, sender, ep, false);
+        event->typed = typed_channel_ref(t);
+        event->ports = ports;
+        event->n_ports = n;
+        if (registry_emit(&ep->registry, channel, event, args, NULL) == 0)
+                log_emit(&ep->log, LOG_DEBUG, "No listener for '%s'", channel);
+        return 0;
+}
+
 void dispatch_signal(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
         _cleanup_(endpoint_releasep) endpoint *hold = NULL;
-        ipcbus_port **ports = NULL;
         const char *channel;
-        GVariant *args;
-        size_t n = 0;
         int r;
 
         r = wire_read_channel(msg, op == IPCBUS_OP_POST_MESSAGE ? "svah" : "sav", &error, &channel);
@@ -52,18 +122,11 @@ void dispatch_signal(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op
         hold = endpoint_hold(ep);
         if (ep->ops->admit(ep, c, msg, op, channel, &sender, &error) < 0)
                 return;
-        if (op == IPCBUS_OP_POST_MESSAGE)
-                r = wire_read_post_message(msg, channel, ep->event, ep->priority, &error, &args, &ports, &n);
-        else
-                r = wire_read_args(msg, channel, &error, &args);
+        r = dispatch_emit(ep, c, msg, op, channel,
+                          op == IPCBUS_OP_MESSAGE ? dispatch_typed(ep, channel, IPCBUS_CHANNEL_LISTENER) : NULL,
+                          false, sender, &error);
         if (r < 0)
                 goto malformed;
-
-        event = event_new(msg, channel, args, sender, ep, false);
-        event->ports = ports;
-        event->n_ports = n;
-        if (registry_emit(&ep->registry, channel, event, args, NULL) == 0)
-                log_emit(&ep->log, LOG_DEBUG, "No listener for '%s'", channel);
         return;
 
 malformed:
@@ -71,23 +134,22 @@ malformed:
                  strnull(sd_bus_message_get_sender(msg)), error.message);
 }
 
-int dispatch_invoke(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_error *error) {
+/* An invoke after its channel was read, on either face. */
+static int dispatch_run_invoke(endpoint *ep, connection *c, sd_bus_message *msg, const char *channel,
+                               typed_channel *t, bool typed_face, sd_bus_error *error) {
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
         _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        ipcbus_invocation *inv;
         ipcbus_slot *handler;
-        const char *channel;
         GVariant *args;
         int r;
 
-        r = wire_read_channel(msg, "sav", error, &channel);
-        if (r < 0)
-                return r;
         /* A handler may drop the last reference to the endpoint. */
         hold = endpoint_hold(ep);
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_INVOKE, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = wire_read_args(msg, channel, error, &args);
+        r = dispatch_read_args(msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
         handler = registry_get_handler(&ep->registry, channel);
@@ -95,33 +157,67 @@ int dispatch_invoke(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_err
                 g_variant_unref(args);
                 return error_no_handler(error, channel);
         }
-        invocation_run(invocation_new(msg, c, channel, args, sender), handler);
+        inv = invocation_new(msg, c, channel, args, sender);
+        inv->typed = typed_channel_ref(t);
+        inv->typed_reply = typed_face;
+        invocation_run(inv, handler);
         slot_unpin(handler);
         return 1;
 }
 
-int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_error *error) {
-        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+int dispatch_invoke(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_error *error) {
         const char *channel;
-        GVariant *args;
-        bool failed;
         int r;
 
         r = wire_read_channel(msg, "sav", error, &channel);
         if (r < 0)
                 return r;
+        return dispatch_run_invoke(ep, c, msg, channel, dispatch_typed(ep, channel, IPCBUS_CHANNEL_HANDLE), false,
+                                   error);
+}
+
+/* The reply to a SendSync: @value boxed on the generic face, as declared on
+ * the typed one. */
+static int dispatch_return_sync(sd_bus_message *msg, const char *channel, const typed_channel *t, bool typed_face,
+                                GVariant *value, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if (t && !typed_channel_result_matches(t, value))
+                return invocation_error_result(error, t, value);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        if (typed_face && !streq(t->result, "v"))
+                r = value_append(reply, value, 0, error);
+        else
+                r = value_append_variant(reply, value, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_send(NULL, reply, NULL);
+        return r < 0 ? r : 1;
+}
+
+/* A SendSync after its channel was read, on either face. */
+static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, const char *channel,
+                                  typed_channel *t, bool typed_face, sd_bus_error *error) {
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
+        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        GVariant *args;
+        bool failed;
+        int r;
+
         hold = endpoint_hold(ep);
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_SEND_SYNC, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = wire_read_args(msg, channel, error, &args);
+        r = dispatch_read_args(msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
 
         event = event_new(msg, channel, args, sender, ep, true);
+        event->typed = typed_channel_ref(t);
         (void)registry_emit(&ep->registry, channel, event, args, &failed);
         event->answered = true;
 
@@ -130,12 +226,40 @@ int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_
                         return error_handler_failed(error, channel, NULL, "a listener failed");
                 return error_no_return_value(error, channel);
         }
-        r = sd_bus_message_new_method_return(msg, &reply);
+        return dispatch_return_sync(msg, channel, t && t->result ? t : NULL, typed_face, event->return_value,
+                                    error);
+}
+
+int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_error *error) {
+        const char *channel;
+        int r;
+
+        r = wire_read_channel(msg, "sav", error, &channel);
         if (r < 0)
                 return r;
-        r = value_append_variant(reply, event->return_value, error);
+        return dispatch_run_send_sync(ep, c, msg, channel, dispatch_typed(ep, channel, IPCBUS_CHANNEL_LISTENER),
+                                      false, error);
+}
+
+int dispatch_typed_call(endpoint *ep, connection *c, sd_bus_message *msg, typed_channel *t, sd_bus_error *error) {
+        _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
+        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        int r;
+
+        if (t->kind == IPCBUS_CHANNEL_HANDLE)
+                return dispatch_run_invoke(ep, c, msg, t->channel, t, true, error);
+        if (t->result)
+                return dispatch_run_send_sync(ep, c, msg, t->channel, t, true, error);
+
+        /* A send as a method call: answered at once (if the caller wants an
+         * answer at all), listeners run as for a Message. */
+        hold = endpoint_hold(ep);
+        r = ep->ops->admit(ep, c, msg, IPCBUS_OP_MESSAGE, t->channel, &sender, error);
+        if (r < 0)
+                return sd_bus_error_is_set(error) ? r : error_denied(error, t->channel);
+        r = dispatch_emit(ep, c, msg, IPCBUS_OP_MESSAGE, t->channel, t, true, sender, error);
         if (r < 0)
                 return r;
-        r = sd_bus_send(NULL, reply, NULL);
+        r = sd_bus_reply_method_return(msg, NULL);
         return r < 0 ? r : 1;
 }

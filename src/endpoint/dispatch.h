@@ -9,10 +9,13 @@
  *   decoded ─▶ event or invocation ─▶ listeners or handler
  *
  * The gate runs before the values are decoded, so a refused message costs
- * no decoding, and no port it carries is ever opened.
+ * no decoding, and no port it carries is ever opened. A channel the main
+ * declared with types (typed.h) is checked against its declaration on the
+ * way in (arguments) and out (results), on both faces.
  */
 
 #include "endpoint.h"
+#include "typed.h"
 
 /* A Channel1 Message or PostMessage signal on @c. Signals cannot be
  * answered: what is refused or malformed is logged and dropped. */
@@ -24,6 +27,11 @@ int dispatch_invoke(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_err
 
 /* Main1.SendSync. Return: as dispatch_invoke(). */
 int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_error *error);
+
+/* A call to a typed channel's member (main-typed.c): a handle channel runs
+ * as Invoke, a listener channel with a result as SendSync, one without as
+ * a Message that is answered at once. Return: as dispatch_invoke(). */
+int dispatch_typed_call(endpoint *ep, connection *c, sd_bus_message *msg, typed_channel *t, sd_bus_error *error);
 
 /* The Channel1 signal @msg is, or 0. */
 ipcbus_op dispatch_signal_op(sd_bus_message *msg);

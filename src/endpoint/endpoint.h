@@ -35,6 +35,9 @@ typedef struct endpoint_ops {
         /* event.reply(): a Message back to @sender (NULL in a renderer: to
          * its main). Takes over @args as the send functions do. */
         int (*reply)(endpoint *ep, ipcbus_web_contents *sender, const char *channel, GVariant *args);
+        /* The declaration of @channel (typed.h), borrowed, or NULL; NULL
+         * function in a renderer, which declares nothing. */
+        struct typed_channel *(*typed)(endpoint *ep, const char *channel);
 } endpoint_ops;
 
 struct endpoint {

@@ -4,6 +4,7 @@
 #include "endpoint.h"
 #include "event.h"
 #include "log.h"
+#include "typed.h"
 #include "util.h"
 
 ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
@@ -36,6 +37,7 @@ ipcbus_event *ipcbus_event_unref(ipcbus_event *e) {
         endpoint_releasep(&e->origin);
         if (e->return_value)
                 g_variant_unref(e->return_value);
+        typed_channel_unref(e->typed);
         for (size_t i = 0; i < e->n_ports; i++)
                 ipcbus_port_unref(e->ports[i]);
         g_free(e->ports);

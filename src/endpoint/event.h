@@ -16,6 +16,7 @@ struct ipcbus_event {
         bool sync;                     /* SendSync: the sender waits */
         bool answered;                 /* SendSync: the reply went out */
         GVariant *return_value;
+        struct typed_channel *typed;   /* the channel's declaration, if it has one (holds @channel then) */
         ipcbus_port **ports;           /* PostMessage: the ports that came */
         size_t n_ports;
 };

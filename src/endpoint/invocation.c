@@ -7,6 +7,7 @@
 #include "invocation.h"
 #include "log.h"
 #include "slot.h"
+#include "typed.h"
 #include "util.h"
 #include "value.h"
 #include "web-contents.h"
@@ -66,10 +67,21 @@ int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
         if (inv->completed)
                 return -EALREADY;
 
+        if (inv->typed && !typed_channel_result_matches(inv->typed, v)) {
+                (void)invocation_error_result(&error, inv->typed, v);
+                log_emit(invocation_log(inv), LOG_ERR, "%s", error.message);
+                (void)invocation_fail(inv, &error);
+                return -EINVAL;
+        }
         r = sd_bus_message_new_method_return(inv->call, &reply);
         if (r < 0)
                 return r;
-        r = value_append_variant(reply, v, &error);
+        if (!inv->typed_reply || streq(inv->typed->result ? inv->typed->result : "", "v"))
+                r = value_append_variant(reply, v, &error);
+        else if (inv->typed->result)
+                r = value_append(reply, v, 0, &error);
+        else
+                r = 0; /* declared without a result: the method returns nothing */
         if (r < 0) {
                 /* The caller must not hang on a value we cannot carry: it
                  * learns why instead. */
@@ -77,6 +89,14 @@ int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
                 return r;
         }
         return invocation_send(inv, reply);
+}
+
+int invocation_error_result(sd_bus_error *error, const typed_channel *t, GVariant *value) {
+        _cleanup_(freep) char *message = g_strdup_printf(
+                "the handler returned %s%s%s, but '%s' is declared to return '%s'", value ? "a value of type '" : "",
+                value ? g_variant_get_type_string(value) : "undefined", value ? "'" : "", t->channel, t->result);
+
+        return error_handler_failed(error, t->channel, "TypeError", message);
 }
 
 /* Reject with @name, or with HandlerFailed of @kind when @name is NULL. */
@@ -146,6 +166,7 @@ ipcbus_invocation *ipcbus_invocation_unref(ipcbus_invocation *inv) {
         connection_unref(inv->conn);
         g_variant_unref(inv->args);
         ipcbus_web_contents_unref(inv->sender);
+        typed_channel_unref(inv->typed);
         g_free(inv);
         return NULL;
 }

@@ -15,6 +15,8 @@ struct ipcbus_invocation {
         const char *channel;
         GVariant *args;                /* "av" */
         ipcbus_web_contents *sender;   /* main side */
+        struct typed_channel *typed;   /* the channel's declaration, if it has one (holds @channel then) */
+        bool typed_reply;              /* called as a typed member: answer as declared, not boxed */
         bool completed;
 };
 
@@ -29,3 +31,7 @@ ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const 
  * Drops the caller's reference to @inv.
  */
 void invocation_run(ipcbus_invocation *inv, ipcbus_slot *handler);
+
+/* HandlerFailed: a result @value (NULL: undefined) that is not the one @t
+ * declares. Return: -EREMOTEIO. */
+int invocation_error_result(sd_bus_error *error, const struct typed_channel *t, GVariant *value);

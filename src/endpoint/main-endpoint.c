@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "log.h"
 #include "main-endpoint.h"
+#include "main-typed.h"
 #include "spawn.h"
 #include "util.h"
 #include "value.h"
@@ -30,6 +31,7 @@ static const endpoint_ops main_endpoint_ops = {
         .unref = main_ep_unref,
         .admit = main_admit,
         .reply = main_ep_reply,
+        .typed = main_typed_lookup,
 };
 
 int ipcbus_main_new(ipcbus_main **ret, const char *name) {
@@ -50,6 +52,7 @@ int ipcbus_main_new(ipcbus_main **ret, const char *name) {
         m->path = bus_path_from_name(name);
         endpoint_init(&m->ep, &main_endpoint_ops);
         main_gate_init(m);
+        main_typed_init(m);
         m->by_bus_name = g_hash_table_new(g_str_hash, g_str_equal);
         m->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
         *ret = m;
@@ -75,6 +78,7 @@ ipcbus_main *ipcbus_main_unref(ipcbus_main *m) {
         while (m->connections.head)
                 main_drop_connection(m, m->connections.head->data);
         spawn_main_freed(m);
+        main_typed_done(m);
         endpoint_done(&m->ep);
         main_gate_done(m);
         g_hash_table_unref(m->by_bus_name);
@@ -283,6 +287,9 @@ static const sd_bus_vtable main_vtable[] = {
                                 method_attach, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_detach,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        /* Every channel with a handler or a listener, sorted (main-typed.c). */
+        SD_BUS_PROPERTY("Channels", "as", main_typed_get_channels_property, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END,
 };
 
@@ -421,6 +428,9 @@ static int main_add_connection(ipcbus_main *m, connection *c) {
                 goto fail;
         r = sd_bus_add_object_vtable(c->bus, &c->object_slots[1], m->path, IPCBUS_INTERFACE_CHANNEL,
                                      channel_vtable, c);
+        if (r < 0)
+                goto fail;
+        r = main_typed_serve_connection(m, c);
         if (r < 0)
                 goto fail;
         r = sd_bus_add_filter(c->bus, &c->filter_slot, main_filter, c);
@@ -641,10 +651,14 @@ int ipcbus_main_get_all_web_contents(ipcbus_main *m, ipcbus_web_contents ***ret)
 int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        typed_channel *typed;
         int r, ret = 0;
 
         assert_return(m, NULL, -EINVAL);
         assert_return(channel, &m->ep.log, -EINVAL);
+        r = main_typed_check_event(m, channel, a, &typed);
+        if (r < 0)
+                return r;
         /* One signal per connection: bus peers subscribed to the main's
          * name get the broadcast, each direct renderer its own copy. */
         for (GList *l = m->connections.head; l; l = l->next) {
@@ -660,6 +674,9 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                         return r;
                 }
                 r = connection_send(c, msg, NULL);
+                /* Its typed face too, for busctl and gdbus subscribers. */
+                if (r >= 0 && typed)
+                        r = main_typed_emit(m, c, NULL, typed, a);
                 if (r < 0 && ret == 0)
                         ret = r;
                 sd_bus_error_free(&error);

@@ -8,6 +8,7 @@
 #include <ipcbus/ipcbus.h>
 
 #include "endpoint.h"
+#include "typed.h"
 
 struct ipcbus_main {
         endpoint ep;                 /* first: the main is an endpoint */
@@ -34,6 +35,14 @@ struct ipcbus_main {
         ipcbus_policy *unattached_policy;  /* peers that never attached */
         GHashTable *class_policies;        /* class name -> ipcbus_policy */
         uint64_t limits[_IPCBUS_LIMIT_MAX];
+
+        /* Typed channels (main-typed.c). */
+        typed_table typed;
+        char *channel_interface;     /* where channels declared in C go; NULL: name + ".Channels" */
+        bool typed_dirty;            /* what is served may have changed */
+        sd_event_source *typed_refresh;
+        GPtrArray *typed_served;     /* of typed_vtable: what the connections serve */
+        char **channels_published;   /* Main1.Channels as last announced */
 };
 
 static inline ipcbus_main *main_from_endpoint(endpoint *ep) {

@@ -2,8 +2,9 @@
 #include <errno.h>
 
 #include "call.h"
-#include "log.h"
 #include "endpoint.h"
+#include "log.h"
+#include "main-typed.h"
 #include "util.h"
 #include "web-contents.h"
 #include "wire.h"
@@ -99,12 +100,16 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        typed_channel *typed;
         int r;
 
         assert_return(wc, NULL, -EINVAL);
         assert_return(channel, web_contents_log(wc), -EINVAL);
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
+        r = main_typed_check_event(wc->main, channel, a, &typed);
+        if (r < 0)
+                return r;
 
         r = wire_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, a, &error, &msg);
         if (r < 0) {
@@ -113,6 +118,9 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
                 return r;
         }
         r = connection_send(wc->conn, msg, NULL);
+        /* Its typed face too, to the same renderer. */
+        if (r >= 0 && typed)
+                r = main_typed_emit(wc->main, wc->conn, wc->bus_name, typed, a);
         return r < 0 ? r : 0;
 }
 

@@ -29,6 +29,7 @@
 #include <ipcbus/ipcbus-renderer.h>
 #include <ipcbus/ipcbus-port.h>
 #include <ipcbus/ipcbus-spawn.h>
+#include <ipcbus/ipcbus-typed.h>
 
 /* g_autoptr() support, for GLib programs. */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ipcbus_main, ipcbus_main_unref)
