@@ -95,6 +95,7 @@ typed_channel *typed_channel_unref(typed_channel *t) {
         g_strfreev(t->arg_types);
         g_strfreev(t->arg_names);
         g_free(t->result);
+        g_free(t->result_name);
         g_free(t->vtable_names);
         g_free(t);
         return NULL;
@@ -134,8 +135,8 @@ static int split_args(const char *channel, const char *args, sd_bus_error *error
 }
 
 int typed_channel_new(ipcbus_channel_kind kind, const char *channel, const char *interface, const char *member,
-                      const char *args, char **arg_names, const char *result, sd_bus_error *error,
-                      typed_channel **ret) {
+                      const char *args, char **arg_names, const char *result, const char *result_name,
+                      sd_bus_error *error, typed_channel **ret) {
         _cleanup_(typed_channel_unrefp) typed_channel *t = NULL;
         g_autoptr(GPtrArray) types = g_ptr_array_new();
         g_autoptr(GString) names = g_string_new(NULL);
@@ -180,6 +181,11 @@ int typed_channel_new(ipcbus_channel_kind kind, const char *channel, const char 
                         return r;
         }
 
+        if (!result_name)
+                result_name = "result";
+        if (result && !arg_name_is_valid(result_name))
+                return error_invalid_args(error, "Result name '%s' of '%s' is not a C identifier", result_name,
+                                          channel);
         n_names = arg_names ? g_strv_length(arg_names) : 0;
         if (arg_names && n_names != types->len)
                 return error_invalid_args(error, "'%s' has %u argument(s) but %zu name(s)", channel, types->len,
@@ -209,8 +215,9 @@ int typed_channel_new(ipcbus_channel_kind kind, const char *channel, const char 
                 g_string_append_len(names, t->arg_names[i], (gssize)strlen(t->arg_names[i]) + 1);
         }
         t->result = g_strdup(result);
+        t->result_name = result ? g_strdup(result_name) : NULL;
         if (result)
-                g_string_append_len(names, "result", sizeof("result"));
+                g_string_append_len(names, result_name, (gssize)strlen(result_name) + 1);
         t->vtable_names_len = names->len;
         t->vtable_names = g_string_free(g_steal_pointer(&names), false);
         *ret = TAKE_PTR(t);
@@ -221,7 +228,7 @@ bool typed_channel_equal(const typed_channel *a, const typed_channel *b) {
         return a->kind == b->kind && streq(a->channel, b->channel) && streq(a->interface, b->interface) &&
                streq(a->args, b->args) && g_strv_equal((const char *const *)a->arg_names,
                                                         (const char *const *)b->arg_names) &&
-               g_strcmp0(a->result, b->result) == 0;
+               g_strcmp0(a->result, b->result) == 0 && g_strcmp0(a->result_name, b->result_name) == 0;
 }
 
 int typed_channel_check_args(const typed_channel *t, GVariant *args, sd_bus_error *error) {
@@ -233,7 +240,7 @@ int typed_channel_check_args(const typed_channel *t, GVariant *args, sd_bus_erro
                 g_autoptr(GVariant) v = g_variant_get_child_value(args, i);
                 g_autoptr(GVariant) inner = g_variant_get_variant(v);
 
-                ok = streq(g_variant_get_type_string(inner), t->arg_types[i]);
+                ok = streq(t->arg_types[i], "v") || streq(g_variant_get_type_string(inner), t->arg_types[i]);
         }
         if (ok)
                 return 0;
@@ -402,7 +409,7 @@ static int xml_member(const char *interface, const char *member, GDBusAnnotation
         collect_args(out, res, NULL);
         g_ptr_array_add(names, NULL);
         r = typed_channel_new(kind, channel, interface, member, sig->str, (char **)names->pdata,
-                              res->len ? res->str : NULL, error, &t);
+                              res->len ? res->str : NULL, n_out > 0 ? out[0]->name : NULL, error, &t);
         if (r < 0)
                 return r;
         g_ptr_array_add(list, t);

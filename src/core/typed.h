@@ -22,6 +22,7 @@ typedef struct typed_channel {
         char **arg_types;   /* one complete type each, NULL-terminated */
         char **arg_names;   /* as many */
         char *result;       /* one complete type, or NULL: no result */
+        char *result_name;
         /* sd-bus's vtable names: each argument's, then the result's, each
          * NUL-terminated. */
         char *vtable_names;
@@ -36,8 +37,8 @@ void typed_channel_unref_notify(void *t);
 
 /* A new declaration, checked. Return: 0; -EINVAL with @error set. */
 int typed_channel_new(ipcbus_channel_kind kind, const char *channel, const char *interface, const char *member,
-                      const char *args, char **arg_names, const char *result, sd_bus_error *error,
-                      typed_channel **ret);
+                      const char *args, char **arg_names, const char *result, const char *result_name,
+                      sd_bus_error *error, typed_channel **ret);
 
 /* Whether two declarations say the same. */
 bool typed_channel_equal(const typed_channel *a, const typed_channel *b);

@@ -229,6 +229,7 @@ void connection_close(connection *c) {
         for (size_t i = 0; i < G_N_ELEMENTS(c->object_slots); i++)
                 c->object_slots[i] = sd_bus_slot_unref(c->object_slots[i]);
         g_clear_pointer(&c->app_slots, g_ptr_array_unref);
+        g_clear_pointer(&c->app_vtables, g_ptr_array_unref);
         c->call_timer = sd_event_source_disable_unref(c->call_timer);
         c->drain_watch = sd_event_source_disable_unref(c->drain_watch);
         if (c->attached)

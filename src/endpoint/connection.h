@@ -32,7 +32,10 @@ typedef struct connection {
         GList link;    /* in the owner's list of connections */
         sd_bus_slot *filter_slot;
         sd_bus_slot *object_slots[3];
-        GPtrArray *app_slots;  /* main side: the typed channels' interfaces (main-typed.c) */
+        /* Main side: the typed channels' interfaces (main-typed.c), and
+         * the vtables those slots point into. */
+        GPtrArray *app_slots;
+        GPtrArray *app_vtables;
         /* Server side of a direct connection: what we send waits here until
          * the peer has spoken once. sd-bus clients send their whole
          * handshake at once, and a message of ours that arrives in the same

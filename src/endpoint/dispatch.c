@@ -52,7 +52,8 @@ static int dispatch_read_typed_args(sd_bus_message *msg, const typed_channel *t,
         for (size_t i = 0; t->arg_types[i]; i++) {
                 GVariant *v;
 
-                r = value_read(msg, &v);
+                /* A 'v' argument is what an element of "av" is: its contents. */
+                r = streq(t->arg_types[i], "v") ? value_read_variant(msg, &v) : value_read(msg, &v);
                 if (r < 0) {
                         g_variant_builder_clear(&b);
                         return error_invalid_args(error, "Argument %s of '%s' cannot be read: %s", t->arg_names[i],

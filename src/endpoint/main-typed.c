@@ -171,10 +171,15 @@ static typed_vtable *typed_find(GPtrArray *list, const char *interface) {
 static int typed_serve(ipcbus_main *m, connection *c, GPtrArray *list) {
         int r;
 
+        /* The slots go before the vtables they point into. */
         if (c->app_slots)
                 g_ptr_array_set_size(c->app_slots, 0);
         else
                 c->app_slots = g_ptr_array_new_with_free_func(slot_unref_notify);
+        if (c->app_vtables)
+                g_ptr_array_set_size(c->app_vtables, 0);
+        else
+                c->app_vtables = g_ptr_array_new_with_free_func(typed_vtable_unref);
         for (unsigned i = 0; list && i < list->len; i++) {
                 typed_vtable *tv = list->pdata[i];
                 sd_bus_slot *slot = NULL;
@@ -182,8 +187,7 @@ static int typed_serve(ipcbus_main *m, connection *c, GPtrArray *list) {
                 r = sd_bus_add_object_vtable(c->bus, &slot, m->path, tv->interface, tv->vtable, c);
                 if (r < 0)
                         return r;
-                (void)sd_bus_slot_set_destroy_callback(slot, typed_vtable_unref);
-                typed_vtable_ref(tv);
+                g_ptr_array_add(c->app_vtables, typed_vtable_ref(tv));
                 g_ptr_array_add(c->app_slots, slot);
         }
         return 0;
@@ -357,7 +361,7 @@ int main_typed_emit(ipcbus_main *m, connection *c, const char *destination, cons
                 g_autoptr(GVariant) boxed = g_variant_get_child_value(args, i);
                 g_autoptr(GVariant) v = g_variant_get_variant(boxed);
 
-                r = value_append(msg, v, 0, &error);
+                r = streq(t->arg_types[i], "v") ? value_append_variant(msg, v, &error) : value_append(msg, v, 0, &error);
                 if (r < 0) {
                         log_emit(&m->ep.log, LOG_ERR, "Cannot emit %s.%s: %s", t->interface, t->member,
                                  error.message ? error.message : g_strerror(-r));
@@ -425,7 +429,7 @@ int ipcbus_main_declare_channel(ipcbus_main *m, ipcbus_channel_kind kind, const 
         }
         if (arg_names)
                 names = arg_names[0] ? g_strsplit(arg_names, ",", -1) : g_new0(char *, 1);
-        r = typed_channel_new(kind, channel, main_channel_interface(m), NULL, args, names, result, error, &t);
+        r = typed_channel_new(kind, channel, main_channel_interface(m), NULL, args, names, result, NULL, error, &t);
         if (r < 0) {
                 log_emit(&m->ep.log, LOG_ERR, "Declaration refused: %s", error->message);
                 return r;
