@@ -381,17 +381,10 @@ static const char *main_channel_interface(ipcbus_main *m) {
 }
 
 int ipcbus_main_set_channel_interface(ipcbus_main *m, const char *interface) {
-        GHashTableIter it;
-        typed_channel *t;
-
         assert_return(m, NULL, -EINVAL);
         assert_return(interface, &m->ep.log, -EINVAL);
         if (typed_interface_check(interface, NULL) < 0)
                 return -EINVAL;
-        g_hash_table_iter_init(&it, m->typed.by_channel);
-        while (g_hash_table_iter_next(&it, NULL, (void **)&t))
-                if (streq(t->interface, main_channel_interface(m)))
-                        return -EBUSY;
         g_free(m->channel_interface);
         m->channel_interface = g_strdup(interface);
         return 0;

@@ -50,9 +50,10 @@ typedef enum ipcbus_channel_kind {
  * ipcbus_main_set_channel_interface - where channels declared in C are served
  * @interface: a D-Bus interface name; the default is the main's name with
  *   ".Channels" appended (org.ipcbus.Demo -> org.ipcbus.Demo.Channels)
- * Channels declared from XML are served on the interface the XML names.
+ * Applies to the declarations that follow; channels declared from XML are
+ * served on the interface the XML names.
  * Return: 0; -EINVAL for an invalid name or one of ipcbus's or
- * org.freedesktop.DBus's own; -EBUSY once a channel was declared on it.
+ * org.freedesktop.DBus's own.
  */
 IPCBUS_EXPORT int ipcbus_main_set_channel_interface(ipcbus_main *m, const char *interface);
 
