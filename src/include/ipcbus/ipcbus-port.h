@@ -118,7 +118,11 @@ IPCBUS_EXPORT int ipcbus_port_on_message(ipcbus_port *port, ipcbus_slot **ret_sl
  * Fires at most once per port, from the event loop: when the other end
  * closed or its process died (on a started port, after the messages the
  * other end sent before), or when this port closed itself on a malformed
- * frame. Not for ipcbus_port_close() on this port itself.
+ * frame. Also, with the error, from inside ipcbus_port_start() or
+ * ipcbus_port_post_message() when the port cannot watch its socket any more
+ * (sd_event_source_set_io_events() failed): a port that can neither read nor
+ * write closes rather than stall. Not for ipcbus_port_close() on this port
+ * itself.
  * Return: 0; -EINVAL for a NULL port or fn.
  */
 IPCBUS_EXPORT int ipcbus_port_on_close(ipcbus_port *port, ipcbus_slot **ret_slot, ipcbus_port_close_fn fn,
