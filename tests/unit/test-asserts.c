@@ -98,6 +98,21 @@ static void test_asserts_main(void **state) {
         assert_logged(&c, "channel", "ipcbus_main_broadcast");
         assert_int_equal(ipcbus_main_broadcast(NULL, "ch", ipcbus_args(g_variant_new_string("x"), NULL)), -EINVAL);
 
+        /* Typed channels (ipcbus-typed.h). */
+        assert_int_equal(ipcbus_main_declare_channel(m, IPCBUS_CHANNEL_HANDLE, NULL, "s", NULL, "s", NULL), -EINVAL);
+        assert_logged(&c, "channel", "ipcbus_main_declare_channel");
+        assert_int_equal(ipcbus_main_declare_channels_xml(m, NULL, NULL), -EINVAL);
+        assert_logged(&c, "xml", "ipcbus_main_declare_channels_xml");
+        assert_int_equal(ipcbus_main_declare_channels_file(m, NULL, NULL), -EINVAL);
+        assert_logged(&c, "path", "ipcbus_main_declare_channels_file");
+        assert_int_equal(ipcbus_main_undeclare_channel(m, NULL), -EINVAL);
+        assert_logged(&c, "channel", "ipcbus_main_undeclare_channel");
+        assert_int_equal(ipcbus_main_set_channel_interface(m, NULL), -EINVAL);
+        assert_logged(&c, "interface", "ipcbus_main_set_channel_interface");
+        assert_int_equal(ipcbus_main_get_channels(m, NULL), -EINVAL);
+        assert_logged(&c, "ret", "ipcbus_main_get_channels");
+        assert_int_equal(ipcbus_main_get_channels(NULL, NULL), -EINVAL);
+
         /* A channel string that is not a valid name is data, not a
          * programming error: refused, not asserted. */
         c.n = 0;
