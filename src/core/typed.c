@@ -138,7 +138,7 @@ int typed_channel_new(ipcbus_channel_kind kind, const char *channel, const char 
                       const char *args, char **arg_names, const char *result, const char *result_name,
                       sd_bus_error *error, typed_channel **ret) {
         _cleanup_(typed_channel_unrefp) typed_channel *t = NULL;
-        g_autoptr(GPtrArray) types = g_ptr_array_new();
+        g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GString) names = g_string_new(NULL);
         _cleanup_(freep) char *derived = NULL;
         size_t n_names;
