@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gio/gio.h>
 #include <ipcbus/ipcbus.h>
 
 typedef struct fixture {
@@ -273,6 +274,45 @@ static void test_channels(void **state) {
         g_strfreev(channels);
 }
 
+/* introspection/ is valid D-Bus introspection XML, as GIO reads it, one
+ * interface per file named after it; and the demo's typed channels declare
+ * (integration clients compares the live introspection with it). */
+static void test_introspection_xml_valid(void **state) {
+        const char *srcdir = getenv("IPCBUS_TEST_SRCDIR");
+        g_autofree char *dir = g_build_filename(srcdir && *srcdir ? srcdir : "..", "introspection", NULL);
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        const char *name;
+        unsigned n = 0;
+
+        assert_non_null(d);
+        while ((name = g_dir_read_name(d))) {
+                g_autofree char *path = g_build_filename(dir, name, NULL), *xml = NULL, *iface = NULL;
+                g_autoptr(GDBusNodeInfo) node = NULL;
+                g_autoptr(GError) error = NULL;
+
+                assert_true(g_str_has_suffix(name, ".xml"));
+                assert_true(g_file_get_contents(path, &xml, NULL, NULL));
+                node = g_dbus_node_info_new_for_xml(xml, &error);
+                if (!node)
+                        fail_msg("%s: %s", name, error->message);
+                iface = g_strndup(name, strlen(name) - strlen(".xml"));
+                assert_non_null(node->interfaces[0]);
+                assert_null(node->interfaces[1]);
+                assert_string_equal(node->interfaces[0]->name, iface);
+                n++;
+        }
+        assert_int_equal(n, 3);
+}
+
+static void test_demo_xml_declares(void **state) {
+        fixture *f = *state;
+        const char *srcdir = getenv("IPCBUS_TEST_SRCDIR");
+        g_autofree char *path = g_build_filename(srcdir && *srcdir ? srcdir : "..", "examples", "demo",
+                                                 "org.ipcbus.Demo.Channels.xml", NULL);
+
+        assert_int_equal(ipcbus_main_declare_channels_file(f->m, path, &f->error), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_member_names),
@@ -280,6 +320,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_collisions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_xml, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
+                cmocka_unit_test(test_introspection_xml_valid),
+                cmocka_unit_test_setup_teardown(test_demo_xml_declares, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
