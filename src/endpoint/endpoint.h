@@ -38,6 +38,17 @@ typedef struct endpoint_ops {
         /* The declaration of @channel (typed.h), borrowed, or NULL; NULL
          * function in a renderer, which declares nothing. */
         struct typed_channel *(*typed)(endpoint *ep, const char *channel);
+        /* A send on @channel (webContents.send, broadcast): when it is a
+         * declared event channel, check @args ("av", -EINVAL logged on a
+         * mismatch) and set @ret to its declaration, else to NULL. Then,
+         * after the Channel1.Message, emit_event sends its typed signal on
+         * @c to @destination (NULL: broadcast). NULL in a renderer. */
+        int (*check_event)(endpoint *ep, const char *channel, GVariant *args, struct typed_channel **ret);
+        int (*emit_event)(endpoint *ep, connection *c, const char *destination, const struct typed_channel *t,
+                          GVariant *args);
+        /* Stop serving @c, as when it closes (the main: its renderers
+         * detach). Once per connection. */
+        void (*drop_connection)(endpoint *ep, connection *c);
 } endpoint_ops;
 
 struct endpoint {

@@ -7,6 +7,8 @@
 #include "errors.h"
 #include "log.h"
 #include "main-endpoint.h"
+#include "main-gate.h"
+#include "main-peers.h"
 #include "main-typed.h"
 #include "spawn.h"
 #include "util.h"
@@ -26,12 +28,19 @@ static int main_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const char *
         return ipcbus_web_contents_send(sender, channel, args);
 }
 
+static void main_ep_drop_connection(endpoint *ep, connection *c) {
+        main_drop_connection(main_from_endpoint(ep), c);
+}
+
 static const endpoint_ops main_endpoint_ops = {
         .ref = main_ep_ref,
         .unref = main_ep_unref,
         .admit = main_admit,
         .reply = main_ep_reply,
         .typed = main_typed_lookup,
+        .check_event = main_typed_check_event,
+        .emit_event = main_typed_emit,
+        .drop_connection = main_ep_drop_connection,
 };
 
 int ipcbus_main_new(ipcbus_main **ret, const char *name) {
@@ -656,7 +665,7 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
 
         assert_return(m, NULL, -EINVAL);
         assert_return(channel, &m->ep.log, -EINVAL);
-        r = main_typed_check_event(m, channel, a, &typed);
+        r = main_typed_check_event(&m->ep, channel, a, &typed);
         if (r < 0)
                 return r;
         /* One signal per connection: bus peers subscribed to the main's
@@ -676,7 +685,7 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                 r = connection_send(c, msg, NULL);
                 /* Its typed face too, for busctl and gdbus subscribers. */
                 if (r >= 0 && typed)
-                        r = main_typed_emit(m, c, NULL, typed, a);
+                        r = main_typed_emit(&m->ep, c, NULL, typed, a);
                 if (r < 0 && ret == 0)
                         ret = r;
                 sd_bus_error_free(&error);

@@ -7,7 +7,8 @@
 
 #include "errors.h"
 #include "log.h"
-#include "main-endpoint.h"
+#include "main-gate.h"
+#include "main-peers.h"
 #include "policy.h"
 #include "util.h"
 #include "web-contents.h"

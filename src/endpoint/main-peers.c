@@ -6,7 +6,7 @@
 #include <errno.h>
 
 #include "call.h"
-#include "main-endpoint.h"
+#include "main-peers.h"
 #include "util.h"
 #include "web-contents.h"
 

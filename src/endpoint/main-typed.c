@@ -16,12 +16,11 @@
 
 #include "dispatch.h"
 #include "log.h"
-#include "main-endpoint.h"
+#include "main-private.h"
 #include "main-typed.h"
 #include "typed.h"
 #include "util.h"
 #include "value.h"
-#include "web-contents.h"
 
 /* One interface's vtable, shared by every connection that serves it. */
 typedef struct typed_vtable {
@@ -325,8 +324,9 @@ typed_channel *main_typed_lookup(endpoint *ep, const char *channel) {
 
 /* ---- the typed face: signals --------------------------------------------- */
 
-int main_typed_check_event(ipcbus_main *m, const char *channel, GVariant *args, typed_channel **ret) {
+int main_typed_check_event(endpoint *ep, const char *channel, GVariant *args, typed_channel **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        ipcbus_main *m = main_from_endpoint(ep);
         typed_channel *t = typed_table_get(&m->typed, channel);
         int r;
 
@@ -342,9 +342,9 @@ int main_typed_check_event(ipcbus_main *m, const char *channel, GVariant *args, 
         return 0;
 }
 
-int main_typed_emit(ipcbus_main *m, connection *c, const char *destination, const typed_channel *t,
-                    GVariant *args) {
+int main_typed_emit(endpoint *ep, connection *c, const char *destination, const typed_channel *t, GVariant *args) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        ipcbus_main *m = main_from_endpoint(ep);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         size_t n = args ? g_variant_n_children(args) : 0;
         int r;

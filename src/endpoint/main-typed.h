@@ -27,10 +27,9 @@ typed_channel *main_typed_lookup(endpoint *ep, const char *channel);
 /* A send on @channel: when it is a declared event channel, check @args
  * ("av") and set @ret to the declaration (borrowed), else to NULL.
  * Return: 0; -EINVAL (logged) for arguments other than declared. */
-int main_typed_check_event(struct ipcbus_main *m, const char *channel, GVariant *args, typed_channel **ret);
+int main_typed_check_event(endpoint *ep, const char *channel, GVariant *args, typed_channel **ret);
 /* The typed signal of @t with @args, on @c to @destination (NULL: broadcast). */
-int main_typed_emit(struct ipcbus_main *m, connection *c, const char *destination, const typed_channel *t,
-                    GVariant *args);
+int main_typed_emit(endpoint *ep, connection *c, const char *destination, const typed_channel *t, GVariant *args);
 
 /* Main1.Channels (a property getter; userdata is the connection). */
 int main_typed_get_channels_property(sd_bus *bus, const char *path, const char *interface, const char *property,

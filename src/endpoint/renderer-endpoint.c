@@ -29,6 +29,8 @@ static int renderer_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const ch
         return ipcbus_renderer_send((ipcbus_renderer *)ep, channel, args);
 }
 
+static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held);
+
 static const endpoint_ops renderer_endpoint_ops = {
         .ref = renderer_ep_ref,
         .unref = renderer_ep_unref,
@@ -53,6 +55,7 @@ int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
         r->main_path = bus_path_from_name(main_name);
         r->timeout_usec = RENDERER_DEFAULT_TIMEOUT_USEC;
         endpoint_init(&r->ep, &renderer_endpoint_ops);
+        r->dispatch = renderer_dispatch;
         *ret = r;
         return 0;
 }
@@ -255,7 +258,7 @@ static int renderer_admit(endpoint *ep, connection *c, sd_bus_message *msg, ipcb
         return -EACCES;
 }
 
-int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held) {
+static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held) {
         connection *c = r->conn;
         uint8_t type;
         ipcbus_op op;

@@ -6,7 +6,8 @@
 #include "call.h"
 #include "errors.h"
 #include "log.h"
-#include "renderer-endpoint.h"
+#include "renderer-send.h"
+#include "renderer-sync.h"
 #include "slot.h"
 #include "util.h"
 #include "value.h"
@@ -121,7 +122,7 @@ void renderer_flush(ipcbus_renderer *r) {
 
 static int renderer_on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         ipcbus_renderer *r = userdata;
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
+        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
         uint64_t now = now_usec();
         int k;
 

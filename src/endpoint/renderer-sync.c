@@ -18,7 +18,7 @@
 #include <errno.h>
 
 #include "call.h"
-#include "renderer-endpoint.h"
+#include "renderer-sync.h"
 #include "util.h"
 
 typedef struct sync_wait {
@@ -48,13 +48,13 @@ static bool renderer_should_hold(sd_bus_message *m) {
 }
 
 void renderer_sync_replay(ipcbus_renderer *r) {
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
+        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
         sd_bus_message *m;
 
         /* A replayed listener may block again: that call holds back what
          * comes meanwhile behind what is still here. */
         while (!r->sync_wait && r->conn && (m = g_queue_pop_head(&r->held_back))) {
-                (void)renderer_dispatch(r, m, true);
+                (void)r->dispatch(r, m, true);
                 sd_bus_message_unref(m);
         }
 }
@@ -129,7 +129,7 @@ static int renderer_call_in_callback(ipcbus_renderer *r, sd_bus_message *call, c
 
 int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char *callee, uint64_t timeout_usec,
                            sd_bus_error *ret_error, sd_bus_message **ret_reply) {
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
+        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
         connection *c = r->conn;
         uint64_t deadline = now_usec() + timeout_usec;
         sync_wait w = { .callee = callee };

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "main-endpoint.h"
+#include "main-private.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -92,7 +92,7 @@ static void spawn_log_exit(ipcbus_main *m, pid_t pid, int r, const siginfo_t *si
  * connection if the main still serves it. */
 static void spawn_child_exited(spawn_child *child, int r, const siginfo_t *si) {
         ipcbus_main *m = child->main;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&m->ep);
         connection *c = child->conn;
 
         spawn_log_exit(m, c->spawn_pid, r, si);
@@ -104,7 +104,7 @@ static void spawn_child_exited(spawn_child *child, int r, const siginfo_t *si) {
                         break;
         /* Without that close (something it started holds the socket), the
          * exit alone is the detach. Nothing happens if the close came first. */
-        main_drop_connection(m, c);
+        m->ep.ops->drop_connection(&m->ep, c);
         spawn_child_free(child);
 }
 

@@ -4,7 +4,7 @@
 #include "call.h"
 #include "endpoint.h"
 #include "log.h"
-#include "main-typed.h"
+#include "typed.h"
 #include "util.h"
 #include "web-contents.h"
 #include "wire.h"
@@ -107,7 +107,7 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         assert_return(channel, web_contents_log(wc), -EINVAL);
         if (!web_contents_reachable(wc))
                 return -ENOTCONN;
-        r = main_typed_check_event(wc->main, channel, a, &typed);
+        r = wc->ep->ops->check_event(wc->ep, channel, a, &typed);
         if (r < 0)
                 return r;
 
@@ -120,7 +120,7 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         r = connection_send(wc->conn, msg, NULL);
         /* Its typed face too, to the same renderer. */
         if (r >= 0 && typed)
-                r = main_typed_emit(wc->main, wc->conn, wc->bus_name, typed, a);
+                r = wc->ep->ops->emit_event(wc->ep, wc->conn, wc->bus_name, typed, a);
         return r < 0 ? r : 0;
 }
 
