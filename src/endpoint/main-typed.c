@@ -291,12 +291,16 @@ void main_typed_changed(void *userdata) {
 int main_typed_serve_connection(ipcbus_main *m, connection *c) {
         int r;
 
-        if (m->typed_dirty)
-                main_typed_refresh(m);
         /* The object manager makes InterfacesAdded / Removed possible. */
         r = sd_bus_add_object_manager(c->bus, &c->object_slots[2], m->path);
         if (r < 0)
                 return r;
+        /* A pending change is applied to every connection, this one too. */
+        if (m->typed_dirty) {
+                main_typed_refresh(m);
+                if (c->app_slots)
+                        return 0;
+        }
         return typed_serve(m, c, m->typed_served);
 }
 
