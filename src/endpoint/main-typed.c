@@ -130,7 +130,8 @@ static GPtrArray *typed_build(ipcbus_main *m) {
         while (g_hash_table_iter_next(&it, NULL, (void **)&t))
                 if (typed_is_served(m, t))
                         g_ptr_array_add(served, t);
-        qsort(served->pdata, served->len, sizeof(void *), typed_cmp_member);
+        if (served->len > 0)
+                qsort(served->pdata, served->len, sizeof(void *), typed_cmp_member);
 
         for (unsigned i = 0; i < served->len;) {
                 const char *interface = ((typed_channel *)served->pdata[i])->interface;
