@@ -78,8 +78,9 @@ IPCBUS_EXPORT int ipcbus_main_open_address(ipcbus_main *m, const char *address);
  * A main that D-Bus activation starts (a .service file's Exec=) must serve
  * the bus that started it, which dbus-daemon names in the environment:
  * DBUS_STARTER_ADDRESS and DBUS_STARTER_BUS_TYPE. With either set, the bus
- * is the one sd_bus_open() chooses from them (GLib's G_BUS_TYPE_STARTER
- * reads them too). With neither, it is the user's bus, as
+ * is the one sd_bus_open() chooses from them (the type's bus, else the
+ * address; GLib's G_BUS_TYPE_STARTER follows the type alone, and fails on a
+ * bus that names no type). With neither, it is the user's bus, as
  * ipcbus_main_open_user() (sd_bus_open() would guess from the cgroup
  * instead); a service that systemd starts for the bus (SystemdService=)
  * gets no starter variables and serves the user's bus. A starter bus that
