@@ -242,12 +242,22 @@ static int set_or_unset(const char *name, const char *value) {
         return value ? setenv(name, value, 1) : unsetenv(name);
 }
 
-/* "serving UNIQUE" (the unique name of ipcbus_main_get_bus()) once the
- * main runs on the bus it chose, or "open failed: ERROR". */
+/* From the loop, as say_ready(): the unique name the main has on the bus
+ * ipcbus_main_get_bus() gives. */
+static int say_serving(sd_event_source *s, void *userdata) {
+        const char *unique = NULL;
+
+        if (sd_bus_get_unique_name(ipcbus_main_get_bus(userdata), &unique) < 0)
+                return ipcbus_main_exit(userdata, 3);
+        test_say("serving %s", unique);
+        return 0;
+}
+
+/* "serving UNIQUE" once the main runs on the bus it chose, or "open failed:
+ * ERROR". */
 static int default_bus_main_child(void *userdata) {
         const starter_env *e = userdata;
         _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
-        const char *unique = NULL;
         int r;
 
         if (set_or_unset("DBUS_STARTER_ADDRESS", e->starter_address) < 0 ||
@@ -260,9 +270,8 @@ static int default_bus_main_child(void *userdata) {
                 test_say("open failed: %s", strerror(-r));
                 return 1;
         }
-        if (!ipcbus_main_get_bus(m) || sd_bus_get_unique_name(ipcbus_main_get_bus(m), &unique) < 0)
+        if (!ipcbus_main_get_bus(m) || sd_event_add_defer(ipcbus_main_get_event(m), NULL, say_serving, m) < 0)
                 return 3;
-        test_say("serving %s", unique);
         r = ipcbus_main_run(m);
         return r == 0 ? 0 : 1;
 }
