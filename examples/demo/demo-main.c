@@ -10,7 +10,9 @@
  * caller's kernel credentials, ask-renderer asks the caller's own
  * Renderer1.Invoke, a renderer attached as "guest" is confined to
  * my_channel and get-title, and spawn-sandboxed starts a renderer under
- * bwrap (demo-sandbox.c).
+ * bwrap (demo-sandbox.c). Issue 7: notify shows a desktop notification
+ * (demo-notify.c), and a main started by D-Bus activation serves the bus
+ * that started it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +43,7 @@ typedef struct demo_main {
         GQueue asks;         /* renderer_ask *, ask-renderer calls waiting for the renderer */
         ipcbus_policy *guest; /* what a renderer attached as "guest" may use */
         demo_sandbox *sandbox; /* spawn-sandboxed and the renderers it started */
+        demo_notify *notify;   /* notify and its calls to the notification server */
 } demo_main;
 
 void demo_main_print_recv(const char *channel, GVariant *args) {
@@ -604,6 +607,9 @@ static int demo_main_register(demo_main *d, const char *name) {
         r = demo_sandbox_new(&d->sandbox, d->m, name);
         if (r < 0)
                 return r;
+        r = demo_notify_new(&d->notify, d->m);
+        if (r < 0)
+                return r;
         r = ipcbus_main_on_bus_closed(d->m, NULL, on_bus_closed, d);
         if (r < 0)
                 return r;
@@ -637,6 +643,7 @@ static void demo_main_clear(demo_main *d) {
                 renderer_ask_free(a);
         /* Before the main, which kills the children it spawned. */
         d->sandbox = demo_sandbox_free(d->sandbox);
+        d->notify = demo_notify_free(d->notify);
         d->kept = ipcbus_port_unref(d->kept);
         d->guest = ipcbus_policy_unref(d->guest);
         d->m = ipcbus_main_unref(d->m);
@@ -665,6 +672,9 @@ static int demo_main_open(demo_main *d, const demo_options *o) {
                 return ipcbus_main_open_address(d->m, o->address);
         case DEMO_BUS_SYSTEM:
                 return ipcbus_main_open_system(d->m);
+        case DEMO_BUS_DEFAULT:
+                /* D-Bus activation: the bus that started us. */
+                return ipcbus_main_open_default(d->m);
         case DEMO_BUS_USER:
                 return ipcbus_main_open_user(d->m);
         default:

@@ -92,6 +92,7 @@ static int demo_renderer_open(ipcbus_renderer *r, const demo_options *o) {
                 return ipcbus_renderer_open_address(r, o->address);
         case DEMO_BUS_SYSTEM:
                 return ipcbus_renderer_open_system(r);
+        case DEMO_BUS_DEFAULT: /* nothing starts a renderer for a bus */
         case DEMO_BUS_USER:
                 return ipcbus_renderer_open_user(r);
         }

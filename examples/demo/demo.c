@@ -25,7 +25,9 @@ static const char usage_text[] =
         "      owns NAME, then 'main-recv CHANNEL ARGS' per message or invoke. A\n"
         "      renderer attached as 'guest' may use only my_channel and get-title;\n"
         "      refusals are logged to stderr. spawn-sandboxed starts this program\n"
-        "      as a sandboxed renderer under bwrap.\n"
+        "      as a sandboxed renderer under bwrap; notify shows a desktop\n"
+        "      notification. Without a bus option, the main serves the bus that\n"
+        "      started it (D-Bus activation: DBUS_STARTER_ADDRESS), else --user.\n"
         "        --name NAME      bus name to own (default " DEMO_DEFAULT_NAME ")\n"
         "        --delay-ms N     delay of render-invoke-to-main (default 200)\n"
         "        --file PATH      what dialog:openFile returns (default: a file the\n"
@@ -44,7 +46,8 @@ static const char usage_text[] =
         "      talks to the main over the descriptor it inherited, tries to reach\n"
         "      the bus at ADDRESS, reports on sandbox-report and exits.\n"
         "\n"
-        "  The bus defaults to --user. IPCBUS_DEMO_DEBUG=1 logs more to stderr.\n"
+        "  The bus defaults to --user (for main: unless a bus started it).\n"
+        "  IPCBUS_DEMO_DEBUG=1 logs more to stderr.\n"
         "\n"
         "  ipcbus-demo --help\n";
 
@@ -129,7 +132,7 @@ static int parse_options(int argc, char **argv, demo_options *o) {
         int c, index = 0;
 
         o->mode = DEMO_MODE_SELFTEST;
-        o->bus = DEMO_BUS_USER;
+        o->bus = DEMO_BUS_DEFAULT;
         o->name = DEMO_DEFAULT_NAME;
         o->delay_ms = DEMO_DEFAULT_DELAY_MS;
         o->interval_ms = DEMO_DEFAULT_INTERVAL_MS;

@@ -16,6 +16,8 @@
  *   demo-sandbox.c    a renderer the main spawns under bwrap: the main's
  *                     spawn-sandboxed and sandbox-report, and the
  *                     sandboxed-renderer mode the child runs
+ *   demo-notify.c     the main's notify: a desktop notification through
+ *                     org.freedesktop.Notifications on the main's bus
  *   demo-bus.c        a private dbus-daemon for the self-test
  *   demo-spawn.c      child processes: spawn, read their lines, stop
  *
@@ -109,6 +111,7 @@ typedef enum demo_mode {
 } demo_mode;
 
 typedef enum demo_bus_kind {
+        DEMO_BUS_DEFAULT, /* main: the bus that started it, else the user's; renderer: the user's */
         DEMO_BUS_USER,
         DEMO_BUS_SYSTEM,
         DEMO_BUS_ADDRESS,
@@ -169,6 +172,20 @@ int demo_sandbox_new(demo_sandbox **ret, ipcbus_main *m, const char *main_name);
 /* Fails the spawn-sandboxed calls still waiting; the children end with the
  * main. NULL-safe. */
 demo_sandbox *demo_sandbox_free(demo_sandbox *s);
+
+/* ---- the main's desktop service (demo-notify.c) ----------------------------- */
+
+typedef struct demo_notify demo_notify;
+
+/**
+ * demo_notify_new - serve notify on @m: org.freedesktop.Notifications.Notify
+ *   on the main's bus, answered with the notification's id
+ * @m: the demo main (borrowed: free the demo_notify before it)
+ * Return: 0; -errno.
+ */
+int demo_notify_new(demo_notify **ret, ipcbus_main *m);
+/* Fails the notify calls still waiting for the server. NULL-safe. */
+demo_notify *demo_notify_free(demo_notify *n);
 
 /* The main's "main-recv CHANNEL ARGS" line (demo-main.c). */
 void demo_main_print_recv(const char *channel, GVariant *args);

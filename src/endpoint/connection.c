@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdlib.h>
 #include <glib.h>
 #include <systemd/sd-id128.h>
 
@@ -32,6 +33,17 @@ int connection_open_bus(connection **ret, connection_bus kind, const char *addre
                 break;
         case CONNECTION_SYSTEM:
                 r = sd_bus_open_system(&bus);
+                break;
+        case CONNECTION_DEFAULT:
+                /* dbus-daemon sets these for a service it starts itself
+                 * (Exec=); sd_bus_open() reads them as they are meant.
+                 * Without them sd_bus_open() would guess from our cgroup,
+                 * and a desktop application wants the user's bus (where
+                 * systemd starts a service for the bus: SystemdService=). */
+                if (secure_getenv("DBUS_STARTER_ADDRESS") || secure_getenv("DBUS_STARTER_BUS_TYPE"))
+                        r = sd_bus_open(&bus);
+                else
+                        r = sd_bus_open_user(&bus);
                 break;
         case CONNECTION_ADDRESS:
                 if (!address)

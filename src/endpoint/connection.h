@@ -75,6 +75,7 @@ typedef enum connection_bus {
         CONNECTION_USER,
         CONNECTION_SYSTEM,
         CONNECTION_ADDRESS,
+        CONNECTION_DEFAULT, /* the bus that started us (sd_bus_open()), else the user's */
 } connection_bus;
 
 /* Connect to a bus (started, Hello sent asynchronously). */

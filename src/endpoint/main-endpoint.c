@@ -492,10 +492,27 @@ int ipcbus_main_open_system(ipcbus_main *m) {
         return main_open(m, CONNECTION_SYSTEM, NULL);
 }
 
+int ipcbus_main_open_default(ipcbus_main *m) {
+        assert_return(m, NULL, -EINVAL);
+        return main_open(m, CONNECTION_DEFAULT, NULL);
+}
+
 int ipcbus_main_open_address(ipcbus_main *m, const char *address) {
         assert_return(m, NULL, -EINVAL);
         assert_return(address, &m->ep.log, -EINVAL);
         return main_open(m, CONNECTION_ADDRESS, address);
+}
+
+sd_bus *ipcbus_main_get_bus(ipcbus_main *m) {
+        assert_return(m, NULL, NULL);
+        /* In the order they were opened; a closed one is dropped at once. */
+        for (GList *l = m->connections.head; l; l = l->next) {
+                connection *c = l->data;
+
+                if (!c->direct && connection_is_open(c))
+                        return c->bus;
+        }
+        return NULL;
 }
 
 int ipcbus_main_add_bus(ipcbus_main *m, sd_bus *bus) {

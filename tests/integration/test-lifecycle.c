@@ -4,7 +4,8 @@
  * open, hears it vanish and appear, fails its calls at once when it goes,
  * and can end its loop with it; a main knows its bus and ends its loop when
  * the bus goes; both loops end cleanly on SIGTERM unless the application
- * handles the signal itself.
+ * handles the signal itself. ipcbus_main_open_default() serves the bus that
+ * started the process (issue 7), else the user's.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -224,6 +225,139 @@ static void test_application_keeps_its_sigterm(void **state) {
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* ---- which bus ipcbus_main_open_default() serves ------------------------------- */
+
+#define DEFAULT_BUS_MAIN_NAME "org.ipcbus.DefaultBusTest"
+#define NO_BUS "unix:path=/nonexistent/ipcbus-test"
+
+/* The environment a main is started with; NULL unsets the variable. */
+typedef struct starter_env {
+        const char *starter_address;
+        const char *starter_type;
+        const char *session;
+        const char *system;
+} starter_env;
+
+static int set_or_unset(const char *name, const char *value) {
+        return value ? setenv(name, value, 1) : unsetenv(name);
+}
+
+/* From the loop, as say_ready(): the unique name the main has on the bus
+ * ipcbus_main_get_bus() gives. */
+static int say_serving(sd_event_source *s, void *userdata) {
+        const char *unique = NULL;
+
+        if (sd_bus_get_unique_name(ipcbus_main_get_bus(userdata), &unique) < 0)
+                return ipcbus_main_exit(userdata, 3);
+        test_say("serving %s", unique);
+        return 0;
+}
+
+/* "serving UNIQUE" once the main runs on the bus it chose, or "open failed:
+ * ERROR". */
+static int default_bus_main_child(void *userdata) {
+        const starter_env *e = userdata;
+        _cleanup_(ipcbus_main_unrefp) ipcbus_main *m = NULL;
+        int r;
+
+        if (set_or_unset("DBUS_STARTER_ADDRESS", e->starter_address) < 0 ||
+            set_or_unset("DBUS_STARTER_BUS_TYPE", e->starter_type) < 0 ||
+            set_or_unset("DBUS_SESSION_BUS_ADDRESS", e->session) < 0 ||
+            set_or_unset("DBUS_SYSTEM_BUS_ADDRESS", e->system) < 0 || ipcbus_main_new(&m, DEFAULT_BUS_MAIN_NAME) < 0)
+                return 2;
+        r = ipcbus_main_open_default(m);
+        if (r < 0) {
+                test_say("open failed: %s", strerror(-r));
+                return 1;
+        }
+        if (!ipcbus_main_get_bus(m) || sd_event_add_defer(ipcbus_main_get_event(m), NULL, say_serving, m) < 0)
+                return 3;
+        r = ipcbus_main_run(m);
+        return r == 0 ? 0 : 1;
+}
+
+/* The owner of the test main's name on the harness bus, or NULL. */
+static char *default_bus_main_owner(harness *h) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *owner;
+
+        assert_int_equal(test_bus_connect(h->bus, &bus), 0);
+        if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "GetNameOwner", NULL, &reply, "s", DEFAULT_BUS_MAIN_NAME) < 0 ||
+            sd_bus_message_read(reply, "s", &owner) < 0)
+                return NULL;
+        return g_strdup(owner);
+}
+
+/* A main started with @e serves the harness bus: its bus connection is the
+ * one that owns the name there; it ends cleanly on SIGTERM. */
+static void assert_serves_harness_bus(harness *h, starter_env *e) {
+        _cleanup_(test_process_freep) test_process *p = NULL;
+        g_autofree char *owner = NULL;
+        int status;
+
+        assert_int_equal(test_process_spawn(&p, default_bus_main_child, e), 0);
+        assert_int_equal(test_process_wait_line(p, "serving ", WAIT_USEC), 0);
+        owner = default_bus_main_owner(h);
+        assert_non_null(owner);
+        assert_string_equal(test_process_get_line(p) + strlen("serving "), owner);
+        assert_int_equal(test_process_kill(p, SIGTERM), 0);
+        assert_int_equal(test_process_wait_exit(p, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int setup_bus(void **state) {
+        harness *h = calloc(1, sizeof(harness));
+
+        harness_start_bus(h);
+        *state = h;
+        return 0;
+}
+
+/* What dbus-daemon gives a service it starts from a bus without a <type>:
+ * the starter address alone. */
+static void test_open_default_serves_the_starter_address(void **state) {
+        harness *h = *state;
+        starter_env e = { .starter_address = test_bus_get_address(h->bus), .session = "disabled:", .system = NO_BUS };
+
+        assert_serves_harness_bus(h, &e);
+}
+
+/* A session bus also sets DBUS_STARTER_BUS_TYPE and points
+ * DBUS_SESSION_BUS_ADDRESS at itself; sd_bus_open() takes the type. */
+static void test_open_default_serves_the_starter_bus_type(void **state) {
+        harness *h = *state;
+        starter_env session = { .starter_type = "session", .session = test_bus_get_address(h->bus), .system = NO_BUS };
+        starter_env system = { .starter_type = "system", .session = "disabled:", .system = test_bus_get_address(h->bus) };
+
+        assert_serves_harness_bus(h, &session);
+        assert_serves_harness_bus(h, &system);
+}
+
+/* Not started by a bus: the user's bus, whatever the cgroup says. */
+static void test_open_default_serves_the_user_bus(void **state) {
+        harness *h = *state;
+        starter_env e = { .session = test_bus_get_address(h->bus), .system = NO_BUS };
+
+        assert_serves_harness_bus(h, &e);
+}
+
+/* A starter bus that is gone is an error, not a reason to take another. */
+static void test_open_default_does_not_fall_back(void **state) {
+        harness *h = *state;
+        _cleanup_(test_process_freep) test_process *p = NULL;
+        starter_env e = { .starter_address = NO_BUS, .session = test_bus_get_address(h->bus), .system = NO_BUS };
+        int status;
+
+        assert_int_equal(test_process_spawn(&p, default_bus_main_child, &e), 0);
+        assert_int_equal(test_process_wait_line(p, "open failed: ", WAIT_USEC), 0);
+        assert_string_equal(test_process_get_line(p), "open failed: No such file or directory");
+        assert_int_equal(test_process_wait_exit(p, &status), 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        assert_null(default_bus_main_owner(h));
+}
+
 /* ---- the demo shows it --------------------------------------------------------- */
 
 static char *demo_exe(void) {
@@ -281,6 +415,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_main_exits_when_its_bus_goes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_main_ends_on_sigterm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_application_keeps_its_sigterm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_default_serves_the_starter_address, setup_bus, teardown),
+                cmocka_unit_test_setup_teardown(test_open_default_serves_the_starter_bus_type, setup_bus, teardown),
+                cmocka_unit_test_setup_teardown(test_open_default_serves_the_user_bus, setup_bus, teardown),
+                cmocka_unit_test_setup_teardown(test_open_default_does_not_fall_back, setup_bus, teardown),
                 cmocka_unit_test_setup_teardown(test_demo_lifecycle, setup, teardown),
         };
 

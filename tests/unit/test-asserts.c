@@ -92,6 +92,12 @@ static void test_asserts_main(void **state) {
         assert_logged(&c, "fn", "ipcbus_main_on_attached");
         assert_int_equal(ipcbus_main_get_all_web_contents(m, NULL), -EINVAL);
         assert_logged(&c, "ret", "ipcbus_main_get_all_web_contents");
+        assert_int_equal(ipcbus_main_open_default(NULL), -EINVAL);
+        assert_null(ipcbus_main_get_bus(NULL));
+        /* Not opened yet: no bus, and nothing refused. */
+        c.n = 0;
+        assert_null(ipcbus_main_get_bus(m));
+        assert_int_equal(c.n, 0);
         /* Floating arguments are consumed also when the call is refused
          * (the leak checkers of the CI stages see to it). */
         assert_int_equal(ipcbus_main_broadcast(m, NULL, ipcbus_args(g_variant_new_string("x"), NULL)), -EINVAL);

@@ -30,7 +30,8 @@ struct test_bus {
 };
 
 /*
- * Like the session bus, without activatable services. The limits are
+ * Like the session bus, without activatable services unless a test asks
+ * for a <servicedir> (test_bus_start_activating()). The limits are
  * dbus-daemon's session values: 1 GB per connection and message, far above
  * the 64 MiB a test sends. dbus-broker reads only max_outgoing_*,
  * max_connections_per_user and max_match_rules_per_connection, and derives
@@ -102,7 +103,15 @@ const char *test_bus_kind_to_string(test_bus_kind kind) {
         }
 }
 
-static int write_config(const char *dir, test_bus_config config, const char *policy_dir) {
+/* What a bus.conf says besides its <policy>: its directories, and whether
+ * it names its <type>. */
+typedef struct bus_files {
+        const char *policy_dir;
+        const char *service_dir;
+        bool untyped;
+} bus_files;
+
+static int write_config(const char *dir, test_bus_config config, const bus_files *files) {
         char path[PATH_MAX];
         FILE *f;
         int r;
@@ -111,18 +120,22 @@ static int write_config(const char *dir, test_bus_config config, const char *pol
         f = fopen(path, "wex");
         if (!f)
                 return -errno;
+        fputs("<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+              " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+              "<busconfig>\n",
+              f);
+        if (!files->untyped)
+                fprintf(f, "  <type>%s</type>\n", config == TEST_BUS_SYSTEM_LIKE ? "system" : "session");
         fprintf(f,
-                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-                " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                "<busconfig>\n"
-                "  <type>%s</type>\n"
                 "  <listen>unix:path=%s/bus</listen>\n"
                 "  <auth>EXTERNAL</auth>\n",
-                config == TEST_BUS_SYSTEM_LIKE ? "system" : "session", dir);
+                dir);
         fputs(config == TEST_BUS_SYSTEM_LIKE ? system_policy : session_policy, f);
         /* After the bus's own policy, so the files' rules win, as in system.conf. */
-        if (policy_dir)
-                fprintf(f, "  <includedir>%s</includedir>\n", policy_dir);
+        if (files->policy_dir)
+                fprintf(f, "  <includedir>%s</includedir>\n", files->policy_dir);
+        if (files->service_dir)
+                fprintf(f, "  <servicedir>%s</servicedir>\n", files->service_dir);
         fputs("</busconfig>\n", f);
         r = ferror(f) ? -EIO : 0;
         if (fclose(f) != 0 && r == 0)
@@ -334,7 +347,7 @@ static int start_broker(test_bus *b) {
         return r < 0 ? -EIO : 0;
 }
 
-int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config config, const char *policy_dir) {
+static int bus_start(test_bus **ret, test_bus_kind kind, test_bus_config config, const bus_files *files) {
         _cleanup_(test_bus_freep) test_bus *b = NULL;
         const char *tmp = getenv("TMPDIR");
         char dir[PATH_MAX];
@@ -342,7 +355,8 @@ int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config conf
 
         if (!ret || !test_bus_kind_to_string(kind) ||
             (config != TEST_BUS_SESSION_LIKE && config != TEST_BUS_SYSTEM_LIKE) ||
-            (policy_dir && !config_path_ok(policy_dir)))
+            (files->policy_dir && !config_path_ok(files->policy_dir)) ||
+            (files->service_dir && !config_path_ok(files->service_dir)))
                 return -EINVAL;
         snprintf(dir, sizeof(dir), "%s/ipcbus-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(dir))
@@ -360,7 +374,7 @@ int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config conf
                 if (r < 0)
                         return r;
         }
-        r = write_config(b->dir, config, policy_dir);
+        r = write_config(b->dir, config, files);
         if (r < 0)
                 return r;
         r = kind == TEST_BUS_DBUS_DAEMON ? start_daemon(b) : start_broker(b);
@@ -370,6 +384,17 @@ int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config conf
         *ret = b;
         b = NULL;
         return 0;
+}
+
+int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config config, const char *policy_dir) {
+        return bus_start(ret, kind, config, &(bus_files){ .policy_dir = policy_dir });
+}
+
+int test_bus_start_activating(test_bus **ret, const char *service_dir, bool typed) {
+        if (!service_dir)
+                return -EINVAL;
+        return bus_start(ret, TEST_BUS_DBUS_DAEMON, TEST_BUS_SESSION_LIKE,
+                         &(bus_files){ .service_dir = service_dir, .untyped = !typed });
 }
 
 int test_bus_start(test_bus **ret, test_bus_kind kind) {

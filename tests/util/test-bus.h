@@ -16,6 +16,7 @@
  *     assert_int_equal(test_bus_connect(bus, &conn), 0);
  */
 
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 #include "test-process.h"
@@ -80,6 +81,26 @@ int test_bus_start(test_bus **ret, test_bus_kind kind);
  * directory (from $TMPDIR) another uid cannot reach.
  */
 int test_bus_start_with(test_bus **ret, test_bus_kind kind, test_bus_config config, const char *policy_dir);
+
+/**
+ * test_bus_start_activating - start a session-like dbus-daemon that starts
+ *   the services of @service_dir on demand (D-Bus activation)
+ * @ret: the running bus
+ * @service_dir: an absolute directory of D-Bus .service files, the
+ *   config's <servicedir>
+ * @typed: whether the config says <type>session</type>. A typed bus gives
+ *   the services it starts DBUS_STARTER_ADDRESS, DBUS_STARTER_BUS_TYPE=session
+ *   and its address as DBUS_SESSION_BUS_ADDRESS; an untyped one
+ *   DBUS_STARTER_ADDRESS alone. Either way they inherit the rest of this
+ *   process's environment.
+ *
+ * The bus starts a service as a process of its own (not a child of the
+ * test), which outlives the bus unless it ends with its connection: a test
+ * stops what it started.
+ * Return: as test_bus_start(); -EINVAL for a NULL, relative or
+ * XML-unsafe @service_dir.
+ */
+int test_bus_start_activating(test_bus **ret, const char *service_dir, bool typed);
 
 /* Return: "dbus-daemon" or "dbus-broker", for messages and test names. */
 const char *test_bus_kind_to_string(test_bus_kind kind);

@@ -72,6 +72,40 @@ IPCBUS_EXPORT int ipcbus_main_open_system(ipcbus_main *m);
 IPCBUS_EXPORT int ipcbus_main_open_address(ipcbus_main *m, const char *address);
 
 /**
+ * ipcbus_main_open_default - serve the bus that started this process, else
+ * the user's bus
+ *
+ * A main that D-Bus activation starts (a .service file's Exec=) must serve
+ * the bus that started it, which dbus-daemon names in the environment:
+ * DBUS_STARTER_ADDRESS and DBUS_STARTER_BUS_TYPE. With either set, the bus
+ * is the one sd_bus_open() chooses from them (the type's bus, else the
+ * address; GLib's G_BUS_TYPE_STARTER follows the type alone, and fails on a
+ * bus that names no type). With neither, it is the user's bus, as
+ * ipcbus_main_open_user() (sd_bus_open() would guess from the cgroup
+ * instead); a service that systemd starts for the bus (SystemdService=)
+ * gets no starter variables and serves the user's bus. A starter bus that
+ * cannot be reached is an error: there is no falling back to another bus.
+ * Return: as ipcbus_main_open_user().
+ */
+IPCBUS_EXPORT int ipcbus_main_open_default(ipcbus_main *m);
+
+/**
+ * ipcbus_main_get_bus - the bus connection the main serves
+ *
+ * The first bus connection still open, of those ipcbus_main_open_*() and
+ * ipcbus_main_add_bus() gave it (direct connections are not buses), for
+ * calls of the application's own on the bus the main is on: a desktop
+ * service (org.freedesktop.Notifications), a portal. Calls made on it with
+ * sd_bus_call_method_async() are answered to their own callbacks; the main
+ * takes only the replies to its own calls. Borrowed: valid until the main
+ * lets go of it (the bus closes, or the main is freed); take a reference
+ * (sd_bus_ref()) to keep it longer, and neither close nor detach it.
+ * Return: the bus; NULL if the main serves no bus (yet, or any more) or @m
+ * is NULL.
+ */
+IPCBUS_EXPORT sd_bus *ipcbus_main_get_bus(ipcbus_main *m);
+
+/**
  * ipcbus_main_add_bus - serve on a bus connection the caller set up
  * @bus: a started bus connection; the main takes a reference
  *
