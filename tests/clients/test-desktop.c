@@ -12,7 +12,7 @@
  *   serving others meanwhile, and what Notify carries, type by type.
  *   Without a server the invoker gets HandlerFailed naming ServiceUnknown.
  * - activation: a dbus-daemon whose <servicedir> is the build tree's
- *   (BUILDDIR/dbus-activation/build-tree) starts the built demo main on the
+ *   (BUILDDIR/examples/activation/build-tree) starts the built demo main on the
  *   first call to org.ipcbus.Demo, and the main serves the bus that started
  *   it: a typed bus's (DBUS_STARTER_BUS_TYPE=session), and an untyped one's,
  *   which names itself in DBUS_STARTER_ADDRESS alone while the test's
@@ -113,7 +113,7 @@ fail:
 static char *service_dir(void) {
         const char *builddir = getenv("IPCBUS_TEST_BUILDDIR");
 
-        return g_build_filename(builddir && *builddir ? builddir : ".", "dbus-activation", "build-tree", NULL);
+        return g_build_filename(builddir && *builddir ? builddir : ".", "examples", "activation", "build-tree", NULL);
 }
 
 /* A bus that starts the demo main on demand, with or without a <type>. */
