@@ -21,8 +21,15 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
                                                                   : "s channel, v message, ah ports",
                                           strnull(sd_bus_message_get_signature(m, true)));
         r = sd_bus_message_read_basic(m, 's', &channel);
+        /* The signature was right: what sd-bus refuses is the string. It
+         * holds every 's' to stricter UTF-8 than the bus daemons do: a
+         * Unicode noncharacter (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) passes
+         * dbus-daemon but not sd-bus. */
         if (r <= 0)
-                return error_invalid_args(error, "Cannot read the channel");
+                return error_invalid_args(error,
+                                          "The channel name is not UTF-8 that D-Bus strings may hold: it has a "
+                                          "Unicode noncharacter (U+FDD0..U+FDEF, U+FFFE, U+FFFF, ...) or is not "
+                                          "UTF-8 at all");
         r = channel_validate(channel, error);
         if (r < 0)
                 return r;
@@ -90,6 +97,9 @@ int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_
 
         if (e)
                 return sd_bus_error_copy(error, e);
+        if (sd_bus_message_has_signature(reply, "v") <= 0)
+                return error_invalid_args(error, "The result must be one variant (signature 'v'), not '%s'",
+                                          strnull(sd_bus_message_get_signature(reply, true)));
         r = value_read_variant(reply, ret_result);
         if (r < 0)
                 return error_invalid_args(error, "The result cannot be read: %s", g_strerror(-r));

@@ -391,6 +391,15 @@ static void test_bad_channel_name_fails_with_invalid_args(void **state) {
         busctl_call(f, &r, "SendSync", "sav", long_channel, "0", NULL);
         assert_client(&r, 1, "", "Call failed: Channel name is longer than 255 bytes\n");
 
+        /* A noncharacter (U+FDD0) passes the bus daemons but not sd-bus:
+         * the answer says so, on either bus. */
+        gdbus_call(f, &r, "Invoke", "a\xef\xb7\x90" "b", "@av []", NULL);
+        assert_client(&r, 1, "",
+                      "Error: GDBus.Error:org.freedesktop.DBus.Error.InvalidArgs: The channel name is not UTF-8 "
+                      "that D-Bus strings may hold: it has a Unicode noncharacter (U+FDD0..U+FDEF, U+FFFE, "
+                      "U+FFFF, ...) or is not UTF-8 at all\n"
+                      "(According to introspection data, you need to pass 'sav')\n");
+
         /* 255 bytes is a valid name: it just has no handler. */
         busctl_call(f, &r, "Invoke", "sav", max_channel, "0", NULL);
         assert_client(&r, 1, "", max_expected);

@@ -304,6 +304,43 @@ static void test_web_contents_outlives_main(void **state) {
         ipcbus_web_contents_unref(w.wc);
 }
 
+/* A "main" that answers Invoke with a string instead of a variant. */
+static int fake_invoke(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "s", "not a variant");
+}
+
+static const sd_bus_vtable fake_main_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Invoke", "sav", "s", fake_invoke, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* Issue 10's hostile input: a result of the wrong type is refused with a
+ * message that says what was expected (it said "No such device or address"). */
+static void test_wrong_result_type_says_what_was_expected(void **state) {
+        harness *h = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *fake = NULL;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        result res = {};
+
+        assert_int_equal(test_bus_connect(h->bus, &fake), 0);
+        assert_int_equal(sd_bus_add_object_vtable(fake, NULL, "/org/ipcbus/Fake", IPCBUS_INTERFACE_MAIN,
+                                                  fake_main_vtable, NULL),
+                         0);
+        assert_true(sd_bus_request_name(fake, "org.ipcbus.Fake", 0) >= 0);
+        assert_int_equal(sd_bus_attach_event(fake, h->event, 0), 0);
+
+        assert_int_equal(ipcbus_renderer_new(&r, "org.ipcbus.Fake"), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(r, h->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_open_address(r, test_bus_get_address(h->bus)), 0);
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "any", NULL, 0, result_collect, &res), 0);
+        assert_true(harness_run_until(h, &res.done, WAIT_MS));
+        assert_string_equal(res.error_name, "org.freedesktop.DBus.Error.InvalidArgs");
+        assert_string_equal(res.error_message, "The result must be one variant (signature 'v'), not 's'");
+        result_clear(&res);
+        (void)sd_bus_detach_event(fake);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_main_add_bus_same_loop, setup_bus_only, teardown),
@@ -315,6 +352,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bus_dies_in_attach, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_dies_after_attach, setup_bus_only, teardown),
                 cmocka_unit_test_setup_teardown(test_web_contents_outlives_main, setup_bus_only, teardown),
+                cmocka_unit_test_setup_teardown(test_wrong_result_type_says_what_was_expected, setup_bus_only,
+                                                teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
