@@ -216,6 +216,13 @@ static int renderer_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
         const char *name, *old_owner, *new_owner;
 
+        /* Only the bus knows. Its match admits nothing else, but a blocking
+         * call reads (and holds back) whatever is sent to us directly. */
+        if (!streq_ptr(sd_bus_message_get_sender(msg), "org.freedesktop.DBus")) {
+                log_emit(&r->ep.log, LOG_DEBUG, "Ignored NameOwnerChanged from %s: not the bus",
+                         strnull(sd_bus_message_get_sender(msg)));
+                return 0;
+        }
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, r->main_name))
                 return 0;
         log_emit(&r->ep.log, LOG_DEBUG, "Main '%s' owner: '%s'", r->main_name, new_owner);

@@ -296,6 +296,92 @@ static void test_blocking_call_holds_back_messages(void **state) {
         inbox_clear(&poked);
 }
 
+static void on_vanished(ipcbus_renderer *r, void *userdata) {
+        *(bool *)userdata = true;
+}
+
+/* The unique name of the connection of this process that is not @self
+ * (the renderer's, when it and @self are our only ones). */
+static char *other_unique_name_of_ours(sd_bus *self) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_auto(GStrv) names = NULL;
+        const char *me = NULL;
+        char *found = NULL;
+
+        assert_int_equal(sd_bus_get_unique_name(self, &me), 0);
+        assert_true(sd_bus_list_names(self, &names, NULL) >= 0);
+        for (size_t i = 0; names[i]; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                uint32_t pid;
+
+                if (names[i][0] != ':' || strcmp(names[i], me) == 0)
+                        continue;
+                if (sd_bus_call_method(self, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "GetConnectionUnixProcessID", &error, &reply, "s", names[i]) < 0) {
+                        sd_bus_error_free(&error);
+                        continue;
+                }
+                assert_true(sd_bus_message_read(reply, "u", &pid) > 0);
+                if (pid == (uint32_t)getpid()) {
+                        assert_null(found);
+                        found = g_strdup(names[i]);
+                }
+        }
+        assert_non_null(found);
+        return found;
+}
+
+/* A NameOwnerChanged that does not come from the bus is not believed. The
+ * renderer's match admits only the bus's, but while a blocking call waits
+ * the renderer reads everything itself: a peer's forgery, sent straight to
+ * it then, was held back and replayed as if the bus had said the main was
+ * gone. */
+static void test_forged_owner_change_ignored(void **state) {
+        fixture *f = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *rogue = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL, *reply = NULL;
+        g_autofree char *renderer_name = NULL, *owner = NULL;
+        inbox poked = {};
+        bool vanished = false;
+
+        fixture_start(f, TEST_BUS_DBUS_DAEMON, false, false);
+        r = renderer_attached(f, "win");
+        assert_int_equal(ipcbus_renderer_on(r, NULL, "poked", inbox_listener, &poked), 0);
+        assert_int_equal(ipcbus_renderer_on_main_vanished(r, NULL, on_vanished, &vanished), 0);
+        assert_int_equal(test_bus_connect(f->bus, &rogue), 0);
+        renderer_name = other_unique_name_of_ours(rogue);
+        {
+                _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+                const char *u = NULL;
+
+                assert_int_equal(sd_bus_get_name_creds(rogue, TRUST_MAIN_NAME, SD_BUS_CREDS_UNIQUE_NAME, &creds), 0);
+                assert_int_equal(sd_bus_creds_get_unique_name(creds, &u), 0);
+                owner = g_strdup(u);
+        }
+
+        /* "The main is gone", straight to the renderer, before it blocks. */
+        assert_int_equal(sd_bus_message_new_signal(rogue, &sig, "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                                   "NameOwnerChanged"),
+                         0);
+        assert_int_equal(sd_bus_message_set_destination(sig, renderer_name), 0);
+        assert_true(sd_bus_message_append(sig, "sss", TRUST_MAIN_NAME, owner, "") >= 0);
+        assert_int_equal(sd_bus_send(rogue, sig, NULL), 1);
+        /* The bus handles our messages in order: once this is answered, the
+         * forgery waits in the renderer's socket. */
+        assert_true(sd_bus_call_method(rogue, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetId", &error, &reply, "") >= 0);
+
+        assert_invoke(r, "poke-then-answer", "real");
+        /* What was held back is replayed in order: the forgery before "poked". */
+        assert_true(run_until(f, &poked.got));
+        assert_false(vanished);
+        assert_true(ipcbus_renderer_has_main(r));
+        assert_invoke(r, "poke-then-answer", "real");
+        inbox_clear(&poked);
+}
+
 /* ---- credentials ------------------------------------------------------------- */
 
 static void assert_whoami(GVariant *v, pid_t pid, uid_t uid, gid_t gid, bool attached) {
@@ -596,6 +682,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_forged_replies_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_forged_reply_to_main_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_blocking_call_holds_back_messages, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_forged_owner_change_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credentials_dbus_daemon, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_credentials_dbus_broker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sender_check_and_allowlists, setup, teardown),
