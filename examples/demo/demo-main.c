@@ -6,6 +6,11 @@
  * "main-recv CHANNEL ARGS", flushed at once: the seeds' console.log, and
  * what the self-test reads to see that a one-way message arrived.
  *
+ * The typed channels of org.ipcbus.Demo.Channels.xml (issue 7) are declared
+ * and served through the C ipcbus-codegen makes of that file
+ * (demo-channels.h): their handlers and listeners take and return C types,
+ * and busctl sees them as methods and signals of org.ipcbus.Demo.Channels.
+ *
  * Beyond the seeds, the trust boundary (issue 6): whoami answers with the
  * caller's kernel credentials, ask-renderer asks the caller's own
  * Renderer1.Invoke, a renderer attached as "guest" is confined to
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "demo-channels.h"
 #include "demo.h"
 
 /* readFileEvent returns text; bigger files are refused rather than sent. */
@@ -66,34 +72,33 @@ static GVariant *string_args(const char *text) {
         return ipcbus_args(g_variant_new_string(text), NULL);
 }
 
-/* ---- seed 000: set-title, dialog:openFile --------------------------------- */
+/* ---- seed 000: set-title, dialog:openFile (typed) ------------------------- */
 
-static int on_set_title(ipcbus_event *event, GVariant *args, void *userdata) {
+/* The declared types are checked before these run: @title is a string. */
+static int on_set_title(ipcbus_event *event, const char *title, void *userdata) {
         demo_main *d = userdata;
-        char *title;
 
-        demo_main_print_recv(ipcbus_event_get_channel(event), args);
-        title = args_dup_string(args, 0);
-        if (!title)
-                return -EINVAL; /* reported through the log function */
+        demo_main_print_recv(ipcbus_event_get_channel(event), ipcbus_event_get_args(event));
         g_free(d->title);
-        d->title = title;
-        return 0;
+        d->title = g_strdup(title);
+        /* Every renderer hears of it, and busctl sees TitleChanged; a failure
+         * is reported through the log function. */
+        return demo_channels_broadcast_title_changed(d->m, d->title);
 }
 
-static int handle_get_title(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+static int handle_get_title(ipcbus_invocation *inv, void *userdata) {
         demo_main *d = userdata;
 
-        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
-        return ipcbus_invocation_return_value(inv, g_variant_new_string(d->title));
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), ipcbus_invocation_get_args(inv));
+        return demo_channels_complete_get_title(inv, d->title);
 }
 
-static int handle_open_file(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+static int handle_open_file(ipcbus_invocation *inv, void *userdata) {
         demo_main *d = userdata;
 
         /* No dialog here: the configured file, as if the user had picked it. */
-        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
-        return ipcbus_invocation_return_value(inv, g_variant_new_string(d->file));
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), ipcbus_invocation_get_args(inv));
+        return demo_channels_complete_dialog_open_file(inv, d->file);
 }
 
 /* ---- seed 001: test-call, readFileEvent ---------------------------------- */
@@ -163,15 +168,14 @@ static int read_text(const char *path, char **ret) {
         return 0;
 }
 
-static int handle_read_file(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+/* Typed: @param is the string the declaration says. */
+static int handle_read_file(ipcbus_invocation *inv, const char *param, void *userdata) {
         demo_main *d = userdata;
-        _cleanup_(demo_freep) char *param = NULL, *path = NULL, *real = NULL, *dir = NULL, *real_dir = NULL,
-                                    *text = NULL;
+        _cleanup_(demo_freep) char *path = NULL, *real = NULL, *dir = NULL, *real_dir = NULL, *text = NULL;
         int r;
 
-        demo_main_print_recv(ipcbus_invocation_get_channel(inv), args);
-        param = args_dup_string(args, 0);
-        if (!param || !param[0])
+        demo_main_print_recv(ipcbus_invocation_get_channel(inv), ipcbus_invocation_get_args(inv));
+        if (!param[0])
                 return ipcbus_invocation_return_error(inv, IPCBUS_ERROR_INVALID_ARGS,
                                                       "readFileEvent expects a file path (a string)");
         /* Seed 001 reads 'a.txt': relative paths are taken from the first
@@ -201,7 +205,7 @@ static int handle_read_file(ipcbus_invocation *inv, GVariant *args, void *userda
         if (r < 0)
                 return ipcbus_invocation_return_error(inv, NULL, "%s: cannot read '%s': %s",
                                                       r == -EFBIG ? "EFBIG" : "EIO", param, g_strerror(-r));
-        return ipcbus_invocation_return_value(inv, g_variant_new_take_string(DEMO_TAKE_PTR(text)));
+        return demo_channels_complete_read_file_event(inv, text);
 }
 
 /* ---- seed 002: my_channel, asynchronous-message, synchronous-message,
@@ -474,8 +478,8 @@ static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata)
         if (demo_debug())
                 fprintf(stderr, "ipcbus-demo main: renderer %" PRIu64 " (%s) attached\n",
                         ipcbus_web_contents_get_id(wc), ipcbus_web_contents_get_name(wc) ?: "no name");
-        /* win.webContents.send('testMsg', '你好啊，我是主进程') */
-        r = ipcbus_web_contents_send(wc, "testMsg", string_args(DEMO_TEST_MSG));
+        /* win.webContents.send('testMsg', '你好啊，我是主进程'), typed */
+        r = demo_channels_send_test_msg(wc, DEMO_TEST_MSG);
         if (r < 0)
                 fprintf(stderr, "ipcbus-demo main: testMsg: %s\n", g_strerror(-r));
         demo_main_pair_windows(d);
@@ -549,8 +553,8 @@ typedef struct demo_handler {
         ipcbus_handler_fn fn;
 } demo_handler;
 
+/* Untyped channels; the typed ones are registered in demo_main_register(). */
 static const demo_listener listeners[] = {
-        { "set-title", on_set_title },
         { "test-call", on_test_call },
         { "my_channel", on_my_channel },
         { "asynchronous-message", on_asynchronous_message },
@@ -564,9 +568,6 @@ static const demo_listener listeners[] = {
 };
 
 static const demo_handler handlers[] = {
-        { "get-title", handle_get_title },
-        { "dialog:openFile", handle_open_file },
-        { "readFileEvent", handle_read_file },
         { "my_channel", handle_my_channel },
         { "my-invokable-ipc", handle_my_invokable_ipc },
         { "render-invoke-to-main", handle_render_invoke_to_main },
@@ -588,9 +589,36 @@ static int demo_main_make_guest_policy(demo_main *d) {
         return r;
 }
 
+/* org.ipcbus.Demo.Channels: declared (all or nothing) before any handler, so
+ * that no call reaches a typed channel unchecked. notify keeps the untyped
+ * handler demo-notify.c registers; the declaration checks its arguments and
+ * its result all the same, and serves it on the typed face. */
+static int demo_main_register_typed(demo_main *d) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = demo_channels_declare(d->m, &error);
+        if (r < 0) {
+                fprintf(stderr, "ipcbus-demo main: cannot declare %s: %s\n", DEMO_CHANNELS_INTERFACE,
+                        error.message ?: g_strerror(-r));
+                return r;
+        }
+        r = demo_channels_on_set_title(d->m, NULL, on_set_title, d);
+        if (r >= 0)
+                r = demo_channels_handle_get_title(d->m, NULL, handle_get_title, d);
+        if (r >= 0)
+                r = demo_channels_handle_dialog_open_file(d->m, NULL, handle_open_file, d);
+        if (r >= 0)
+                r = demo_channels_handle_read_file_event(d->m, NULL, handle_read_file, d);
+        return r;
+}
+
 static int demo_main_register(demo_main *d, const char *name) {
         int r;
 
+        r = demo_main_register_typed(d);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < G_N_ELEMENTS(listeners); i++) {
                 r = ipcbus_main_on(d->m, NULL, listeners[i].channel, listeners[i].fn, d);
                 if (r < 0)

@@ -14,7 +14,22 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "demo-channels.h"
 #include "demo-selftest.h"
+
+/* ---- typed calls (demo-channels.h) ------------------------------------------ */
+
+/* A typed string result into @c, as an untyped one goes. */
+static int on_typed_string(const char *value, const sd_bus_error *error, void *userdata) {
+        selftest_call_done(userdata, error ? NULL : g_variant_new_string(value), error);
+        return 0;
+}
+
+static int typed_call_started(demo_selftest *t, demo_window *w, const char *channel, int k) {
+        if (k < 0)
+                return selftest_fail(t, "%s: invoke '%s' failed to start: %s", w->name, channel, g_strerror(-k));
+        return 0;
+}
 
 /* ---- the scenarios, in the order of the seed articles ------------------------ */
 
@@ -44,26 +59,36 @@ static int scenario_test_msg(demo_selftest *t) {
         return 0;
 }
 
-/* Seed 000 #1: ipcRenderer.send('set-title', title); the title read back. */
+/* Seed 000 #1: ipcRenderer.send('set-title', title); the title read back.
+ * Both typed, through the C generated from org.ipcbus.Demo.Channels.xml. */
 static int scenario_set_title(demo_selftest *t) {
-        _cleanup_(demo_variant_unrefp)
-                GVariant *args = g_variant_ref_sink(selftest_string_args("ipcbus 演示窗口"));
+        static const char title[] = "ipcbus 演示窗口";
+        _cleanup_(demo_variant_unrefp) GVariant *args = g_variant_ref_sink(selftest_string_args(title));
+        _cleanup_(demo_call_clear) demo_call c = { .t = t, .error = SD_BUS_ERROR_NULL };
+        int k;
 
-        if (window_send(t, &t->win1, "set-title", args) < 0)
-                return -1;
+        k = demo_channels_send_set_title(t->win1.r, title);
+        if (k < 0)
+                return selftest_fail(t, "win1: send 'set-title' failed: %s", g_strerror(-k));
         /* Sent right after: handled after set-title, in order. */
-        if (window_invoke_expect_string(t, &t->win1, "get-title", NULL, "ipcbus 演示窗口") < 0)
+        c.started = demo_now_usec();
+        k = demo_channels_invoke_get_title(t->win1.r, &c.slot, on_typed_string, &c);
+        if (typed_call_started(t, &t->win1, "get-title", k) < 0 ||
+            selftest_call_expect_string(t, &c, "get-title", title) < 0)
                 return -1;
         return selftest_expect_main_recv(t, "set-title", args);
 }
 
-/* Seed 000 #2: ipcRenderer.invoke('dialog:openFile') -> filePaths[0]. */
+/* Seed 000 #2: ipcRenderer.invoke('dialog:openFile') -> filePaths[0], typed. */
 static int scenario_open_file(demo_selftest *t) {
-        _cleanup_(demo_call_clear) demo_call c = DEMO_CALL_INIT;
+        _cleanup_(demo_call_clear) demo_call c = { .t = t, .error = SD_BUS_ERROR_NULL };
         _cleanup_(demo_freep) char *base = NULL;
         const char *path;
+        int k;
 
-        if (selftest_call_start(t, &t->win1, "dialog:openFile", NULL, &c) < 0 ||
+        c.started = demo_now_usec();
+        k = demo_channels_invoke_dialog_open_file(t->win1.r, &c.slot, on_typed_string, &c);
+        if (typed_call_started(t, &t->win1, "dialog:openFile", k) < 0 ||
             selftest_call_wait(t, &c, "dialog:openFile") < 0)
                 return -1;
         if (sd_bus_error_is_set(&c.error))

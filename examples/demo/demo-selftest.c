@@ -200,16 +200,18 @@ void demo_call_clear(demo_call *c) {
         sd_bus_error_free(&c->error);
 }
 
-static int on_call_done(GVariant *result, const sd_bus_error *error, void *userdata) {
-        demo_call *c = userdata;
-
+void selftest_call_done(demo_call *c, GVariant *result, const sd_bus_error *error) {
         c->done = true;
         c->finished = demo_now_usec();
         c->order = ++c->t->completions;
         if (error)
                 (void)sd_bus_error_copy(&c->error, error);
         else if (result)
-                c->result = g_variant_ref(result);
+                c->result = g_variant_ref_sink(result);
+}
+
+static int on_call_done(GVariant *result, const sd_bus_error *error, void *userdata) {
+        selftest_call_done(userdata, result, error);
         return 0;
 }
 

@@ -122,6 +122,10 @@ typedef struct demo_call {
 /* Cancels the call if it is still pending: its callback writes to @c. */
 void demo_call_clear(demo_call *c);
 
+/* Record @c's answer (a floating @result is sunk): what a result callback
+ * does, typed ones (demo-channels.h) included. */
+void selftest_call_done(demo_call *c, GVariant *result, const sd_bus_error *error);
+
 /* ipcRenderer.invoke(channel, ...args), asynchronous. */
 int selftest_call_start(demo_selftest *t, demo_window *w, const char *channel, GVariant *args, demo_call *c);
 int selftest_call_wait(demo_selftest *t, demo_call *c, const char *channel);

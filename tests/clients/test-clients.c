@@ -46,6 +46,8 @@
 #define MAIN_IFACE "org.ipcbus.Main1"
 #define CHANNEL_IFACE "org.ipcbus.Channel1"
 #define RENDERER_IFACE "org.ipcbus.Renderer1"
+/* The demo main's typed channels (examples/demo/org.ipcbus.Demo.Channels.xml). */
+#define DEMO_CHANNELS_IFACE "org.ipcbus.Demo.Channels"
 
 /* Generous: under valgrind, and on a loaded CI machine, clients start slowly. */
 #define CLIENT_TIMEOUT_USEC (60 * TEST_USEC_PER_SEC)
@@ -601,7 +603,7 @@ static void test_main_introspection_matches_xml(void **state) {
         assert_int_equal(WEXITSTATUS(r.status), 0);
         assert_string_equal(r.err, "");
         assert_introspection(r.out, "busctl introspect",
-                             MAIN_STANDARD_IFACES " " CHANNEL_IFACE " " MAIN_IFACE, ifaces);
+                             MAIN_STANDARD_IFACES " " CHANNEL_IFACE " " DEMO_CHANNELS_IFACE " " MAIN_IFACE, ifaces);
         client_result_clear(&r);
 
         run_argv(&r,
@@ -611,7 +613,7 @@ static void test_main_introspection_matches_xml(void **state) {
         assert_int_equal(WEXITSTATUS(r.status), 0);
         assert_string_equal(r.err, "");
         assert_introspection(r.out, "gdbus introspect",
-                             MAIN_STANDARD_IFACES " " CHANNEL_IFACE " " MAIN_IFACE, ifaces);
+                             MAIN_STANDARD_IFACES " " CHANNEL_IFACE " " DEMO_CHANNELS_IFACE " " MAIN_IFACE, ifaces);
         client_result_clear(&r);
 }
 
