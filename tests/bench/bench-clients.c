@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench-channels.h"
 #include "bench-clients.h"
 #include "bench-servers.h"
 #include "test-process.h"
@@ -51,6 +52,34 @@ static int ipcbus_call(bench_client *c, const char *payload) {
         return 0;
 }
 
+/* Invoke "echo-s": the channel typed C calls, untyped. */
+static int ipcbus_call_s(bench_client *c, const char *payload) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) result = NULL;
+        int r;
+
+        r = ipcbus_renderer_invoke_sync(c->renderer, "echo-s", ipcbus_args(g_variant_new_string(payload), NULL), 0,
+                                        &error, &result);
+        if (r < 0)
+                return report(c, "invoke", r, &error);
+        if (!g_variant_is_of_type(result, G_VARIANT_TYPE_STRING) ||
+            strcmp(g_variant_get_string(result, NULL), payload) != 0)
+                return -EBADMSG;
+        return 0;
+}
+
+/* The same through the C ipcbus-codegen made of org.ipcbus.Bench.Channels.xml. */
+static int generated_call(bench_client *c, const char *payload) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autofree char *echoed = NULL;
+        int r;
+
+        r = bench_channels_invoke_echo_s_sync(c->renderer, payload, &error, &echoed);
+        if (r < 0)
+                return report(c, "typed invoke", r, &error);
+        return strcmp(echoed, payload) == 0 ? 0 : -EBADMSG;
+}
+
 static int ipcbus_send(bench_client *c, const char *payload) {
         return ipcbus_renderer_send(c->renderer, "count", ipcbus_args(g_variant_new_string(payload), NULL));
 }
@@ -93,6 +122,28 @@ static int plain_call(bench_client *c, const char *payload) {
         return strcmp(echoed, payload) == 0 ? 0 : -EBADMSG;
 }
 
+/* EchoS(s) -> s: on a plain server, or an ipcbus main's typed face. */
+static int plain_call_s(bench_client *c, const char *interface, const char *payload) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *echoed;
+        int r;
+
+        r = sd_bus_message_new_method_call(c->bus, &m, c->server, c->path, interface, "EchoS");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", payload);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(c->bus, m, 0, &error, &reply);
+        if (r < 0)
+                return report(c, "EchoS", r, &error);
+        r = sd_bus_message_read(reply, "s", &echoed);
+        if (r < 0)
+                return r;
+        return strcmp(echoed, payload) == 0 ? 0 : -EBADMSG;
+}
+
 static int plain_send(bench_client *c, const char *payload) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -115,6 +166,15 @@ static int plain_count(bench_client *c, uint32_t *ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
+
+        /* An ipcbus main, called without ipcbus: its count-get channel. */
+        if (c->call == BENCH_CALL_ECHO_S_TYPED) {
+                r = sd_bus_call_method(c->bus, c->server, c->path, IPCBUS_INTERFACE_MAIN, "Invoke", &error, &reply,
+                                       "sav", "count-get", 0);
+                if (r < 0)
+                        return report(c, "Invoke count-get", r, &error);
+                return sd_bus_message_read(reply, "v", "u", ret);
+        }
 
         r = sd_bus_call_method(c->bus, c->server, c->path, BENCH_PLAIN_INTERFACE, "Count", &error, &reply,
                                NULL);
@@ -151,7 +211,17 @@ int bench_client_open(bench_client *c, const char *address) {
 }
 
 int bench_client_call(bench_client *c, const char *payload) {
-        return c->ipcbus ? ipcbus_call(c, payload) : plain_call(c, payload);
+        switch (c->call) {
+        case BENCH_CALL_ECHO:
+                return c->ipcbus ? ipcbus_call(c, payload) : plain_call(c, payload);
+        case BENCH_CALL_ECHO_S:
+                return c->ipcbus ? ipcbus_call_s(c, payload) : plain_call_s(c, BENCH_PLAIN_INTERFACE, payload);
+        case BENCH_CALL_ECHO_S_GENERATED:
+                return generated_call(c, payload);
+        case BENCH_CALL_ECHO_S_TYPED:
+                return plain_call_s(c, BENCH_CHANNELS_INTERFACE, payload);
+        }
+        return -EINVAL;
 }
 
 int bench_client_send(bench_client *c, const char *payload) {

@@ -24,10 +24,19 @@ typedef struct bench_cpu {
         bench_samples server; /* the client's server */
 } bench_cpu;
 
+/* What bench_client_call() calls. */
+typedef enum bench_call {
+        BENCH_CALL_ECHO,            /* Invoke "echo" / Echo(sav): one string in an "av", the "av" back */
+        BENCH_CALL_ECHO_S,          /* Invoke "echo-s" / EchoS(s): one string, the string back */
+        BENCH_CALL_ECHO_S_GENERATED, /* ipcbus: bench_channels_invoke_echo_s_sync(), generated */
+        BENCH_CALL_ECHO_S_TYPED,    /* plain sd-bus to an ipcbus main: its typed member EchoS(s) -> s */
+} bench_call;
+
 typedef struct bench_client {
         const char *label;  /* for the report */
         const char *server; /* the server's well-known name */
         bool ipcbus;        /* an ipcbus renderer, else plain sd-bus */
+        bench_call call;
 
         sd_bus *bus;               /* plain */
         char path[256];            /* plain: the server's object path */
@@ -39,7 +48,8 @@ typedef struct bench_client {
         bench_samples latency;        /* µs, every timed call */
         bench_samples round_latency;  /* µs, the median of each round */
         bench_samples rate;           /* messages/s, one per round */
-        bench_samples paired_latency; /* plain: ipcbus's round median / ours, same round */
+        bench_samples paired_latency; /* plain: ipcbus's round median / ours, same round; typed: ours /
+                                       * ipcbus's (Invoke) */
         bench_samples paired_rate;    /* plain: our rate / ipcbus's, same round */
         double last;                  /* the last round's median latency or rate */
         bench_cpu call_cpu;           /* per call, in the latency rounds */
@@ -54,7 +64,7 @@ typedef struct bench_client {
 int bench_client_open(bench_client *c, const char *address);
 
 /**
- * bench_client_call - one echo round trip of channel "echo" with @payload
+ * bench_client_call - one echo round trip with @payload, as c->call says
  * Builds the call, waits for the reply and checks that it carries @payload.
  * Return: 0; -EBADMSG for a wrong echo; other negative errno codes, with the
  * reason on stderr.

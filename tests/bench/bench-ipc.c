@@ -8,6 +8,13 @@
  * the main's "count" listener, against N unicast sd-bus signals to the plain
  * server's filter, each followed by one call that returns the count.
  *
+ * --typed (issue 7): the calls of a typed channel, echo-s (s) -> s, against
+ * Invoke of the same channel on an ipcbus main that declares nothing: the
+ * renderer side ipcbus-codegen generates (bench_channels_invoke_echo_s_sync()
+ * to a main serving it with the generated handler), the same main's typed
+ * face called with plain sd-bus (EchoS(s) -> s), and EchoS on the plain
+ * servers; calls only.
+ *
  * Every server is its own process; every client is in this process. Rounds
  * alternate between the clients (the starting one rotates), so all see the
  * same noise; results are medians. See README.md for how to read them.
@@ -39,15 +46,29 @@ typedef struct options {
         const char *only;     /* one client's label, for profiling a server */
         test_bus_kind bus;
         bool gate;            /* the ipcbus main with a sender check and allowlists */
+        bool typed;           /* typed calls against Invoke (issue 7) */
 } options;
 
-enum { CLIENT_IPCBUS, CLIENT_PLAIN, CLIENT_PLAIN_EVENT, N_CLIENTS };
+enum { CLIENT_IPCBUS, CLIENT_PLAIN, CLIENT_PLAIN_EVENT, CLIENT_GENERATED, CLIENT_TYPED_FACE, N_CLIENTS };
 
 static bench_client clients[N_CLIENTS] = {
         [CLIENT_IPCBUS] = { .label = "ipcbus", .server = BENCH_IPCBUS_NAME, .ipcbus = true },
         [CLIENT_PLAIN] = { .label = "plain sd-bus", .server = BENCH_PLAIN_NAME },
         [CLIENT_PLAIN_EVENT] = { .label = "plain sd-bus, sd-event", .server = BENCH_PLAIN_EVENT_NAME },
+        [CLIENT_GENERATED] = { .label = "ipcbus generated", .server = BENCH_GENERATED_NAME, .ipcbus = true,
+                               .call = BENCH_CALL_ECHO_S_GENERATED },
+        [CLIENT_TYPED_FACE] = { .label = "typed face, sd-bus", .server = BENCH_TYPED_FACE_NAME,
+                                .call = BENCH_CALL_ECHO_S_TYPED },
 };
+
+/* The baselines ipcbus is held to; the typed clients are held to Invoke. */
+static bool is_plain(int i) {
+        return i == CLIENT_PLAIN || i == CLIENT_PLAIN_EVENT;
+}
+
+static bool is_typed(int i) {
+        return i == CLIENT_GENERATED || i == CLIENT_TYPED_FACE;
+}
 static bool active[N_CLIENTS];
 
 static const options defaults = {
@@ -81,9 +102,12 @@ static void usage(FILE *f) {
                 "  --send-rounds=N      throughput rounds (10)\n"
                 "  --messages=N         messages per client per throughput round (20000)\n"
                 "  --no-event-baseline  skip the plain server on sd-event\n"
-                "  --only=CLIENT        run one client: ipcbus, plain or plain-event (profiling)\n"
+                "  --only=CLIENT        run one client: ipcbus, plain, plain-event, generated or typed-face\n"
+                "                       (profiling)\n"
                 "  --bus=KIND           dbus-daemon (default) or dbus-broker (root only)\n"
-                "  --gate               the ipcbus main with a sender check (the caller's uid) and allowlists\n");
+                "  --gate               the ipcbus main with a sender check (the caller's uid) and allowlists\n"
+                "  --typed              typed calls (generated, typed face) against Invoke of the same channel;\n"
+                "                       calls only\n");
 }
 
 static int parse_unsigned(const char *s, unsigned *ret) {
@@ -108,7 +132,8 @@ static int parse_options(int argc, char **argv, options *o) {
                 OPT_NO_EVENT,
                 OPT_ONLY,
                 OPT_BUS,
-                OPT_GATE
+                OPT_GATE,
+                OPT_TYPED
         };
         static const struct option longopts[] = {
                 { "quick", no_argument, NULL, 'q' },
@@ -122,6 +147,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 { "only", required_argument, NULL, OPT_ONLY },
                 { "bus", required_argument, NULL, OPT_BUS },
                 { "gate", no_argument, NULL, OPT_GATE },
+                { "typed", no_argument, NULL, OPT_TYPED },
                 {},
         };
         int c, r = 0;
@@ -159,12 +185,16 @@ static int parse_options(int argc, char **argv, options *o) {
                         break;
                 case OPT_ONLY:
                         if (strcmp(optarg, "ipcbus") != 0 && strcmp(optarg, "plain") != 0 &&
-                            strcmp(optarg, "plain-event") != 0)
+                            strcmp(optarg, "plain-event") != 0 && strcmp(optarg, "generated") != 0 &&
+                            strcmp(optarg, "typed-face") != 0)
                                 r = -EINVAL;
                         o->only = optarg;
                         break;
                 case OPT_GATE:
                         o->gate = true;
+                        break;
+                case OPT_TYPED:
+                        o->typed = true;
                         break;
                 case OPT_BUS:
                         if (strcmp(optarg, "dbus-daemon") == 0)
@@ -289,7 +319,9 @@ static int record_pairs(bool latency) {
 
                 if (!active[i])
                         continue;
-                if (latency)
+                if (is_typed(i))
+                        r = bench_samples_add(&c->paired_latency, c->last / ipc->last);
+                else if (latency)
                         r = bench_samples_add(&c->paired_latency, ipc->last / c->last);
                 else
                         r = bench_samples_add(&c->paired_rate, c->last / ipc->last);
@@ -331,7 +363,7 @@ static bench_client *best_plain(bool latency) {
         for (int i = CLIENT_PLAIN; i < N_CLIENTS; i++) {
                 bench_client *c = &clients[i];
 
-                if (!active[i])
+                if (!active[i] || !is_plain(i))
                         continue;
                 if (!best ||
                     (latency ? bench_samples_percentile(&c->latency, 50) <
@@ -373,6 +405,34 @@ static void report_cpu(bool latency) {
         }
 }
 
+/* Typed calls against Invoke of the same channel, same rounds. */
+static void report_typed(void) {
+        bench_client *ipc = &clients[CLIENT_IPCBUS];
+        double invoke = bench_samples_percentile(&ipc->latency, 50);
+
+        if (!active[CLIENT_IPCBUS])
+                return;
+        for (int i = CLIENT_GENERATED; i < N_CLIENTS; i++) {
+                bench_client *c = &clients[i];
+
+                if (!active[i])
+                        continue;
+                printf("  same-round ratios %s/%s: median %.3f, min..max %.3f..%.3f\n", c->label, ipc->label,
+                       bench_samples_percentile(&c->paired_latency, 50), bench_samples_min(&c->paired_latency),
+                       bench_samples_max(&c->paired_latency));
+        }
+        for (int i = CLIENT_GENERATED; i < N_CLIENTS; i++) {
+                bench_client *c = &clients[i];
+                double typed;
+
+                if (!active[i])
+                        continue;
+                typed = bench_samples_percentile(&c->latency, 50);
+                printf("typed call: %s %.1f µs, %s %.1f µs, ratio %.3f (aim <= 1.00)\n", c->label, typed,
+                       ipc->label, invoke, typed / invoke);
+        }
+}
+
 static void report_latency(const options *o) {
         bench_client *ipc = &clients[CLIENT_IPCBUS], *plain;
 
@@ -389,6 +449,8 @@ static void report_latency(const options *o) {
                        bench_samples_min(&c->round_latency), bench_samples_max(&c->round_latency));
         }
         report_cpu(true);
+        if (o->typed)
+                report_typed();
         plain = best_plain(true);
         if (!active[CLIENT_IPCBUS] || !plain)
                 return;
@@ -433,8 +495,11 @@ static void report_throughput(const options *o) {
 /* ---- setup ----------------------------------------------------------------- */
 
 static bool client_wanted(const options *o, int i) {
-        static const char *const names[N_CLIENTS] = { "ipcbus", "plain", "plain-event" };
+        static const char *const names[N_CLIENTS] = { "ipcbus", "plain", "plain-event", "generated",
+                                                       "typed-face" };
 
+        if (is_typed(i) && !o->typed)
+                return false;
         if (o->only)
                 return strcmp(o->only, names[i]) == 0;
         return i != CLIENT_PLAIN_EVENT || o->event_baseline;
@@ -447,10 +512,12 @@ static int spawn_server(test_process **ret, int i, const char *address, bool gat
                 .name = clients[i].server,
                 .use_event = i == CLIENT_PLAIN_EVENT,
                 .gate = gate,
+                .typed = is_typed(i),
         };
         int r;
 
-        r = test_process_spawn(ret, i == CLIENT_IPCBUS ? bench_ipcbus_main : bench_plain_server, &config);
+        r = test_process_spawn(ret, i == CLIENT_IPCBUS || is_typed(i) ? bench_ipcbus_main : bench_plain_server,
+                               &config);
         if (r < 0)
                 return r;
         return test_process_wait_line(*ret, "ready", 10 * TEST_USEC_PER_SEC);
@@ -524,6 +591,12 @@ int main(int argc, char **argv) {
         if (parse_options(argc, argv, &o) < 0)
                 return EXIT_FAILURE;
         setvbuf(stdout, NULL, _IOLBF, 0);
+        /* Invoke and the plain servers call what the typed clients call. */
+        if (o.typed) {
+                clients[CLIENT_IPCBUS].label = "ipcbus Invoke";
+                for (int i = CLIENT_IPCBUS; i <= CLIENT_PLAIN_EVENT; i++)
+                        clients[i].call = BENCH_CALL_ECHO_S;
+        }
 
         r = test_bus_start(&bus, o.bus);
         if (r < 0) {
@@ -555,14 +628,24 @@ int main(int argc, char **argv) {
         printf("clients: pid %d\n", (int)getpid());
         if (o.gate)
                 printf("ipcbus main: with a sender check (the caller's uid) and allowlists on every message\n");
-        printf("payload: channel \"echo\"/\"count\" and one %zu-byte string; call (s, av) -> v holding av\n",
-               strlen(PAYLOAD));
+        if (o.typed)
+                printf("payload: one %zu-byte string; Invoke \"echo-s\" (s, av) -> v holding s to a main that "
+                       "declares nothing; the generated invoke of the same to a main serving it with the "
+                       "generated handler; EchoS(s) -> s on that main's typed face and on the plain servers\n",
+                       strlen(PAYLOAD));
+        else
+                printf("payload: channel \"echo\"/\"count\" and one %zu-byte string; call (s, av) -> v holding "
+                       "av\n",
+                       strlen(PAYLOAD));
 
         r = run_rounds(1, o.warmup, true, false);
         if (r >= 0)
                 r = run_rounds(o.rounds, o.calls, true, true);
         if (r >= 0)
                 report_latency(&o);
+        /* Typed channels change calls; sends are measured without --typed. */
+        if (o.typed)
+                goto finish;
         if (r >= 0)
                 r = run_rounds(1, o.messages / 10 + 1, false, false);
         if (r >= 0)

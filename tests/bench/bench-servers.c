@@ -6,6 +6,7 @@
 
 #include <ipcbus/ipcbus.h>
 
+#include "bench-channels.h"
 #include "bench-servers.h"
 #include "test-process.h"
 
@@ -61,6 +62,17 @@ static int plain_echo(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return r < 0 ? r : 1;
 }
 
+/* EchoS(s text) -> s: what the typed face's EchoS does. */
+static int plain_echo_s(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *text;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 's', &text);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "s", text);
+}
+
 static int plain_count(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return sd_bus_reply_method_return(m, "u", counted);
 }
@@ -84,6 +96,8 @@ static const sd_bus_vtable plain_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Echo", SD_BUS_ARGS("s", channel, "av", args), SD_BUS_RESULT("v", result),
                                 plain_echo, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EchoS", SD_BUS_ARGS("s", text), SD_BUS_RESULT("s", same), plain_echo_s,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Count", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", count), plain_count,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -137,6 +151,19 @@ static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, args);
 }
 
+/* echo-s, untyped: the one argument back, whatever it is. */
+static int h_echo_s(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) text = ipcbus_args_get(args, 0);
+
+        /* Not floating: the invocation takes a reference of its own. */
+        return ipcbus_invocation_return_value(inv, text);
+}
+
+/* echo-s, typed: the generated trampoline checked and unpacked it. */
+static int h_echo_s_typed(ipcbus_invocation *inv, const char *text, void *userdata) {
+        return bench_channels_complete_echo_s(inv, text);
+}
+
 static int on_count(ipcbus_event *e, GVariant *args, void *userdata) {
         counted++;
         return 0;
@@ -158,7 +185,7 @@ static int check_same_uid(ipcbus_main *m, ipcbus_web_contents *sender, ipcbus_op
 
 static int install_gate(ipcbus_main *m) {
         _cleanup_(ipcbus_policy_unrefp) ipcbus_policy *p = NULL;
-        static const char *const channels[] = { "echo", "count", "count-get" };
+        static const char *const channels[] = { "echo", "echo-s", "count", "count-get" };
         int r;
 
         static uid_t mine;
@@ -185,6 +212,11 @@ int bench_ipcbus_main(void *userdata) {
         if (config->gate)
                 CHECK("ipcbus main", install_gate(m));
         CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "echo", h_echo, NULL));
+        if (config->typed) {
+                CHECK("ipcbus main", bench_channels_declare(m, NULL));
+                CHECK("ipcbus main", bench_channels_handle_echo_s(m, NULL, h_echo_s_typed, NULL));
+        } else
+                CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "echo-s", h_echo_s, NULL));
         CHECK("ipcbus main", ipcbus_main_on(m, NULL, "count", on_count, NULL));
         CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "count-get", h_count_get, NULL));
         CHECK("ipcbus main", ipcbus_main_open_address(m, config->address));

@@ -9,11 +9,16 @@
  *
  * The ipcbus main serves channels through ipcbus_main_run():
  *   echo (handle)        returns its arguments, one "av" value
+ *   echo-s (handle)      returns its one string argument, "s": untyped, or
+ *                        with config.typed declared (org.ipcbus.Bench.Channels,
+ *                        so also the method EchoS(s) -> s) and served by the
+ *                        handler ipcbus-codegen generated (bench-channels.h)
  *   count (on)           counts the messages
  *   count-get (handle)   returns the count, "u"
  *
  * The plain sd-bus server does the same work shape with nothing but sd-bus:
  *   method Echo(s channel, av args) -> v   returns args, as ipcbus's Invoke
+ *   method EchoS(s text) -> s              returns text, as the typed EchoS
  *   method Count() -> u                    the signals counted so far
  *   signal Message(s channel, av args)     counted by a filter when channel
  *                                          is "count", as ipcbus's Message
@@ -29,6 +34,9 @@
 #include <stddef.h>
 
 #define BENCH_IPCBUS_NAME "org.ipcbus.Bench"
+/* The ipcbus mains of bench-ipc --typed's typed clients (config.typed). */
+#define BENCH_GENERATED_NAME "org.ipcbus.BenchG"
+#define BENCH_TYPED_FACE_NAME "org.ipcbus.BenchF"
 
 #define BENCH_PLAIN_NAME "org.ipcbus.Plain"
 #define BENCH_PLAIN_EVENT_NAME "org.ipcbus.PlainE"
@@ -41,6 +49,7 @@ typedef struct bench_server_config {
         const char *name;    /* the well-known name to own; the path is derived from it */
         bool use_event;      /* plain server: sd-event instead of sd_bus_process()/sd_bus_wait() */
         bool gate;           /* ipcbus main: a sender check reading the sender's uid, and allowlists */
+        bool typed;          /* ipcbus main: echo-s declared and served by generated C */
 } bench_server_config;
 
 /**
