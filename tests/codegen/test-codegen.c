@@ -229,6 +229,8 @@ static ipcbus_renderer *renderer_new(fixture *f, const char *main_name) {
 static int group_setup(void **state) {
         fixture *f = g_new0(fixture, 1);
 
+        /* Set first: the teardown runs after a failed setup too. */
+        *state = f;
         assert_int_equal(test_bus_start(&f->bus, TEST_BUS_DBUS_DAEMON), 0);
         good_config.address = loose_config.address = test_bus_get_address(f->bus);
         /* Forked before this process has a loop or a connection of its own. */
@@ -237,13 +239,14 @@ static int group_setup(void **state) {
         assert_int_equal(test_process_wait_line(f->good, "ready", 10 * TEST_USEC_PER_SEC), 0);
         assert_int_equal(test_process_wait_line(f->loose, "ready", 10 * TEST_USEC_PER_SEC), 0);
         assert_int_equal(sd_event_new(&f->event), 0);
-        *state = f;
         return 0;
 }
 
 static void stop(test_process *p) {
         int status = 0;
 
+        if (!p)
+                return;
         assert_int_equal(test_process_kill(p, SIGTERM), 0);
         assert_int_equal(test_process_wait_exit(p, &status), 0);
         /* A clean exit: under valgrind or ASan, also without errors. */
@@ -255,6 +258,8 @@ static void stop(test_process *p) {
 static int group_teardown(void **state) {
         fixture *f = *state;
 
+        if (!f)
+                return 0;
         stop(f->good);
         stop(f->loose);
         sd_event_unref(f->event);
