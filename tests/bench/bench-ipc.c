@@ -12,8 +12,8 @@
  * Invoke of the same channel on an ipcbus main that declares nothing: the
  * renderer side ipcbus-codegen generates (bench_channels_invoke_echo_s_sync()
  * to a main serving it with the generated handler), the same main's typed
- * face called with plain sd-bus (EchoS(s) -> s), and EchoS on the plain
- * servers; calls only.
+ * face called with plain sd-bus (EchoS(s) -> s), Invoke on such a main (what
+ * the declaration costs), and EchoS on the plain servers; calls only.
  *
  * Every server is its own process; every client is in this process. Rounds
  * alternate between the clients (the starting one rotates), so all see the
@@ -49,12 +49,22 @@ typedef struct options {
         bool typed;           /* typed calls against Invoke (issue 7) */
 } options;
 
-enum { CLIENT_IPCBUS, CLIENT_PLAIN, CLIENT_PLAIN_EVENT, CLIENT_GENERATED, CLIENT_TYPED_FACE, N_CLIENTS };
+enum {
+        CLIENT_IPCBUS,
+        CLIENT_PLAIN,
+        CLIENT_PLAIN_EVENT,
+        CLIENT_DECLARED,
+        CLIENT_GENERATED,
+        CLIENT_TYPED_FACE,
+        N_CLIENTS
+};
 
 static bench_client clients[N_CLIENTS] = {
         [CLIENT_IPCBUS] = { .label = "ipcbus", .server = BENCH_IPCBUS_NAME, .ipcbus = true },
         [CLIENT_PLAIN] = { .label = "plain sd-bus", .server = BENCH_PLAIN_NAME },
         [CLIENT_PLAIN_EVENT] = { .label = "plain sd-bus, sd-event", .server = BENCH_PLAIN_EVENT_NAME },
+        [CLIENT_DECLARED] = { .label = "Invoke, declared", .server = BENCH_DECLARED_NAME, .ipcbus = true,
+                              .call = BENCH_CALL_ECHO_S },
         [CLIENT_GENERATED] = { .label = "ipcbus generated", .server = BENCH_GENERATED_NAME, .ipcbus = true,
                                .call = BENCH_CALL_ECHO_S_GENERATED },
         [CLIENT_TYPED_FACE] = { .label = "typed face, sd-bus", .server = BENCH_TYPED_FACE_NAME,
@@ -66,8 +76,9 @@ static bool is_plain(int i) {
         return i == CLIENT_PLAIN || i == CLIENT_PLAIN_EVENT;
 }
 
+/* The clients of --typed's mains, which declare echo-s. */
 static bool is_typed(int i) {
-        return i == CLIENT_GENERATED || i == CLIENT_TYPED_FACE;
+        return i == CLIENT_DECLARED || i == CLIENT_GENERATED || i == CLIENT_TYPED_FACE;
 }
 static bool active[N_CLIENTS];
 
@@ -102,8 +113,8 @@ static void usage(FILE *f) {
                 "  --send-rounds=N      throughput rounds (10)\n"
                 "  --messages=N         messages per client per throughput round (20000)\n"
                 "  --no-event-baseline  skip the plain server on sd-event\n"
-                "  --only=CLIENT        run one client: ipcbus, plain, plain-event, generated or typed-face\n"
-                "                       (profiling)\n"
+                "  --only=CLIENT        run one client: ipcbus, plain, plain-event, declared, generated or\n"
+                "                       typed-face (profiling)\n"
                 "  --bus=KIND           dbus-daemon (default) or dbus-broker (root only)\n"
                 "  --gate               the ipcbus main with a sender check (the caller's uid) and allowlists\n"
                 "  --typed              typed calls (generated, typed face) against Invoke of the same channel;\n"
@@ -185,8 +196,8 @@ static int parse_options(int argc, char **argv, options *o) {
                         break;
                 case OPT_ONLY:
                         if (strcmp(optarg, "ipcbus") != 0 && strcmp(optarg, "plain") != 0 &&
-                            strcmp(optarg, "plain-event") != 0 && strcmp(optarg, "generated") != 0 &&
-                            strcmp(optarg, "typed-face") != 0)
+                            strcmp(optarg, "plain-event") != 0 && strcmp(optarg, "declared") != 0 &&
+                            strcmp(optarg, "generated") != 0 && strcmp(optarg, "typed-face") != 0)
                                 r = -EINVAL;
                         o->only = optarg;
                         break;
@@ -412,7 +423,7 @@ static void report_typed(void) {
 
         if (!active[CLIENT_IPCBUS])
                 return;
-        for (int i = CLIENT_GENERATED; i < N_CLIENTS; i++) {
+        for (int i = CLIENT_DECLARED; i < N_CLIENTS; i++) {
                 bench_client *c = &clients[i];
 
                 if (!active[i])
@@ -421,7 +432,7 @@ static void report_typed(void) {
                        bench_samples_percentile(&c->paired_latency, 50), bench_samples_min(&c->paired_latency),
                        bench_samples_max(&c->paired_latency));
         }
-        for (int i = CLIENT_GENERATED; i < N_CLIENTS; i++) {
+        for (int i = CLIENT_DECLARED; i < N_CLIENTS; i++) {
                 bench_client *c = &clients[i];
                 double typed;
 
@@ -495,8 +506,8 @@ static void report_throughput(const options *o) {
 /* ---- setup ----------------------------------------------------------------- */
 
 static bool client_wanted(const options *o, int i) {
-        static const char *const names[N_CLIENTS] = { "ipcbus", "plain", "plain-event", "generated",
-                                                       "typed-face" };
+        static const char *const names[N_CLIENTS] = { "ipcbus", "plain", "plain-event", "declared",
+                                                       "generated", "typed-face" };
 
         if (is_typed(i) && !o->typed)
                 return false;

@@ -35,6 +35,7 @@
 
 #define BENCH_IPCBUS_NAME "org.ipcbus.Bench"
 /* The ipcbus mains of bench-ipc --typed's typed clients (config.typed). */
+#define BENCH_DECLARED_NAME "org.ipcbus.BenchD"
 #define BENCH_GENERATED_NAME "org.ipcbus.BenchG"
 #define BENCH_TYPED_FACE_NAME "org.ipcbus.BenchF"
 
