@@ -591,6 +591,84 @@ static void assert_introspection(const char *xml, const char *what, const char *
         }
 }
 
+/* The demo's typed face: its members, as busctl lists them and in its
+ * XML, and a typed call answering what Invoke answers, errors included. */
+static void test_demo_typed_channels(void **state) {
+        fixture *f = *state;
+        g_autoptr(GHashTable) table = NULL;
+        client_result r;
+
+        run_argv(&r, argv_new("busctl", f->busctl_bus, "--no-pager", "introspect", DEMO_NAME, DEMO_PATH,
+                              DEMO_CHANNELS_IFACE, NULL));
+        assert_client(&r, 0,
+                      "NAME                     TYPE      SIGNATURE RESULT/VALUE FLAGS\n"
+                      ".DialogOpenFile          method    -         s            -\n"
+                      ".GetTitle                method    -         s            -\n"
+                      ".Notify                  method    ss        u            -\n"
+                      ".ReadFileEvent           method    s         s            -\n"
+                      ".SetTitle                method    s         -            no-reply\n"
+                      ".TestMsg                 signal    s         -            -\n"
+                      ".TitleChanged            signal    s         -            -\n",
+                      "");
+        run_argv(&r, argv_new("busctl", f->busctl_bus, "--no-pager", "introspect", "--xml-interface", DEMO_NAME,
+                              DEMO_PATH, NULL));
+        table = parse_xml(r.out, "busctl introspect");
+        client_result_clear(&r);
+        assert_string_equal(g_hash_table_lookup(table, DEMO_CHANNELS_IFACE),
+                            "interface " DEMO_CHANNELS_IFACE "\n"
+                            "  method DialogOpenFile\n"
+                            "    arg out s path\n"
+                            "  method GetTitle\n"
+                            "    arg out s title\n"
+                            "  method Notify\n"
+                            "    arg in s title\n"
+                            "    arg in s body\n"
+                            "    arg out u id\n"
+                            "  method ReadFileEvent\n"
+                            "    arg in s path\n"
+                            "    arg out s contents\n"
+                            "  method SetTitle\n"
+                            "    arg in s title\n"
+                            "    annotation org.freedesktop.DBus.Method.NoReply=true\n"
+                            "  signal TestMsg\n"
+                            "    arg s message\n"
+                            "  signal TitleChanged\n"
+                            "    arg s title\n");
+
+        /* ReadFileEvent s PATH gives what Invoke readFileEvent gives. */
+        run_argv(&r, argv_new("busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, DEMO_CHANNELS_IFACE,
+                              "ReadFileEvent", "s", "a.txt", NULL));
+        assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+        assert_true(g_str_has_prefix(r.out, "s \""));
+        {
+                g_autofree char *typed = g_strdup(r.out);
+
+                client_result_clear(&r);
+                busctl_call(f, &r, "Invoke", "sav", "readFileEvent", "1", "s", "a.txt", NULL);
+                assert_true(g_str_has_prefix(r.out, "v "));
+                assert_string_equal(r.out + 2, typed);
+                client_result_clear(&r);
+        }
+        run_argv(&r, argv_new("busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, DEMO_CHANNELS_IFACE,
+                              "ReadFileEvent", "s", "nope.txt", NULL));
+        assert_client(&r, 1, "",
+                      "Call failed: Error invoking remote method 'readFileEvent': Error: ENOENT: no such file or "
+                      "directory, open 'nope.txt'\n");
+        busctl_call(f, &r, "Invoke", "sav", "readFileEvent", "1", "s", "nope.txt", NULL);
+        assert_client(&r, 1, "",
+                      "Call failed: Error invoking remote method 'readFileEvent': Error: ENOENT: no such file or "
+                      "directory, open 'nope.txt'\n");
+
+        /* SetTitle, no reply wanted, then GetTitle. */
+        run_argv(&r, argv_new("busctl", f->busctl_bus, "call", "--expect-reply=no", DEMO_NAME, DEMO_PATH,
+                              DEMO_CHANNELS_IFACE, "SetTitle", "s", "typed title", NULL));
+        assert_client(&r, 0, "", "");
+        assert_main_received(f, "set-title [<'typed title'>]");
+        run_argv(&r, argv_new("busctl", f->busctl_bus, "call", DEMO_NAME, DEMO_PATH, DEMO_CHANNELS_IFACE,
+                              "GetTitle", NULL));
+        assert_client(&r, 0, "s \"typed title\"\n", "");
+}
+
 static void test_main_introspection_matches_xml(void **state) {
         static const char *const ifaces[] = { CHANNEL_IFACE, MAIN_IFACE, NULL };
         fixture *f = *state;
@@ -760,6 +838,7 @@ static const client_test client_tests[] = {
         CLIENT_TEST(test_broadcast_message_is_ignored),
         CLIENT_TEST(test_malformed_message_is_dropped),
         CLIENT_TEST(test_main_introspection_matches_xml),
+        CLIENT_TEST(test_demo_typed_channels),
         CLIENT_TEST(test_renderer_introspection_matches_xml),
         CLIENT_TEST(test_renderer_denies_other_callers),
         CLIENT_TEST(test_dbus_python_invoke),
