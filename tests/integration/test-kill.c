@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Faults (issue 10): processes killed in the middle of a call, on a
+ * private dbus-daemon.
+ *
+ *  - A renderer (a child) is SIGKILLed while the main holds its invoke: the
+ *    main sees it detach, answering the held invocation says the caller is
+ *    gone (-ENOTCONN), the main keeps serving another renderer, and its
+ *    descriptor count (/proc/self/fd, reported on the "fds" channel) is
+ *    what it was before the renderer came.
+ *  - The main (a child) is SIGKILLed while a renderer blocks in
+ *    invoke_sync, then in send_sync: each returns -ENOTCONN with
+ *    org.ipcbus.Error.Disconnected within one second of the kill (scaled by
+ *    IPCBUS_TEST_DEADLINE_SCALE under valgrind).
+ *  - A handler never completes: the caller's own timeout fires
+ *    (-ETIMEDOUT), and once the caller has gone, answering the invocation
+ *    says so (-ENOTCONN) and dropping it leaves no descriptor behind.
+ *
+ * Nothing sleeps: the test waits for lines the children print ("holding",
+ * "in-sync", "attached", "detached") and for the loop's events; a helper
+ * thread does the killing while the test thread blocks in a _sync call.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <ipcbus/ipcbus.h>
+
+#include "harness.h"
+
+#define KILL_MAIN_NAME "org.ipcbus.Kill"
+#define WAIT_USEC (20 * TEST_USEC_PER_SEC)
+#define WAIT_MS 20000
+/* How soon a blocked call must fail once its main is gone (issue 10). */
+#define FAIL_WITHIN_USEC TEST_USEC_PER_SEC
+
+/* ---- the main (a child) -------------------------------------------------------- */
+
+static ipcbus_main *kill_main;
+static GQueue held = G_QUEUE_INIT;
+
+static unsigned count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        unsigned n = 0;
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        /* opendir()'s own descriptor. */
+        return n - 1;
+}
+
+static int h_fds(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, g_variant_new_uint32(count_fds()));
+}
+
+static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, args);
+}
+
+/* Keeps the invocation unanswered until answer-held. */
+static int h_hold(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        g_queue_push_tail(&held, ipcbus_invocation_ref(inv));
+        test_say("holding %u", g_queue_get_length(&held));
+        return 0;
+}
+
+/* Answers every held invocation and drops it; returns what each answer
+ * returned ("ai"). */
+static int h_answer_held(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        GVariantBuilder b;
+        ipcbus_invocation *h;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("ai"));
+        while ((h = g_queue_pop_head(&held))) {
+                g_variant_builder_add(&b, "i", ipcbus_invocation_return_value(h, g_variant_new_string("late")));
+                ipcbus_invocation_unref(h);
+        }
+        return ipcbus_invocation_return_value(inv, g_variant_builder_end(&b));
+}
+
+/* A sendSync listener that never returns: the test kills the main here. */
+static int on_sync_hang(ipcbus_event *e, GVariant *args, void *userdata) {
+        test_say("in-sync");
+        for (;;)
+                pause();
+        return 0;
+}
+
+static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        const char *name = ipcbus_web_contents_get_name(wc);
+
+        test_say("attached %s", name ? name : "-");
+}
+
+static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        const char *name = ipcbus_web_contents_get_name(wc);
+
+        test_say("detached %s", name ? name : "-");
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        return ipcbus_main_exit(kill_main, 0);
+}
+
+#define CHECK(expr) TEST_CHILD_CHECK("kill main", expr)
+
+static int main_child(void *userdata) {
+        const char *address = userdata;
+        ipcbus_invocation *h;
+        sigset_t mask;
+        int r;
+
+        CHECK(ipcbus_main_new(&kill_main, KILL_MAIN_NAME));
+        CHECK(ipcbus_main_handle(kill_main, NULL, "fds", h_fds, NULL));
+        CHECK(ipcbus_main_handle(kill_main, NULL, "echo", h_echo, NULL));
+        CHECK(ipcbus_main_handle(kill_main, NULL, "hold", h_hold, NULL));
+        CHECK(ipcbus_main_handle(kill_main, NULL, "answer-held", h_answer_held, NULL));
+        CHECK(ipcbus_main_on(kill_main, NULL, "sync-hang", on_sync_hang, NULL));
+        CHECK(ipcbus_main_on_attached(kill_main, NULL, on_attached, NULL));
+        CHECK(ipcbus_main_on_detached(kill_main, NULL, on_detached, NULL));
+        CHECK(ipcbus_main_open_address(kill_main, address));
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        CHECK(sd_event_add_signal(ipcbus_main_get_event(kill_main), NULL, SIGTERM, on_sigterm, NULL));
+        test_say("ready");
+        r = ipcbus_main_run(kill_main);
+        while ((h = g_queue_pop_head(&held)))
+                ipcbus_invocation_unref(h);
+        kill_main = ipcbus_main_unref(kill_main);
+        return r < 0 ? 1 : 0;
+}
+
+/* ---- a renderer (a child) that invokes "hold" and waits ------------------------ */
+
+static int on_hold_answer(GVariant *value, const sd_bus_error *error, void *userdata) {
+        return 0;
+}
+
+static int renderer_child(void *userdata) {
+        const char *address = userdata;
+        ipcbus_renderer *r = NULL;
+        uint64_t id = 0;
+
+#undef CHECK
+#define CHECK(expr) TEST_CHILD_CHECK("kill renderer", expr)
+        CHECK(ipcbus_renderer_new(&r, KILL_MAIN_NAME));
+        CHECK(ipcbus_renderer_open_address(r, address));
+        CHECK(ipcbus_renderer_attach_sync(r, "victim", NULL, &id));
+        CHECK(ipcbus_renderer_invoke(r, NULL, "hold", NULL, 600 * TEST_USEC_PER_SEC, on_hold_answer, NULL));
+        /* Runs until killed. */
+        (void)ipcbus_renderer_run(r);
+        ipcbus_renderer_unref(r);
+        return 0;
+}
+
+/* ---- the test side -------------------------------------------------------------- */
+
+typedef struct fixture {
+        test_bus *bus;
+        test_process *main;
+        sd_event *event;
+} fixture;
+
+static int setup(void **state) {
+        fixture *f = calloc(1, sizeof(*f));
+
+        assert_int_equal(test_bus_start(&f->bus, TEST_BUS_DBUS_DAEMON), 0);
+        assert_int_equal(sd_event_new(&f->event), 0);
+        assert_int_equal(test_process_spawn(&f->main, main_child, (void *)test_bus_get_address(f->bus)), 0);
+        assert_int_equal(test_process_wait_line(f->main, "ready", WAIT_USEC), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        fixture *f = *state;
+        int status;
+
+        if (f->main) {
+                (void)test_process_kill(f->main, SIGTERM);
+                (void)test_process_wait_exit(f->main, &status);
+                f->main = test_process_free(f->main);
+        }
+        f->event = sd_event_unref(f->event);
+        f->bus = test_bus_free(f->bus);
+        free(f);
+        return 0;
+}
+
+static ipcbus_renderer *renderer(fixture *f, const char *name) {
+        ipcbus_renderer *r = NULL;
+        uint64_t id = 0;
+
+        assert_int_equal(ipcbus_renderer_new(&r, KILL_MAIN_NAME), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(r, f->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_set_timeout(r, WAIT_USEC), 0);
+        assert_int_equal(ipcbus_renderer_open_address(r, test_bus_get_address(f->bus)), 0);
+        assert_int_equal(ipcbus_renderer_attach_sync(r, name, NULL, &id), 0);
+        assert_int_equal(test_process_wait_line(f->main, "attached ", WAIT_USEC), 0);
+        return r;
+}
+
+static unsigned main_fds(ipcbus_renderer *r) {
+        g_autoptr(GVariant) v = NULL;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "fds", NULL, WAIT_USEC, NULL, &v), 0);
+        return g_variant_get_uint32(v);
+}
+
+static void wait_stopped(test_process *p) {
+        int status;
+
+        assert_int_equal(test_process_wait_exit(p, &status), 0);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+/* Answers the held invocations and returns how many said -ENOTCONN; fails
+ * on any other result. */
+static unsigned answer_held(ipcbus_renderer *r, unsigned expected) {
+        g_autoptr(GVariant) v = NULL;
+        const int32_t *results;
+        size_t n = 0;
+        unsigned gone = 0;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(r, "answer-held", NULL, WAIT_USEC, NULL, &v), 0);
+        results = g_variant_get_fixed_array(v, &n, sizeof(int32_t));
+        assert_int_equal(n, expected);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(results[i], -ENOTCONN);
+                gone++;
+        }
+        return gone;
+}
+
+static void test_renderer_killed_mid_invoke(void **state) {
+        fixture *f = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *probe = renderer(f, "probe");
+        _cleanup_(test_process_freep) test_process *victim = NULL;
+        g_autoptr(GVariant) echoed = NULL;
+        unsigned before, during, after;
+
+        before = main_fds(probe);
+        assert_int_equal(test_process_spawn(&victim, renderer_child, (void *)test_bus_get_address(f->bus)), 0);
+        assert_int_equal(test_process_wait_line(f->main, "attached victim", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->main, "holding 1", WAIT_USEC), 0);
+        during = main_fds(probe);
+
+        assert_int_equal(test_process_kill(victim, SIGKILL), 0);
+        wait_stopped(victim);
+        assert_int_equal(test_process_wait_line(f->main, "detached victim", WAIT_USEC), 0);
+
+        /* The main keeps serving, and its answer to the dead caller goes nowhere. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(probe, "echo", ipcbus_args(g_variant_new_string("still"), NULL),
+                                                     WAIT_USEC, NULL, &echoed),
+                         0);
+        assert_int_equal(answer_held(probe, 1), 1);
+        after = main_fds(probe);
+        fprintf(stderr, "renderer killed mid-invoke: main fds before=%u during=%u after=%u\n", before, during,
+                after);
+        assert_int_equal(after, before);
+}
+
+/* ---- the main killed while a renderer blocks ------------------------------------ */
+
+typedef struct killer {
+        test_process *main;
+        const char *line;
+        gint64 killed_at;
+        int r;
+} killer;
+
+static void *killer_thread(void *userdata) {
+        killer *k = userdata;
+
+        k->r = test_process_wait_line(k->main, k->line, WAIT_USEC);
+        if (k->r < 0)
+                return NULL;
+        k->killed_at = g_get_monotonic_time();
+        k->r = test_process_kill(k->main, SIGKILL);
+        return NULL;
+}
+
+typedef enum blocked_call { BLOCKED_INVOKE, BLOCKED_SEND_SYNC } blocked_call;
+
+static void main_killed_while_blocked(fixture *f, blocked_call call) {
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = renderer(f, "waiter");
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) v = NULL;
+        killer k = { .main = f->main, .line = call == BLOCKED_INVOKE ? "holding" : "in-sync" };
+        pthread_t thread;
+        gint64 returned, elapsed;
+        int rv, status;
+
+        assert_int_equal(pthread_create(&thread, NULL, killer_thread, &k), 0);
+        if (call == BLOCKED_INVOKE)
+                rv = ipcbus_renderer_invoke_sync(r, "hold", NULL, 60 * TEST_USEC_PER_SEC, &error, &v);
+        else
+                rv = ipcbus_renderer_send_sync(r, "sync-hang", NULL, &error, &v);
+        returned = g_get_monotonic_time();
+        assert_int_equal(pthread_join(thread, NULL), 0);
+        assert_int_equal(k.r, 0);
+        elapsed = returned - k.killed_at;
+        fprintf(stderr, "main killed during %s: failed after %" G_GINT64_FORMAT " us with %d %s: %s\n",
+                call == BLOCKED_INVOKE ? "invoke_sync" : "send_sync", elapsed, rv, error.name, error.message);
+        assert_int_equal(rv, -ENOTCONN);
+        assert_string_equal(error.name, IPCBUS_ERROR_DISCONNECTED);
+        assert_int_equal(sd_bus_error_get_errno(&error), ENOTCONN);
+        assert_non_null(error.message);
+        assert_true(elapsed < (gint64)test_deadline_usec(FAIL_WITHIN_USEC));
+        assert_null(v);
+
+        assert_int_equal(test_process_wait_exit(f->main, &status), 0);
+        f->main = test_process_free(f->main);
+}
+
+static void test_main_killed_during_invoke_sync(void **state) {
+        main_killed_while_blocked(*state, BLOCKED_INVOKE);
+}
+
+static void test_main_killed_during_send_sync(void **state) {
+        main_killed_while_blocked(*state, BLOCKED_SEND_SYNC);
+}
+
+/* ---- a handler that never completes --------------------------------------------- */
+
+static void test_handler_never_completes(void **state) {
+        fixture *f = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *probe = renderer(f, "probe");
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        ipcbus_renderer *caller = renderer(f, "caller");
+        g_autoptr(GVariant) v = NULL;
+        unsigned before, after;
+        gint64 start, elapsed;
+        int rv;
+
+        before = main_fds(probe);
+        start = g_get_monotonic_time();
+        rv = ipcbus_renderer_invoke_sync(caller, "hold", NULL, 200 * TEST_USEC_PER_MSEC, &error, &v);
+        elapsed = g_get_monotonic_time() - start;
+        fprintf(stderr, "handler never completes: caller's 200 ms timeout fired after %" G_GINT64_FORMAT
+                " us with %d %s: %s\n", elapsed, rv, error.name, error.message);
+        assert_int_equal(rv, -ETIMEDOUT);
+        assert_non_null(error.name);
+        assert_int_equal(sd_bus_error_get_errno(&error), ETIMEDOUT);
+        assert_true(elapsed >= 200 * (gint64)TEST_USEC_PER_MSEC);
+        assert_true(elapsed < (gint64)test_deadline_usec(5 * TEST_USEC_PER_SEC));
+        assert_int_equal(test_process_wait_line(f->main, "holding 1", WAIT_USEC), 0);
+
+        /* The caller goes: the main hears it, and the held invocation knows. */
+        caller = ipcbus_renderer_unref(caller);
+        assert_int_equal(test_process_wait_line(f->main, "detached caller", WAIT_USEC), 0);
+        assert_int_equal(answer_held(probe, 1), 1);
+        after = main_fds(probe);
+        fprintf(stderr, "handler never completes: main fds before=%u after=%u\n", before, after);
+        assert_int_equal(after, before);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_renderer_killed_mid_invoke, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_main_killed_during_invoke_sync, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_main_killed_during_send_sync, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_handler_never_completes, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
