@@ -115,6 +115,10 @@ static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata)
         test_say("detached %s", name ? name : "-");
 }
 
+static void on_bus_closed(ipcbus_main *m, sd_bus *bus, void *userdata) {
+        test_say("bus-closed");
+}
+
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         return ipcbus_main_exit(kill_main, 0);
 }
@@ -135,6 +139,7 @@ static int main_child(void *userdata) {
         CHECK(ipcbus_main_on(kill_main, NULL, "sync-hang", on_sync_hang, NULL));
         CHECK(ipcbus_main_on_attached(kill_main, NULL, on_attached, NULL));
         CHECK(ipcbus_main_on_detached(kill_main, NULL, on_detached, NULL));
+        CHECK(ipcbus_main_on_bus_closed(kill_main, NULL, on_bus_closed, NULL));
         CHECK(ipcbus_main_open_address(kill_main, address));
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -142,6 +147,7 @@ static int main_child(void *userdata) {
         CHECK(sd_event_add_signal(ipcbus_main_get_event(kill_main), NULL, SIGTERM, on_sigterm, NULL));
         test_say("ready");
         r = ipcbus_main_run(kill_main);
+        test_say("run returned %d", r);
         while ((h = g_queue_pop_head(&held)))
                 ipcbus_invocation_unref(h);
         kill_main = ipcbus_main_unref(kill_main);
@@ -374,12 +380,73 @@ static void test_handler_never_completes(void **state) {
         assert_int_equal(after, before);
 }
 
+/* ---- the bus daemon killed ------------------------------------------------------ */
+
+static void on_vanished(ipcbus_renderer *r, void *userdata) {
+        *(bool *)userdata = true;
+}
+
+static bool run_until(fixture *f, const bool *flag) {
+        gint64 deadline = g_get_monotonic_time() + (gint64)test_deadline_usec(WAIT_USEC);
+
+        while (!*flag) {
+                gint64 now = g_get_monotonic_time();
+
+                if (now >= deadline)
+                        return false;
+                assert_true(sd_event_run(f->event, (uint64_t)(deadline - now)) >= 0);
+        }
+        return true;
+}
+
+static void test_bus_daemon_killed(void **state) {
+        fixture *f = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *r = renderer(f, "orphan");
+        result pending = {};
+        bool vanished = false;
+        gint64 killed_at, failed_at, vanished_at;
+        int status;
+
+        assert_int_equal(ipcbus_renderer_on_main_vanished(r, NULL, on_vanished, &vanished), 0);
+        assert_int_equal(ipcbus_renderer_invoke(r, NULL, "hold", NULL, 60 * TEST_USEC_PER_SEC, result_collect,
+                                                &pending),
+                         0);
+        assert_int_equal(test_process_wait_line(f->main, "holding 1", WAIT_USEC), 0);
+
+        killed_at = g_get_monotonic_time();
+        assert_int_equal(test_bus_kill(f->bus, SIGKILL), 0);
+
+        /* The renderer: its call fails, its main is gone. */
+        assert_true(run_until(f, &pending.done));
+        failed_at = g_get_monotonic_time();
+        assert_true(run_until(f, &vanished));
+        vanished_at = g_get_monotonic_time();
+        fprintf(stderr, "bus killed: renderer's invoke failed after %" G_GINT64_FORMAT " us with %d %s: %s; "
+                "main vanished after %" G_GINT64_FORMAT " us\n", failed_at - killed_at, pending.error_errno,
+                pending.error_name, pending.error_message, vanished_at - killed_at);
+        assert_string_equal(pending.error_name, IPCBUS_ERROR_DISCONNECTED);
+        assert_int_equal(pending.error_errno, ENOTCONN);
+        assert_false(ipcbus_renderer_has_main(r));
+        assert_true(failed_at - killed_at < (gint64)test_deadline_usec(FAIL_WITHIN_USEC));
+        result_clear(&pending);
+
+        /* The main: told, its loop ends, it exits without crashing. */
+        assert_int_equal(test_process_wait_line(f->main, "bus-closed", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->main, "run returned ", WAIT_USEC), 0);
+        assert_string_equal(test_process_get_line(f->main), "run returned -107"); /* -ENOTCONN */
+        assert_int_equal(test_process_wait_exit(f->main, &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 1);
+        f->main = test_process_free(f->main);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_renderer_killed_mid_invoke, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_main_killed_during_invoke_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_main_killed_during_send_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_handler_never_completes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_daemon_killed, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
