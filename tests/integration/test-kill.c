@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -48,8 +49,16 @@
 
 /* ---- the main (a child) -------------------------------------------------------- */
 
+typedef struct main_config {
+        const char *address;
+        int direct_fd;  /* >= 0: also serve this direct connection */
+        int close_fd;   /* the renderer's end, closed in the main */
+} main_config;
+
 static ipcbus_main *kill_main;
 static GQueue held = G_QUEUE_INIT;
+/* The main's end of the port it gives a direct renderer. */
+static ipcbus_port *direct_port;
 
 static unsigned count_fds(void) {
         DIR *d = opendir("/proc/self/fd");
@@ -103,10 +112,49 @@ static int on_sync_hang(ipcbus_event *e, GVariant *args, void *userdata) {
         return 0;
 }
 
+static void on_direct_port_close(ipcbus_port *port, void *userdata) {
+        test_say("port-closed");
+        direct_port = ipcbus_port_unref(direct_port);
+}
+
 static void on_attached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
         const char *name = ipcbus_web_contents_get_name(wc);
+        ipcbus_port *p1 = NULL;
 
         test_say("attached %s", name ? name : "-");
+        /* A direct renderer gets a port at once. */
+        if (ipcbus_web_contents_get_bus_name(wc) || direct_port)
+                return;
+        if (ipcbus_message_channel_new(ipcbus_main_get_event(kill_main), &p1, &direct_port) < 0)
+                return;
+        (void)ipcbus_port_on_close(direct_port, NULL, on_direct_port_close, NULL);
+        (void)ipcbus_port_start(direct_port);
+        (void)ipcbus_web_contents_post_message(wc, "port", NULL, &p1, 1);
+        ipcbus_port_unref(p1);
+}
+
+/* SIGUSR1: "fds N", the main's open descriptors. */
+static int on_sigusr1(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        test_say("fds %u", count_fds());
+        return 0;
+}
+
+/* SIGUSR2: 256 KiB messages on the direct renderer's port until it refuses
+ * or 64 went out ("flooded ACCEPTED"): messages in flight when the test
+ * kills the renderer. */
+static int on_sigusr2(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        g_autofree char *big = g_malloc(256 * 1024 + 1);
+        unsigned accepted = 0;
+
+        memset(big, 'x', 256 * 1024);
+        big[256 * 1024] = 0;
+        for (unsigned i = 0; direct_port && i < 64; i++) {
+                if (ipcbus_port_post_message(direct_port, g_variant_new_string(big), NULL, 0) < 0)
+                        break;
+                accepted++;
+        }
+        test_say("flooded %u", accepted);
+        return 0;
 }
 
 static void on_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
@@ -126,7 +174,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 #define CHECK(expr) TEST_CHILD_CHECK("kill main", expr)
 
 static int main_child(void *userdata) {
-        const char *address = userdata;
+        const main_config *config = userdata;
         ipcbus_invocation *h;
         sigset_t mask;
         int r;
@@ -140,16 +188,25 @@ static int main_child(void *userdata) {
         CHECK(ipcbus_main_on_attached(kill_main, NULL, on_attached, NULL));
         CHECK(ipcbus_main_on_detached(kill_main, NULL, on_detached, NULL));
         CHECK(ipcbus_main_on_bus_closed(kill_main, NULL, on_bus_closed, NULL));
-        CHECK(ipcbus_main_open_address(kill_main, address));
+        CHECK(ipcbus_main_open_address(kill_main, config->address));
+        if (config->close_fd >= 0)
+                close(config->close_fd);
+        if (config->direct_fd >= 0)
+                CHECK(ipcbus_main_add_direct(kill_main, config->direct_fd, NULL));
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGUSR2);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         CHECK(sd_event_add_signal(ipcbus_main_get_event(kill_main), NULL, SIGTERM, on_sigterm, NULL));
+        CHECK(sd_event_add_signal(ipcbus_main_get_event(kill_main), NULL, SIGUSR1, on_sigusr1, NULL));
+        CHECK(sd_event_add_signal(ipcbus_main_get_event(kill_main), NULL, SIGUSR2, on_sigusr2, NULL));
         test_say("ready");
         r = ipcbus_main_run(kill_main);
         test_say("run returned %d", r);
         while ((h = g_queue_pop_head(&held)))
                 ipcbus_invocation_unref(h);
+        direct_port = ipcbus_port_unref(direct_port);
         kill_main = ipcbus_main_unref(kill_main);
         return r < 0 ? 1 : 0;
 }
@@ -177,23 +234,73 @@ static int renderer_child(void *userdata) {
         return 0;
 }
 
+/* ---- a direct renderer (a child) that takes the main's port ------------------- */
+
+static ipcbus_port *renderer_port;
+
+static int on_port_message(ipcbus_port *port, GVariant *data, ipcbus_port **ports, size_t n_ports,
+                           void *userdata) {
+        return 0;
+}
+
+static int on_port(ipcbus_event *e, GVariant *args, void *userdata) {
+        size_t n = 0;
+        ipcbus_port **ports = ipcbus_event_get_ports(e, &n);
+
+        if (n < 1 || renderer_port)
+                return -EINVAL;
+        renderer_port = ipcbus_port_ref(ports[0]);
+        (void)ipcbus_port_on_message(renderer_port, NULL, on_port_message, NULL);
+        (void)ipcbus_port_start(renderer_port);
+        test_say("got-port");
+        return 0;
+}
+
+static int direct_renderer_child(void *userdata) {
+        const int *fds = userdata;
+        ipcbus_renderer *r = NULL;
+
+        close(fds[0]);
+        CHECK(ipcbus_renderer_new(&r, KILL_MAIN_NAME));
+        CHECK(ipcbus_renderer_on(r, NULL, "port", on_port, NULL));
+        CHECK(ipcbus_renderer_open_direct(r, fds[1]));
+        /* Runs until killed. */
+        (void)ipcbus_renderer_run(r);
+        ipcbus_renderer_unref(r);
+        return 0;
+}
+
 /* ---- the test side -------------------------------------------------------------- */
 
 typedef struct fixture {
         test_bus *bus;
         test_process *main;
         sd_event *event;
+        main_config config;
+        int direct[2]; /* [0] the main's end, [1] the direct renderer's */
 } fixture;
 
-static int setup(void **state) {
+static int setup_with(void **state, bool direct) {
         fixture *f = calloc(1, sizeof(*f));
 
+        f->direct[0] = f->direct[1] = -1;
         assert_int_equal(test_bus_start(&f->bus, TEST_BUS_DBUS_DAEMON), 0);
         assert_int_equal(sd_event_new(&f->event), 0);
-        assert_int_equal(test_process_spawn(&f->main, main_child, (void *)test_bus_get_address(f->bus)), 0);
+        if (direct)
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->direct), 0);
+        f->config = (main_config){ test_bus_get_address(f->bus), f->direct[0], f->direct[1] };
+        assert_int_equal(test_process_spawn(&f->main, main_child, &f->config), 0);
         assert_int_equal(test_process_wait_line(f->main, "ready", WAIT_USEC), 0);
         *state = f;
         return 0;
+}
+
+static int setup(void **state) {
+        return setup_with(state, false);
+}
+
+static int setup_direct(void **state) {
+        return setup_with(state, true);
 }
 
 static int teardown(void **state) {
@@ -205,6 +312,9 @@ static int teardown(void **state) {
                 (void)test_process_wait_exit(f->main, &status);
                 f->main = test_process_free(f->main);
         }
+        for (size_t i = 0; i < 2; i++)
+                if (f->direct[i] >= 0)
+                        close(f->direct[i]);
         f->event = sd_event_unref(f->event);
         f->bus = test_bus_free(f->bus);
         free(f);
@@ -265,7 +375,7 @@ static void test_renderer_killed_mid_invoke(void **state) {
         unsigned before, during, after;
 
         before = main_fds(probe);
-        assert_int_equal(test_process_spawn(&victim, renderer_child, (void *)test_bus_get_address(f->bus)), 0);
+        assert_int_equal(test_process_spawn(&victim, renderer_child, (void *)f->config.address), 0);
         assert_int_equal(test_process_wait_line(f->main, "attached victim", WAIT_USEC), 0);
         assert_int_equal(test_process_wait_line(f->main, "holding 1", WAIT_USEC), 0);
         during = main_fds(probe);
@@ -283,6 +393,59 @@ static void test_renderer_killed_mid_invoke(void **state) {
         fprintf(stderr, "renderer killed mid-invoke: main fds before=%u during=%u after=%u\n", before, during,
                 after);
         assert_int_equal(after, before);
+}
+
+/* The main's descriptor count, asked for with SIGUSR1. */
+static unsigned main_fds_by_signal(fixture *f) {
+        unsigned n = 0;
+
+        assert_int_equal(test_process_kill(f->main, SIGUSR1), 0);
+        assert_int_equal(test_process_wait_line(f->main, "fds ", WAIT_USEC), 0);
+        assert_int_equal(sscanf(test_process_get_line(f->main), "fds %u", &n), 1);
+        return n;
+}
+
+static void test_renderer_killed_mid_port_message(void **state) {
+        fixture *f = *state;
+        _cleanup_(test_process_freep) test_process *victim = NULL;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *probe = NULL;
+        g_autoptr(GVariant) echoed = NULL;
+        unsigned before, during, after, flooded = 0;
+
+        /* The direct connection was attached and given its port before
+         * "ready": three of these descriptors are the connection, the
+         * port's end the main keeps and the other end, waiting in the
+         * connection's outgoing message. */
+        before = main_fds_by_signal(f);
+        assert_int_equal(test_process_spawn(&victim, direct_renderer_child, f->direct), 0);
+        close(f->direct[1]);
+        f->direct[1] = -1;
+        assert_int_equal(test_process_wait_line(victim, "got-port", WAIT_USEC), 0);
+
+        /* The renderer stops reading; the main sends large messages on the
+         * port, and the renderer dies with them in flight. */
+        assert_int_equal(test_process_kill(victim, SIGSTOP), 0);
+        assert_int_equal(test_process_kill(f->main, SIGUSR2), 0);
+        assert_int_equal(test_process_wait_line(f->main, "flooded ", WAIT_USEC), 0);
+        assert_int_equal(sscanf(test_process_get_line(f->main), "flooded %u", &flooded), 1);
+        assert_true(flooded > 0);
+        during = main_fds_by_signal(f);
+        assert_int_equal(test_process_kill(victim, SIGKILL), 0);
+        wait_stopped(victim);
+
+        assert_int_equal(test_process_wait_line(f->main, "port-closed", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->main, "detached ", WAIT_USEC), 0);
+        after = main_fds_by_signal(f);
+        fprintf(stderr, "renderer killed mid-port-message (direct, %u x 256 KiB on the port): main fds "
+                "before=%u during=%u after=%u\n", flooded, before, during, after);
+        /* Those three are gone, and nothing the flood made stays. */
+        assert_int_equal(after, before - 3);
+
+        /* The main keeps serving. */
+        probe = renderer(f, "probe");
+        assert_int_equal(ipcbus_renderer_invoke_sync(probe, "echo", ipcbus_args(g_variant_new_string("still"), NULL),
+                                                     WAIT_USEC, NULL, &echoed),
+                         0);
 }
 
 /* ---- the main killed while a renderer blocks ------------------------------------ */
@@ -443,6 +606,7 @@ static void test_bus_daemon_killed(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_renderer_killed_mid_invoke, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_renderer_killed_mid_port_message, setup_direct, teardown),
                 cmocka_unit_test_setup_teardown(test_main_killed_during_invoke_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_main_killed_during_send_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_handler_never_completes, setup, teardown),
