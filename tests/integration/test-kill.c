@@ -270,6 +270,36 @@ static int direct_renderer_child(void *userdata) {
         return 0;
 }
 
+/* ---- a direct renderer (a child) that calls and never reads ------------------- */
+
+#define NEVER_READS_CALLS 200
+#define NEVER_READS_BYTES (64 * 1024)
+
+/* Plain sd-bus, so that nothing reads for it: its calls are written, their
+ * answers (and the main's own call to a new renderer) never read. */
+static int direct_silent_child(void *userdata) {
+        const int *fds = userdata;
+        g_autofree char *big = g_malloc(NEVER_READS_BYTES + 1);
+        sd_bus *bus = NULL;
+        unsigned sent = 0;
+
+        close(fds[0]);
+        memset(big, 'y', NEVER_READS_BYTES);
+        big[NEVER_READS_BYTES] = 0;
+        CHECK(sd_bus_new(&bus));
+        CHECK(sd_bus_set_fd(bus, fds[1], fds[1]));
+        CHECK(sd_bus_start(bus));
+        for (unsigned i = 0; i < NEVER_READS_CALLS; i++)
+                if (sd_bus_call_method_async(bus, NULL, NULL, "/org/ipcbus/Kill", IPCBUS_INTERFACE_MAIN, "Invoke",
+                                             NULL, NULL, "sav", "echo", 1, "s", big) >= 0)
+                        sent++;
+        CHECK(sd_bus_flush(bus));
+        test_say("sent %u", sent);
+        for (;;)
+                pause();
+        return 0;
+}
+
 /* ---- the test side -------------------------------------------------------------- */
 
 typedef struct fixture {
@@ -448,6 +478,66 @@ static void test_renderer_killed_mid_port_message(void **state) {
                          0);
 }
 
+/* Round trips of echo from @r: the slowest, in microseconds. */
+static gint64 slowest_echo(ipcbus_renderer *r, unsigned n) {
+        gint64 slowest = 0;
+
+        for (unsigned i = 0; i < n; i++) {
+                g_autoptr(GVariant) v = NULL;
+                gint64 start = g_get_monotonic_time(), took;
+
+                assert_int_equal(ipcbus_renderer_invoke_sync(r, "echo", ipcbus_args(g_variant_new_uint32(i), NULL),
+                                                             WAIT_USEC, NULL, &v),
+                                 0);
+                took = g_get_monotonic_time() - start;
+                if (took > slowest)
+                        slowest = took;
+        }
+        return slowest;
+}
+
+/* What a renderer's round trip may take while another peer never reads
+ * (docs/reliability.md, "Faults"). */
+#define SERVED_WITHIN_USEC (100 * TEST_USEC_PER_MSEC)
+
+static void test_peer_never_reads(void **state) {
+        fixture *f = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *probe = renderer(f, "probe");
+        _cleanup_(test_process_freep) test_process *silent = NULL;
+        gint64 baseline, stalled, after_kill;
+        unsigned sent = 0, fds_before, fds_after;
+
+        /* As in test_renderer_killed_mid_port_message, three of them are
+         * the direct connection and its port. */
+        fds_before = main_fds_by_signal(f);
+        baseline = slowest_echo(probe, 100);
+        assert_int_equal(test_process_spawn(&silent, direct_silent_child, f->direct), 0);
+        close(f->direct[1]);
+        f->direct[1] = -1;
+        assert_int_equal(test_process_wait_line(silent, "sent ", WAIT_USEC), 0);
+        assert_int_equal(sscanf(test_process_get_line(silent), "sent %u", &sent), 1);
+
+        /* The main answers it into a connection nobody reads while serving
+         * the probe. */
+        stalled = slowest_echo(probe, 100);
+        fprintf(stderr, "peer never reads (%u calls of 64 KiB echo sent): slowest of 100 echo round trips "
+                "%" G_GINT64_FORMAT " us before, %" G_GINT64_FORMAT " us during\n", sent, baseline, stalled);
+        assert_int_equal(sent, NEVER_READS_CALLS);
+        assert_true(stalled < (gint64)test_deadline_usec(SERVED_WITHIN_USEC));
+
+        /* It goes; the main still serves. */
+        assert_int_equal(test_process_kill(silent, SIGKILL), 0);
+        wait_stopped(silent);
+        assert_int_equal(test_process_wait_line(f->main, "port-closed", WAIT_USEC), 0);
+        assert_int_equal(test_process_wait_line(f->main, "detached ", WAIT_USEC), 0);
+        after_kill = slowest_echo(probe, 10);
+        fds_after = main_fds_by_signal(f);
+        fprintf(stderr, "peer never reads, killed: slowest echo after %" G_GINT64_FORMAT " us; main fds "
+                "before=%u after=%u\n", after_kill, fds_before, fds_after);
+        assert_true(after_kill < (gint64)test_deadline_usec(SERVED_WITHIN_USEC));
+        assert_int_equal(fds_after, fds_before - 3);
+}
+
 /* ---- the main killed while a renderer blocks ------------------------------------ */
 
 typedef struct killer {
@@ -611,6 +701,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_main_killed_during_send_sync, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_handler_never_completes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_daemon_killed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_peer_never_reads, setup_direct, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
