@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Faults (issue 10): processes killed in the middle of a call, on a
- * private dbus-daemon.
+ * private dbus-daemon and, where a descriptor is in flight, on a direct
+ * connection. docs/reliability.md ("Faults") lists what each test asserts
+ * and the figures they print.
  *
  *  - A renderer (a child) is SIGKILLed while the main holds its invoke: the
  *    main sees it detach, answering the held invocation says the caller is
  *    gone (-ENOTCONN), the main keeps serving another renderer, and its
- *    descriptor count (/proc/self/fd, reported on the "fds" channel) is
- *    what it was before the renderer came.
+ *    descriptor count (/proc/self/fd, reported on the "fds" channel or on
+ *    SIGUSR1) is what it was before the renderer came.
+ *  - A direct renderer is SIGKILLed while stopped with large messages in
+ *    flight on the port the main gave it: the port closes, it detaches,
+ *    and the main gives back the connection's and the port's descriptors.
  *  - The main (a child) is SIGKILLed while a renderer blocks in
  *    invoke_sync, then in send_sync: each returns -ENOTCONN with
  *    org.ipcbus.Error.Disconnected within one second of the kill (scaled by
@@ -15,10 +20,15 @@
  *  - A handler never completes: the caller's own timeout fires
  *    (-ETIMEDOUT), and once the caller has gone, answering the invocation
  *    says so (-ENOTCONN) and dropping it leaves no descriptor behind.
+ *  - The bus daemon is SIGKILLed: the renderer's held call fails at once
+ *    and its main vanishes; the main is told and its loop ends.
+ *  - A direct peer calls and never reads: another renderer is still served
+ *    within SERVED_WITHIN_USEC.
  *
  * Nothing sleeps: the test waits for lines the children print ("holding",
- * "in-sync", "attached", "detached") and for the loop's events; a helper
- * thread does the killing while the test thread blocks in a _sync call.
+ * "in-sync", "attached", "detached", "fds", "port-closed", ...) and for the
+ * loop's events; a helper thread does the killing while the test thread
+ * blocks in a _sync call.
  */
 #include <dirent.h>
 #include <errno.h>
