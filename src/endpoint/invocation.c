@@ -25,6 +25,9 @@ ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const 
         /* Counted against the sender's calls in flight until answered. */
         if (sender)
                 sender->calls_in_flight++;
+        /* A tracked sender that leaves is forgotten (NameOwnerChanged):
+         * then the caller is gone though the bus connection is open. */
+        inv->sender_tracked = sender && sender->known;
         return inv;
 }
 
@@ -42,6 +45,8 @@ static int invocation_send(ipcbus_invocation *inv, sd_bus_message *reply) {
         if (inv->sender)
                 inv->sender->calls_in_flight--;
         if (!connection_is_open(inv->conn))
+                return -ENOTCONN;
+        if (inv->sender_tracked && !inv->sender->known)
                 return -ENOTCONN;
         r = sd_bus_send(inv->conn->bus, reply, NULL);
         return r < 0 ? r : 0;

@@ -17,6 +17,7 @@ struct ipcbus_invocation {
         ipcbus_web_contents *sender;   /* main side */
         struct typed_channel *typed;   /* the channel's declaration, if it has one (holds @channel then) */
         bool typed_reply;              /* called as a typed member: answer as declared, not boxed */
+        bool sender_tracked;           /* the sender was in the main's tables when it called */
         bool completed;
 };
 

@@ -448,6 +448,19 @@ static void remove_dir(const char *path) {
         (void)rmdir(path);
 }
 
+int test_bus_kill(test_bus *b, int sig) {
+        int r;
+
+        if (!b->daemon)
+                return -ESRCH;
+        r = test_process_kill(b->daemon, sig);
+        if (r < 0)
+                return r;
+        (void)test_process_wait_exit(b->daemon, NULL);
+        b->daemon = test_process_free(b->daemon);
+        return 0;
+}
+
 test_bus *test_bus_free(test_bus *b) {
         if (!b)
                 return NULL;

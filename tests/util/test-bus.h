@@ -128,6 +128,15 @@ int test_bus_connect(test_bus *b, sd_bus **ret);
 int test_bus_setenv(test_bus *b);
 
 /**
+ * test_bus_kill - kill the bus's daemon with @sig and reap it, as a crash would
+ *
+ * The directory stays until test_bus_free(); the bus accepts nobody after.
+ * For dbus-broker, @sig reaches the keeper, not the broker.
+ * Return: 0; -ESRCH if the daemon is gone already; -errno from kill().
+ */
+int test_bus_kill(test_bus *b, int sig);
+
+/**
  * test_bus_free - stop the daemon, reap it, remove its directory
  * Return: NULL.
  */
