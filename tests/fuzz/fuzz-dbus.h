@@ -39,6 +39,8 @@
 #include <glib.h>
 #include <systemd/sd-event.h>
 
+#include <ipcbus/ipcbus.h>
+
 #define FUZZ_MODE_PRE_AUTH 0
 #define FUZZ_MODE_RAW 1
 #define FUZZ_MODES 8
@@ -196,3 +198,12 @@ const char *__lsan_default_suppressions(void);
 
 /* A log function that reads the message and drops it. */
 void fuzz_log_drop(int priority, const char *message, void *userdata);
+
+/* fuzz-handlers.c: the handlers both endpoint targets serve: fuzz-echo answers its
+ * arguments, fuzz-fail an error, fuzz-keep answers nothing and keeps the
+ * invocation in the GPtrArray its userdata is (the oldest of
+ * FUZZ_KEPT_MAX goes, answered by its last unref). */
+#define FUZZ_KEPT_MAX 8
+int fuzz_handle_echo(ipcbus_invocation *inv, GVariant *args, void *userdata);
+int fuzz_handle_fail(ipcbus_invocation *inv, GVariant *args, void *userdata);
+int fuzz_handle_keep(ipcbus_invocation *inv, GVariant *args, void *kept);

@@ -35,7 +35,6 @@
 #define FUZZ_TYPED_INTERFACE "org.ipcbus.Fuzz.Channels"
 /* What fuzz-keep holds at most; older invocations are dropped (answered
  * HandlerFailed) as new ones come, well under the per-peer limit. */
-#define KEPT_MAX 8
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -75,22 +74,6 @@ static struct {
 } the;
 
 /* ---- what the main serves -------------------------------------------------- */
-
-static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        return ipcbus_invocation_return_value(inv, args);
-}
-
-static int h_keep(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        if (the.kept->len == KEPT_MAX)
-                g_ptr_array_remove_index(the.kept, 0);
-        g_ptr_array_add(the.kept, ipcbus_invocation_ref(inv));
-        return 0;
-}
-
-static int h_fail(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        return ipcbus_invocation_return_error(inv, "org.example.Error", "failed with %zu argument(s)",
-                                              g_variant_n_children(args));
-}
 
 static int h_typed_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         g_autoptr(GVariant) boxed = g_variant_get_child_value(args, 0);
@@ -181,10 +164,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         r |= ipcbus_main_set_sender_check(the.main, check_sender, NULL);
         r |= ipcbus_main_on_attached(the.main, NULL, on_attached, NULL);
         r |= ipcbus_main_on_detached(the.main, NULL, on_detached, NULL);
-        r |= ipcbus_main_handle(the.main, NULL, "fuzz-echo", h_echo, NULL);
-        r |= ipcbus_main_handle(the.main, NULL, "fuzz-keep", h_keep, NULL);
-        r |= ipcbus_main_handle(the.main, NULL, "fuzz-fail", h_fail, NULL);
-        r |= ipcbus_main_handle(the.main, NULL, "fuzz-denied", h_echo, NULL);
+        r |= ipcbus_main_handle(the.main, NULL, "fuzz-echo", fuzz_handle_echo, NULL);
+        r |= ipcbus_main_handle(the.main, NULL, "fuzz-keep", fuzz_handle_keep, the.kept);
+        r |= ipcbus_main_handle(the.main, NULL, "fuzz-fail", fuzz_handle_fail, NULL);
+        r |= ipcbus_main_handle(the.main, NULL, "fuzz-denied", fuzz_handle_echo, NULL);
         r |= ipcbus_main_on(the.main, NULL, "fuzz-ping", on_ping, NULL);
         r |= ipcbus_main_on(the.main, NULL, "fuzz-post", on_post, NULL);
         r |= ipcbus_main_declare_channel(the.main, IPCBUS_CHANNEL_HANDLE, "typed-echo", "sa{sv}", "name,props",

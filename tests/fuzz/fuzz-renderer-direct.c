@@ -33,7 +33,6 @@
 
 #define FUZZ_MAIN_NAME "org.ipcbus.Fuzz"
 #define FUZZ_MAIN_PATH "/org/ipcbus/Fuzz"
-#define KEPT_MAX 8
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -69,22 +68,6 @@ static struct {
 } the;
 
 /* ---- what the renderer serves -------------------------------------------- */
-
-static int h_echo(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        return ipcbus_invocation_return_value(inv, args);
-}
-
-static int h_keep(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        if (the.kept->len == KEPT_MAX)
-                g_ptr_array_remove_index(the.kept, 0);
-        g_ptr_array_add(the.kept, ipcbus_invocation_ref(inv));
-        return 0;
-}
-
-static int h_fail(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        return ipcbus_invocation_return_error(inv, "org.example.Error", "failed with %zu argument(s)",
-                                              g_variant_n_children(args));
-}
 
 static int on_ping(ipcbus_event *event, GVariant *args, void *userdata) {
         the.pings++;
@@ -149,9 +132,9 @@ static ipcbus_renderer *renderer_new(void) {
                 abort();
         k |= ipcbus_renderer_attach_event(r, the.event, 0);
         k |= ipcbus_renderer_set_log_function(r, fuzz_log_drop, NULL);
-        k |= ipcbus_renderer_handle(r, NULL, "fuzz-echo", h_echo, NULL);
-        k |= ipcbus_renderer_handle(r, NULL, "fuzz-keep", h_keep, NULL);
-        k |= ipcbus_renderer_handle(r, NULL, "fuzz-fail", h_fail, NULL);
+        k |= ipcbus_renderer_handle(r, NULL, "fuzz-echo", fuzz_handle_echo, NULL);
+        k |= ipcbus_renderer_handle(r, NULL, "fuzz-keep", fuzz_handle_keep, the.kept);
+        k |= ipcbus_renderer_handle(r, NULL, "fuzz-fail", fuzz_handle_fail, NULL);
         k |= ipcbus_renderer_on(r, NULL, "fuzz-ping", on_ping, NULL);
         k |= ipcbus_renderer_on(r, NULL, "fuzz-post", on_post, NULL);
         check(k >= 0, "the renderer is set up");
