@@ -89,11 +89,15 @@ static void registry_changed(registry *reg) {
 static void listener_unlink(ipcbus_slot *s) {
         channel_entry *e = s->listener.entry;
         registry *reg = e->registry;
+        bool last = e->listeners.length == 1;
 
         g_queue_unlink(&e->listeners, &s->link);
         s->listener.entry = NULL;
         entry_maybe_drop(e);
-        registry_changed(reg);
+        /* Only the first listener coming and the last going change what
+         * the channel is (the hook's users ask "has it listeners?"). */
+        if (last)
+                registry_changed(reg);
 }
 
 int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
@@ -115,7 +119,8 @@ int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *cha
         s->listener.fn = fn;
         g_queue_push_tail_link(&e->listeners, &s->link);
         slot_hand_over(s, ret_slot);
-        registry_changed(reg);
+        if (e->listeners.length == 1)
+                registry_changed(reg);
         return 0;
 }
 

@@ -29,8 +29,8 @@ struct channel_entry {
 typedef struct registry {
         GHashTable *channels; /* name -> channel_entry */
         const log_target *log;
-        /* Told after every handler or listener comes or goes (the main
-         * announces its channels: main-typed.c). */
+        /* Told when a channel gets or loses its handler, its first or its
+         * last listener (the main announces its channels: main-typed.c). */
         void (*changed)(void *userdata);
         void *changed_userdata;
 } registry;
