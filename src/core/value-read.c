@@ -3,6 +3,8 @@
  * lists of basic values written straight into GVariant's serialized form
  * (value-fast.c's building blocks), everything else built as a tree. */
 #include "value.h"
+#include "util.h"
+#include "value-large.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -258,7 +260,27 @@ int value_read(sd_bus_message *m, GVariant **ret) {
         return 0;
 }
 
+/* At an element of "av" or inside "v": the out-of-band form, if that is
+ * what comes next. Return: 1 read into @ret_large; 0 not there. */
+static int read_large(sd_bus_message *m, ValueLarge *ret_large) {
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+                return r;
+        if (type != 'v' || !streq(contents, VALUE_LARGE_TYPE))
+                return 0;
+        r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret_large->fd, &ret_large->size);
+        return r < 0 ? r : 1;
+}
+
 int value_read_variant(sd_bus_message *m, GVariant **ret) {
+        return value_read_variant_or_large(m, ret, NULL);
+}
+
+int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *ret_large) {
         const char *contents;
         GVariant *v;
         char type;
@@ -266,6 +288,16 @@ int value_read_variant(sd_bus_message *m, GVariant **ret) {
 
         assert(m);
         assert(ret);
+
+        if (ret_large) {
+                r = read_large(m, ret_large);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret = NULL;
+                        return 1;
+                }
+        }
 
         r = sd_bus_message_peek_type(m, &type, &contents);
         if (r < 0)
@@ -291,6 +323,10 @@ int value_read_variant(sd_bus_message *m, GVariant **ret) {
 }
 
 int value_read_args(sd_bus_message *m, GVariant **ret) {
+        return value_read_args_or_large(m, ret, NULL);
+}
+
+int value_read_args_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *ret_large) {
         GVariant *v;
         int r;
 
@@ -302,6 +338,21 @@ int value_read_args(sd_bus_message *m, GVariant **ret) {
                 return r;
         if (r == 0)
                 return -ENXIO;
+
+        if (ret_large) {
+                r = read_large(m, ret_large);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        /* The form is the list's only element; a value
+                         * never holds 'h'. */
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                return r == -EBUSY ? -EINVAL : r;
+                        *ret = NULL;
+                        return 1;
+                }
+        }
 
         /* An argument's value sits inside "av" and "v", which the depth
          * limit does not count (see IPCBUS_VALUE_MAX_DEPTH). */

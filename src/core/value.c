@@ -383,9 +383,9 @@ static int walk_check_size(Walk *w, bool arguments) {
                 return 0;
         if (w->error && !sd_bus_error_is_set(w->error))
                 sd_bus_error_setf(w->error, IPCBUS_ERROR_INVALID_ARGS,
-                                  "%s of %" PRIu64 " bytes %s the limit of %u bytes",
+                                  "%s of %" PRIu64 " bytes %s the limit of %" PRIu64 " bytes",
                                   arguments ? "arguments" : "value", w->size,
-                                  arguments ? "exceed" : "exceeds", IPCBUS_VALUE_MAX_SIZE);
+                                  arguments ? "exceed" : "exceeds", w->limit);
         return -EMSGSIZE;
 }
 
@@ -423,7 +423,11 @@ int value_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error
 }
 
 int value_check(GVariant *value, sd_bus_error *error) {
-        Walk w = { .error = error, .limit = IPCBUS_VALUE_MAX_SIZE };
+        return value_check_limit(value, IPCBUS_VALUE_MAX_SIZE, error);
+}
+
+int value_check_limit(GVariant *value, uint64_t limit, sd_bus_error *error) {
+        Walk w = { .error = error, .limit = limit };
         int r;
 
         if (!value)
@@ -433,6 +437,31 @@ int value_check(GVariant *value, sd_bus_error *error) {
         if (r < 0)
                 return r;
         return walk_check_size(&w, false);
+}
+
+int value_check_args_limit(GVariant *args, uint64_t limit, sd_bus_error *error) {
+        Walk w = { .error = error, .limit = limit };
+        gsize n = 0;
+        int r;
+
+        if (args) {
+                if (!g_variant_is_of_type(args, VALUE_TYPE_ARGS))
+                        return walk_fail(&w, -EINVAL, "arguments must be of type 'av', not '%s'",
+                                         g_variant_get_type_string(args));
+                n = g_variant_n_children(args);
+        }
+        for (gsize i = 0; i < n; i++) {
+                GVariant *boxed = g_variant_get_child_value(args, i);
+                GVariant *value = g_variant_get_child_value(boxed, 0);
+
+                w.arg = (unsigned) i + 1;
+                r = walk_in_variant(&w, value, 0);
+                g_variant_unref(value);
+                g_variant_unref(boxed);
+                if (r < 0)
+                        return r;
+        }
+        return walk_check_size(&w, true);
 }
 
 int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {

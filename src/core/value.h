@@ -41,6 +41,10 @@ int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error);
 
 /* The checks of value_append_variant() without a message (ipcbus_value_check). */
 int value_check(GVariant *value, sd_bus_error *error);
+/* The same with another size limit (the out-of-band form's), and for a
+ * whole "av" list as value_append_args() checks it. */
+int value_check_limit(GVariant *value, uint64_t limit, sd_bus_error *error);
+int value_check_args_limit(GVariant *args, uint64_t limit, sd_bus_error *error);
 
 /**
  * value_type_check - can D-Bus carry values of this GVariant type?
@@ -81,6 +85,13 @@ int value_read_variant(sd_bus_message *m, GVariant **ret);
 /* Read "av" into a GVariant of type "av" (boxed elements, as on the wire).
  * -ENXIO at the end or when the next value is not "av". */
 int value_read_args(sd_bus_message *m, GVariant **ret);
+
+/* The same, but the out-of-band form of the list or the result
+ * (value-large.h) is returned in @ret_large, not refused: return 1 with
+ * @ret NULL; 0 for a value read inline. */
+struct ValueLarge;
+int value_read_args_or_large(sd_bus_message *m, GVariant **ret, struct ValueLarge *ret_large);
+int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, struct ValueLarge *ret_large);
 
 /* Whether @s (@len bytes) is ASCII without NUL bytes: then it is valid UTF-8
  * without noncharacters, and the slower checks can be skipped. */

@@ -46,6 +46,9 @@ typedef struct endpoint_ops {
         int (*check_event)(endpoint *ep, const char *channel, GVariant *args, struct typed_channel **ret);
         int (*emit_event)(endpoint *ep, connection *c, const char *destination, const struct typed_channel *t,
                           GVariant *args);
+        /* Whether results for @peer (the caller; NULL in a renderer: its
+         * main) may go out of band: both sides said they take large values. */
+        bool (*takes_large)(endpoint *ep, ipcbus_web_contents *peer);
         /* Stop serving @c, as when it closes (the main: its renderers
          * detach). Once per connection. */
         void (*drop_connection)(endpoint *ep, connection *c);
@@ -59,7 +62,14 @@ struct endpoint {
         registry registry;
         GQueue calls;                /* outgoing calls in flight or queued (slots) */
         uint64_t counters[_IPCBUS_COUNTER_MAX];
+        /* We take and send large values out of band (value-large.h), unless
+         * IPCBUS_LARGE_VALUES=0 said otherwise when we were created. */
+        bool large_values;
 };
+
+/* The feature a peer names to say it takes large values out of band: in
+ * Attach's "features" (as) and in Main1's Features property. */
+#define ENDPOINT_FEATURE_LARGE_VALUES "large-values"
 
 void endpoint_init(endpoint *ep, const endpoint_ops *ops);
 

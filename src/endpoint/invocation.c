@@ -10,6 +10,7 @@
 #include "typed.h"
 #include "util.h"
 #include "value.h"
+#include "value-large.h"
 #include "web-contents.h"
 
 ipcbus_invocation *invocation_new(sd_bus_message *call, connection *conn, const char *channel, GVariant *args,
@@ -81,7 +82,10 @@ int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
         r = sd_bus_message_new_method_return(inv->call, &reply);
         if (r < 0)
                 return r;
-        if (!inv->typed_reply || streq(inv->typed->result ? inv->typed->result : "", "v"))
+        if (!inv->typed_reply)
+                r = value_append_variant_any(reply, v, inv->conn->ep->ops->takes_large(inv->conn->ep, inv->sender),
+                                             &error);
+        else if (streq(inv->typed->result ? inv->typed->result : "", "v"))
                 r = value_append_variant(reply, v, &error);
         else if (inv->typed->result)
                 r = value_append(reply, v, 0, &error);

@@ -13,6 +13,7 @@
 #include "spawn.h"
 #include "util.h"
 #include "value.h"
+#include "value-large.h"
 #include "web-contents.h"
 #include "wire.h"
 
@@ -28,6 +29,10 @@ static int main_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const char *
         return ipcbus_web_contents_send(sender, channel, args);
 }
 
+static bool main_ep_takes_large(endpoint *ep, ipcbus_web_contents *peer) {
+        return peer && peer->large_values;
+}
+
 static void main_ep_drop_connection(endpoint *ep, connection *c) {
         main_drop_connection(main_from_endpoint(ep), c);
 }
@@ -40,6 +45,7 @@ static const endpoint_ops main_endpoint_ops = {
         .typed = main_typed_lookup,
         .check_event = main_typed_check_event,
         .emit_event = main_typed_emit,
+        .takes_large = main_ep_takes_large,
         .drop_connection = main_ep_drop_connection,
 };
 
@@ -166,12 +172,37 @@ static int method_send_sync(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return dispatch_send_sync(c->ep, c, msg, error);
 }
 
-/* Attach's only key today is "name"; unknown keys are skipped so that
- * later versions can add some, but their number and the name's size are
- * capped: a peer may not make the main keep whatever it sends. */
+/* Whether the "as" next in @msg names @feature; the list is only read,
+ * never kept. Return: 0/1; -EINVAL when it is not an "as". */
+static int read_features_has(sd_bus_message *msg, const char *feature) {
+        const char *s;
+        bool found = false;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'v', "as");
+        if (r <= 0)
+                return -EINVAL;
+        r = sd_bus_message_enter_container(msg, 'a', "s");
+        if (r <= 0)
+                return -EINVAL;
+        while ((r = sd_bus_message_read_basic(msg, 's', &s)) > 0)
+                if (streq(s, feature))
+                        found = true;
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(msg);
+        return r < 0 ? r : found;
+}
+
+/* Attach's keys are "name" and "features"; unknown keys are skipped so
+ * that later versions can add some, but their number and the name's size
+ * are capped: a peer may not make the main keep whatever it sends. */
 static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *error, char **ret_name,
-                            ipcbus_limit *ret_limit) {
+                            bool *ret_large, ipcbus_limit *ret_limit) {
         _cleanup_(freep) char *name = NULL;
+        bool large = false;
         uint64_t n = 0;
         int r;
 
@@ -198,6 +229,11 @@ static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *e
                         }
                         g_free(name);
                         name = g_strdup(value);
+                } else if (streq(key, "features")) {
+                        r = read_features_has(msg, ENDPOINT_FEATURE_LARGE_VALUES);
+                        if (r < 0)
+                                return error_invalid_args(error, "Property 'features' must be a list of strings");
+                        large = r > 0;
                 } else {
                         r = sd_bus_message_skip(msg, "v");
                         if (r < 0)
@@ -213,6 +249,7 @@ static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *e
         if (r < 0)
                 return r;
         *ret_name = TAKE_PTR(name);
+        *ret_large = large;
         return 0;
 }
 
@@ -223,10 +260,10 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = NULL;
         _cleanup_(freep) char *name = NULL;
         ipcbus_limit limit = IPCBUS_LIMIT_ATTACH_PROPERTIES;
-        bool fresh = false;
+        bool fresh = false, large = false;
         int r;
 
-        r = read_attach_name(m, msg, error, &name, &limit);
+        r = read_attach_name(m, msg, error, &name, &large, &limit);
         if (r == -ENOBUFS) {
                 _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *peer = NULL;
 
@@ -258,6 +295,8 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 g_free(wc->name);
                 wc->name = TAKE_PTR(name);
         }
+        /* From now on its arguments and results may go out of band. */
+        wc->large_values = m->ep.large_values && large;
 
         r = sd_bus_reply_method_return(msg, "t", wc->id);
         if (r < 0)
@@ -283,6 +322,16 @@ static int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int main_get_features_property(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        connection *c = userdata;
+        ipcbus_main *m = c->owner;
+
+        if (m->ep.large_values)
+                return sd_bus_message_append(reply, "as", 1, ENDPOINT_FEATURE_LARGE_VALUES);
+        return sd_bus_message_append(reply, "as", 0);
+}
+
 static const sd_bus_vtable main_vtable[] = {
         SD_BUS_VTABLE_START(0),
         /* UNPRIVILEGED: sd-bus would otherwise ask the bus for the caller's
@@ -299,6 +348,8 @@ static const sd_bus_vtable main_vtable[] = {
         /* Every channel with a handler or a listener, sorted (main-typed.c). */
         SD_BUS_PROPERTY("Channels", "as", main_typed_get_channels_property, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* What this main takes beyond the contract's first form. */
+        SD_BUS_PROPERTY("Features", "as", main_get_features_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END,
 };
 
@@ -674,6 +725,44 @@ int ipcbus_main_get_all_web_contents(ipcbus_main *m, ipcbus_web_contents ***ret)
         return (int)n;
 }
 
+/*
+ * A large value broadcast to renderers that take it out of band goes to
+ * each attached renderer of the connection as a unicast (out of band where
+ * it can), since a bus broadcast reaches everyone in the same form; peers
+ * that never attached do not get it then. Below the threshold, or with
+ * nobody on the connection to take it, it is one broadcast as always.
+ */
+static bool main_broadcast_large(ipcbus_main *m, connection *c, GVariant *args) {
+        GHashTableIter it;
+        ipcbus_web_contents *wc;
+
+        if (!m->ep.large_values || !value_large_wanted(args))
+                return false;
+        if (c->direct)
+                return false; /* one peer: web contents' send decides */
+        g_hash_table_iter_init(&it, m->by_id);
+        while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
+                if (wc->conn == c && wc->large_values)
+                        return true;
+        return false;
+}
+
+static int main_broadcast_each(ipcbus_main *m, connection *c, const char *channel, GVariant *args) {
+        _cleanup_(freep) ipcbus_web_contents **all = NULL;
+        int n, r, ret = 0;
+
+        n = ipcbus_main_get_all_web_contents(m, &all);
+        for (int i = 0; i < n; i++) {
+                if (all[i]->conn == c) {
+                        r = ipcbus_web_contents_send(all[i], channel, g_variant_ref(args));
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                }
+                ipcbus_web_contents_unref(all[i]);
+        }
+        return ret;
+}
+
 int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -693,7 +782,17 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
 
                 if (!connection_is_open(c))
                         continue;
-                r = wire_message_new(c->bus, m->path, NULL, channel, a, &error, &msg);
+                if (main_broadcast_large(m, c, a)) {
+                        /* Each renderer of the connection its own copy. */
+                        r = main_broadcast_each(m, c, channel, a);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                        continue;
+                }
+                /* A direct connection has one peer: its own form. */
+                r = wire_message_new(c->bus, m->path, NULL, channel, a,
+                                     c->direct && c->peer && ((ipcbus_web_contents *)c->peer)->large_values,
+                                     &error, &msg);
                 if (r < 0) {
                         log_emit(&m->ep.log, LOG_ERR, "Cannot broadcast on '%s': %s", channel,
                                  error.message ? error.message : g_strerror(-r));

@@ -29,6 +29,11 @@ static int renderer_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const ch
         return ipcbus_renderer_send((ipcbus_renderer *)ep, channel, args);
 }
 
+/* Its only caller is its main (renderer_admit() sees to that). */
+static bool renderer_ep_takes_large(endpoint *ep, ipcbus_web_contents *peer) {
+        return ((ipcbus_renderer *)ep)->main_large;
+}
+
 static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held);
 
 static const endpoint_ops renderer_endpoint_ops = {
@@ -36,6 +41,7 @@ static const endpoint_ops renderer_endpoint_ops = {
         .unref = renderer_ep_unref,
         .admit = renderer_admit,
         .reply = renderer_ep_reply,
+        .takes_large = renderer_ep_takes_large,
 };
 
 int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
@@ -193,6 +199,8 @@ static void renderer_set_owner(ipcbus_renderer *r, const char *owner) {
         r->conn->name_owner = g_strdup(r->main_owner);
         if (streq_ptr(old, r->main_owner))
                 return;
+        /* Another main: what it takes is asked again at Attach. */
+        r->main_large = false;
 
         if (had) {
                 /* Calls to the old main end now: it will not answer. */
@@ -306,6 +314,7 @@ static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held)
 
                 log_emit(&r->ep.log, LOG_ERR, "Connection to the main '%s' closed", r->main_name);
                 r->has_main = false;
+                r->main_large = false;
                 r->attach = ATTACH_NONE;
                 r->id = 0;
                 renderer_fail_pending(r, -ENOTCONN);

@@ -37,6 +37,9 @@ struct ipcbus_renderer {
         char *attach_name;
         uint64_t id;
         ipcbus_slot *attach_call;
+        /* The main's Features property named large values (asked after
+         * each Attach): our values above the threshold go out of band. */
+        bool main_large;
 
         /* renderer-sync.c: a blocking call waiting, and what arrived
          * meanwhile, held back until the loop replays it. */

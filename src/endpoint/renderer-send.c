@@ -296,14 +296,72 @@ static int renderer_new_attach(ipcbus_renderer *r, sd_bus_message **ret) {
         k = renderer_new_call(r, "Attach", &call);
         if (k < 0)
                 return k;
-        if (r->attach_name)
-                k = sd_bus_message_append(call, "a{sv}", 1, "name", "s", r->attach_name);
-        else
-                k = sd_bus_message_append(call, "a{sv}", 0);
+        k = sd_bus_message_open_container(call, 'a', "{sv}");
+        if (k >= 0 && r->attach_name)
+                k = sd_bus_message_append(call, "{sv}", "name", "s", r->attach_name);
+        if (k >= 0 && r->ep.large_values)
+                k = sd_bus_message_append(call, "{sv}", "features", "as", 1, ENDPOINT_FEATURE_LARGE_VALUES);
+        if (k >= 0)
+                k = sd_bus_message_close_container(call);
         if (k < 0)
                 return k;
         *ret = TAKE_PTR(call);
         return 0;
+}
+
+/* Properties.Get of the main's Features: whether it takes large values. */
+static int renderer_new_features_call(ipcbus_renderer *r, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int k;
+
+        k = sd_bus_message_new_method_call(r->conn->bus, &call, r->conn->direct ? NULL : r->main_name,
+                                           r->main_path, "org.freedesktop.DBus.Properties", "Get");
+        if (k < 0)
+                return k;
+        k = sd_bus_message_append(call, "ss", IPCBUS_INTERFACE_MAIN, "Features");
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(call);
+        return 0;
+}
+
+/* An older main has no Features: then everything stays inline. */
+static void renderer_learn_features(ipcbus_renderer *r, GVariant *features) {
+        const char **names;
+
+        r->main_large = false;
+        if (!r->ep.large_values || !features || !g_variant_is_of_type(features, G_VARIANT_TYPE_STRING_ARRAY))
+                return;
+        names = g_variant_get_strv(features, NULL);
+        for (size_t i = 0; names[i]; i++)
+                if (streq(names[i], ENDPOINT_FEATURE_LARGE_VALUES))
+                        r->main_large = true;
+        g_free(names);
+}
+
+static int renderer_on_features(GVariant *result, const sd_bus_error *error, void *userdata) {
+        renderer_learn_features(userdata, error ? NULL : result);
+        return 0;
+}
+
+/* Asked right behind the Attach, so the answer comes with it. */
+static int renderer_queue_features(ipcbus_renderer *r) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        ipcbus_slot *slot;
+        int k;
+
+        if (!r->ep.large_values)
+                return 0;
+        k = renderer_new_features_call(r, &call);
+        if (k < 0)
+                return k;
+        slot = call_new(&r->ep.calls, NULL, renderer_on_features, NULL, r);
+        k = renderer_submit(r, call, slot, false, r->timeout_usec);
+        if (k < 0) {
+                slot->call.fn = NULL;
+                slot_disconnect(slot);
+        }
+        return k;
 }
 
 int renderer_queue_attach(ipcbus_renderer *r) {
@@ -315,9 +373,13 @@ int renderer_queue_attach(ipcbus_renderer *r) {
                 return k;
         r->attach = ATTACH_WANTED;
         k = renderer_submit(r, call, NULL, true, r->timeout_usec);
-        if (k < 0)
+        if (k < 0) {
                 r->attach = ATTACH_NONE;
-        return k;
+                return k;
+        }
+        /* Not knowing leaves values inline: only slower. */
+        (void)renderer_queue_features(r);
+        return 0;
 }
 
 static int renderer_set_attach_name(ipcbus_renderer *r, const char *name) {
@@ -381,6 +443,18 @@ int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_err
         r->attach = ATTACH_DONE;
         if (ret_id)
                 *ret_id = id;
+
+        if (r->ep.large_values) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *get = NULL, *answer = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(g_variant_unrefp) GVariant *features = NULL;
+
+                /* Not knowing leaves values inline: only slower. */
+                if (renderer_new_features_call(r, &get) >= 0 &&
+                    renderer_call_sync(r, get, 0, &e, &answer) >= 0 &&
+                    wire_read_result(answer, &e, &features) >= 0)
+                        renderer_learn_features(r, features);
+        }
         return 0;
 }
 
@@ -427,7 +501,7 @@ int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args
         if (!r->conn)
                 return -ENOTCONN;
         k = wire_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
-                             a, &error, &msg);
+                             a, r->main_large, &error, &msg);
         if (k < 0) {
                 renderer_log_refused(r, "send", channel, k, &error);
                 return k;
@@ -466,7 +540,7 @@ static int renderer_new_channel_call(ipcbus_renderer *r, const char *member, con
         k = renderer_new_call(r, member, &call);
         if (k < 0)
                 return k;
-        k = wire_append_channel_args(call, channel, args, error);
+        k = wire_append_channel_args(call, channel, args, r->main_large, error);
         if (k < 0)
                 return k;
         *ret = TAKE_PTR(call);

@@ -8,6 +8,7 @@
 #include "slot.h"
 #include "util.h"
 #include "value.h"
+#include "value-large.h"
 #include "wire.h"
 
 int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *error, const char **ret_channel) {
@@ -38,15 +39,19 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
 }
 
 int wire_read_args(sd_bus_message *m, const char *channel, sd_bus_error *error, GVariant **ret_args) {
+        ValueLarge large;
         int r;
 
-        r = value_read_args(m, ret_args);
+        r = value_read_args_or_large(m, ret_args, &large);
         if (r < 0)
                 return error_invalid_args(error, "Arguments of '%s' cannot be read: %s", channel, g_strerror(-r));
+        if (r > 0)
+                return value_large_open(&large, "av", error, ret_args);
         return 0;
 }
 
-int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, sd_bus_error *error) {
+int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, bool large_ok,
+                             sd_bus_error *error) {
         int r;
 
         r = channel_validate(channel, error);
@@ -55,7 +60,7 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
         r = sd_bus_message_append_basic(m, 's', channel);
         if (r < 0)
                 return r;
-        return value_append_args(m, args, error);
+        return value_append_args_any(m, args, large_ok, error);
 }
 
 /* A Channel1 signal, unicast to @destination or (NULL) broadcast. */
@@ -77,14 +82,14 @@ static int wire_signal_new(sd_bus *bus, const char *path, const char *destinatio
 }
 
 int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
-                     sd_bus_error *error, sd_bus_message **ret) {
+                     bool large_ok, sd_bus_error *error, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
         r = wire_signal_new(bus, path, destination, "Message", &m);
         if (r < 0)
                 return r;
-        r = wire_append_channel_args(m, channel, args, error);
+        r = wire_append_channel_args(m, channel, args, large_ok, error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -93,6 +98,7 @@ int wire_message_new(sd_bus *bus, const char *path, const char *destination, con
 
 int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_result) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
+        ValueLarge large;
         int r;
 
         if (e)
@@ -100,9 +106,11 @@ int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_
         if (sd_bus_message_has_signature(reply, "v") <= 0)
                 return error_invalid_args(error, "The result must be one variant (signature 'v'), not '%s'",
                                           strnull(sd_bus_message_get_signature(reply, true)));
-        r = value_read_variant(reply, ret_result);
+        r = value_read_variant_or_large(reply, ret_result, &large);
         if (r < 0)
                 return error_invalid_args(error, "The result cannot be read: %s", g_strerror(-r));
+        if (r > 0)
+                return value_large_open(&large, "v", error, ret_result);
         return 0;
 }
 

@@ -17,12 +17,16 @@
  */
 int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *error, const char **ret_channel);
 
-/* After wire_read_channel(): the "av" args, a new reference.
- * Return: 0; -EINVAL with InvalidArgs in @error. */
+/* After wire_read_channel(): the "av" args, a new reference, read inline
+ * or out of band (value-large.h) from whoever sent them.
+ * Return: 0; -EINVAL or -EBADMSG with InvalidArgs in @error. */
 int wire_read_args(sd_bus_message *m, const char *channel, sd_bus_error *error, GVariant **ret_args);
 
-/* Append "s channel, av args". Return: 0; -EINVAL with the reason in @error. */
-int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, sd_bus_error *error);
+/* Append "s channel, av args"; out of band when @large_ok (the peer said
+ * it takes large values) and the args are large enough.
+ * Return: 0; -EINVAL with the reason in @error. */
+int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, bool large_ok,
+                             sd_bus_error *error);
 
 /**
  * wire_message_new - a Channel1.Message signal
@@ -31,9 +35,10 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
  * Return: 0; -EINVAL with the reason in @error; sd-bus errors.
  */
 int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
-                     sd_bus_error *error, sd_bus_message **ret);
+                     bool large_ok, sd_bus_error *error, sd_bus_message **ret);
 
-/* Decode a "v" method reply: the value, or the error it carries. */
+/* Decode a "v" method reply: the value (inline or out of band), or the
+ * error it carries. */
 int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_result);
 
 /**

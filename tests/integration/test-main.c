@@ -51,6 +51,9 @@
  *   port-back (on)           a PostMessage carrying a port: posts "hello from main"
  *                            on it and prints "got-port N" (N ports arrived)
  *   count (on)               counts; count-get (handle) returns the count
+ *   sync-echo (on)           sets its arguments ("av") as the return value
+ *   large-counts (handle)    "(tt)": values this process sent and received out
+ *                            of band (ipcbus_value_get_large_counts())
  */
 
 static ipcbus_main *the_main;
@@ -167,6 +170,17 @@ static int on_remove_handler(ipcbus_event *e, GVariant *args, void *userdata) {
 
 static int on_sync_ping(ipcbus_event *e, GVariant *args, void *userdata) {
         return ipcbus_event_set_return_value(e, g_variant_new_string(userdata)) < 0 ? -EIO : 0;
+}
+
+static int on_sync_echo(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_event_set_return_value(e, args) < 0 ? -EIO : 0;
+}
+
+static int h_large_counts(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        uint64_t sent, received;
+
+        ipcbus_value_get_large_counts(&sent, &received);
+        return ipcbus_invocation_return_value(inv, g_variant_new("(tt)", sent, received));
 }
 
 static int on_sync_none(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -412,6 +426,8 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"pong"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"second"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-none", on_sync_none, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-echo", on_sync_echo, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "large-counts", h_large_counts, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-fail", on_sync_fail, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));

@@ -149,7 +149,7 @@ static void test_channel_validate_matches_wire(void **state) {
                 m = sd_bus_message_unref(m);
                 assert_int_equal(sd_bus_message_new_signal(bus, &m, "/a", IPCBUS_INTERFACE_CHANNEL, "Message"),
                                  0);
-                wire[i] = wire_append_channel_args(m, names[i], NULL, &error);
+                wire[i] = wire_append_channel_args(m, names[i], NULL, false, &error);
                 wire_error_named[i] = sd_bus_error_has_name(&error, SD_BUS_ERROR_INVALID_ARGS);
                 m = sd_bus_message_unref(m);
         }

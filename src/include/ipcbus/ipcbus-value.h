@@ -36,6 +36,24 @@ extern "C" {
 #define IPCBUS_VALUE_MAX_DEPTH 62
 #define IPCBUS_VALUE_MAX_SIZE (31U * 1024U * 1024U)
 
+/*
+ * Large values (docs/values.md, "Large values"). Between an ipcbus main and
+ * an ipcbus renderer that both said they take them, an argument list or a
+ * result whose GVariant serialized size (g_variant_get_size() of the "av",
+ * or of the result in its variant) is at least IPCBUS_VALUE_LARGE_MIN
+ * travels out of band: as a sealed memfd, not through the bus. Such values
+ * may be up to IPCBUS_VALUE_LARGE_MAX bytes; everyone else (busctl, gdbus,
+ * dbus-python, older ipcbus) gets the inline form, within
+ * IPCBUS_VALUE_MAX_SIZE. The environment variable IPCBUS_LARGE_VALUES=0,
+ * read when a main or renderer is created, turns the large form off for it.
+ */
+#define IPCBUS_VALUE_LARGE_MIN (16U * 1024U)
+#define IPCBUS_VALUE_LARGE_MAX (1024U * 1024U * 1024U)
+
+/* How many values this process sent and received out of band, since it
+ * started (all mains and renderers together). Either pointer may be NULL. */
+IPCBUS_EXPORT void ipcbus_value_get_large_counts(uint64_t *ret_sent, uint64_t *ret_received);
+
 typedef enum ipcbus_kind {
         IPCBUS_KIND_INVALID = 0, /* not a carried value (NULL, or a type D-Bus lacks: maybe, "()", ...) */
         IPCBUS_KIND_UNDEFINED,

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Large values out of band (issue 9): arguments, results and messages of at
+ * least IPCBUS_VALUE_LARGE_MIN bytes travel as sealed memfds between an
+ * ipcbus main (test-main.c, in a child process) and an ipcbus renderer
+ * here, on every path, through dbus-daemon, through dbus-broker (skipped
+ * where it cannot start) and on a direct connection. Also: a generic client
+ * (busctl) and a renderer that never said it takes them get the inline
+ * form; every hostile memfd a peer can send is refused with InvalidArgs and
+ * the main keeps serving.
+ *
+ * Which form a value took is read from both processes' counts
+ * (ipcbus_value_get_large_counts(); the main's through its large-counts
+ * channel).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <valgrind/valgrind.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define WAIT_USEC (60 * TEST_USEC_PER_SEC)
+#define MIB (1024U * 1024U)
+
+typedef enum transport {
+        T_DAEMON,
+        T_BROKER,
+        T_DIRECT,
+} transport;
+
+typedef struct fixture {
+        transport kind;
+        test_bus *bus;
+        test_process *main;
+        sd_event *event;
+        ipcbus_renderer *r;
+        bool skip;
+} fixture;
+
+static int direct_child_fd = -1;
+
+static int direct_main_child(void *userdata) {
+        /* Only the renderer holds its end, so its close reaches the main. */
+        (void)close(direct_child_fd);
+        return test_main_child(userdata);
+}
+
+static int r_echo_value(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        return ipcbus_invocation_return_value(inv, ipcbus_args_get(args, 0));
+}
+
+static void fixture_start(fixture *f, bool large) {
+        static test_main_config config;
+        int r;
+
+        assert_int_equal(sd_event_new(&f->event), 0);
+        if (!large)
+                assert_int_equal(setenv("IPCBUS_LARGE_VALUES", "0", 1), 0);
+        assert_int_equal(ipcbus_renderer_new(&f->r, TEST_MAIN_NAME), 0);
+        assert_int_equal(unsetenv("IPCBUS_LARGE_VALUES"), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(f->r, f->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_set_timeout(f->r, WAIT_USEC), 0);
+        assert_int_equal(ipcbus_renderer_handle(f->r, NULL, "r-echo", r_echo_value, NULL), 0);
+
+        if (f->kind == T_DIRECT) {
+                int fds[2];
+
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+                config = (test_main_config) { .direct_fd = fds[0] };
+                direct_child_fd = fds[1];
+                assert_int_equal(test_process_spawn(&f->main, direct_main_child, &config), 0);
+                (void)close(fds[0]);
+                assert_int_equal(test_process_wait_line(f->main, "ready", WAIT_USEC), 0);
+                assert_int_equal(ipcbus_renderer_open_direct(f->r, fds[1]), 0);
+        } else {
+                r = test_bus_start(&f->bus, f->kind == T_BROKER ? TEST_BUS_DBUS_BROKER : TEST_BUS_DBUS_DAEMON);
+                if (r == -EOPNOTSUPP) {
+                        f->skip = true;
+                        return;
+                }
+                assert_int_equal(r, 0);
+                config = (test_main_config) { .address = test_bus_get_address(f->bus), .direct_fd = -1 };
+                assert_int_equal(test_process_spawn(&f->main, test_main_child, &config), 0);
+                assert_int_equal(test_process_wait_line(f->main, "ready", WAIT_USEC), 0);
+                assert_int_equal(ipcbus_renderer_open_address(f->r, test_bus_get_address(f->bus)), 0);
+        }
+        assert_int_equal(ipcbus_renderer_attach_sync(f->r, "big", NULL, NULL), 0);
+}
+
+static int setup_kind(void **state, transport kind, bool large) {
+        fixture *f = g_new0(fixture, 1);
+
+        f->kind = kind;
+        fixture_start(f, large);
+        *state = f;
+        return 0;
+}
+
+static int setup_daemon(void **state) {
+        return setup_kind(state, T_DAEMON, true);
+}
+static int setup_broker(void **state) {
+        return setup_kind(state, T_BROKER, true);
+}
+static int setup_direct(void **state) {
+        return setup_kind(state, T_DIRECT, true);
+}
+static int setup_daemon_old(void **state) {
+        return setup_kind(state, T_DAEMON, false);
+}
+
+static int teardown(void **state) {
+        fixture *f = *state;
+        int status;
+
+        f->r = ipcbus_renderer_unref(f->r);
+        if (f->main) {
+                (void)test_process_kill(f->main, SIGTERM);
+                (void)test_process_wait_exit(f->main, &status);
+                f->main = test_process_free(f->main);
+        }
+        f->bus = test_bus_free(f->bus);
+        f->event = sd_event_unref(f->event);
+        g_free(f);
+        return 0;
+}
+
+#define SKIP_IF_NO_BUS(f)                                                              \
+        do {                                                                           \
+                if ((f)->skip) {                                                       \
+                        print_message("dbus-broker cannot start here: skipped\n");    \
+                        skip();                                                        \
+                }                                                                      \
+        } while (0)
+
+/* Arguments ("av" of one string) of exactly @size serialized bytes. */
+static GVariant *args_of_size(size_t size, char fill) {
+        size_t len = size > 8 ? size - 8 : 1;
+
+        for (;;) {
+                char *s = g_malloc(len + 1);
+                GVariant *args;
+
+                memset(s, fill, len);
+                s[len] = '\0';
+                args = g_variant_ref_sink(ipcbus_args(g_variant_new_take_string(s), NULL));
+                if (g_variant_get_size(args) == size)
+                        return args;
+                assert_true(g_variant_get_size(args) < size);
+                len += size - g_variant_get_size(args);
+                g_variant_unref(args);
+        }
+}
+
+typedef struct counts {
+        uint64_t sent, received;            /* this process (the renderer) */
+        uint64_t main_sent, main_received;  /* the main's */
+} counts;
+
+static counts read_counts(fixture *f) {
+        g_autoptr(GVariant) v = NULL;
+        counts c;
+
+        ipcbus_value_get_large_counts(&c.sent, &c.received);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "large-counts", NULL, 0, NULL, &v), 0);
+        g_variant_get(v, "(tt)", &c.main_sent, &c.main_received);
+        return c;
+}
+
+/* The counts moved by exactly these since @before (the read itself is small). */
+static void assert_moved(fixture *f, counts before, uint64_t sent, uint64_t received, uint64_t main_sent,
+                         uint64_t main_received) {
+        counts now = read_counts(f);
+
+        assert_int_equal(now.sent - before.sent, sent);
+        assert_int_equal(now.received - before.received, received);
+        assert_int_equal(now.main_sent - before.main_sent, main_sent);
+        assert_int_equal(now.main_received - before.main_received, main_received);
+}
+
+/* The first argument of the echo's result (echo answers its "av"). */
+static void assert_echoed(GVariant *got, GVariant *args) {
+        assert_non_null(got);
+        assert_true(g_variant_equal(got, args));
+}
+
+/* ---- the threshold, one byte either side ------------------------------------ */
+
+static void check_threshold(fixture *f) {
+        /* The echo's result is the same "av": as large as the arguments. */
+        const size_t sizes[] = { IPCBUS_VALUE_LARGE_MIN - 1, IPCBUS_VALUE_LARGE_MIN, IPCBUS_VALUE_LARGE_MIN + 1 };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+                g_autoptr(GVariant) args = args_of_size(sizes[i], 'a' + (char)i);
+                g_autoptr(GVariant) got = NULL;
+                bool args_large = sizes[i] >= IPCBUS_VALUE_LARGE_MIN;
+                bool result_large = args_large;
+                counts before = read_counts(f);
+
+                print_message("arguments of %zu bytes\n", sizes[i]);
+                assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", g_variant_ref(args), 0, NULL, &got), 0);
+                assert_echoed(got, args);
+                assert_moved(f, before, args_large, result_large, result_large, args_large);
+        }
+}
+
+static void test_threshold(void **state) {
+        fixture *f = *state;
+
+        SKIP_IF_NO_BUS(f);
+        check_threshold(f);
+}
+
+/* ---- every path at 1 MiB ------------------------------------------------------ */
+
+static void check_paths(fixture *f, size_t size, bool large) {
+        g_autoptr(GVariant) args = args_of_size(size, 'p');
+        g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
+        g_autoptr(GVariant) got = NULL;
+        g_autoptr(GVariant) sync_result = NULL;
+        g_autoptr(GVariant) call_args = NULL;
+        inbox reply = {}, sender = {}, bcast = {};
+        counts before;
+
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "reply-back", inbox_listener, &reply), 0);
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "sender-back", inbox_listener, &sender), 0);
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "bcast", inbox_listener, &bcast), 0);
+
+        /* invoke / handle: large args there, large got back. */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", g_variant_ref(args), 0, NULL, &got), 0);
+        assert_echoed(got, args);
+        assert_moved(f, before, large, large, large, large);
+
+        /* sendSync / event.returnValue. */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_send_sync(f->r, "sync-echo", g_variant_ref(args), NULL, &sync_result), 0);
+        assert_echoed(sync_result, args);
+        assert_moved(f, before, large, large, large, large);
+
+        /* send / on, then event.reply: renderer to main and back. */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_send(f->r, "reply", g_variant_ref(args)), 0);
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &reply.got, 60000));
+        assert_true(g_variant_equal(reply.last, args));
+        assert_moved(f, before, large, large, large, large);
+
+        /* event.sender.send (webContents.send). */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_send(f->r, "sender-send", g_variant_ref(args)), 0);
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &sender.got, 60000));
+        assert_true(g_variant_equal(sender.last, args));
+        assert_moved(f, before, large, large, large, large);
+
+        /* broadcast: to the one attached renderer, out of band. */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_send(f->r, "broadcast", g_variant_ref(args)), 0);
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &bcast.got, 60000));
+        assert_true(g_variant_equal(bcast.last, args));
+        assert_moved(f, before, large, large, large, large);
+
+        /* Renderer1.Invoke: the main calls our r-echo with the value, we
+         * answer it, and it answers our call with that: four hops. The
+         * call's args hold three small values and the large one. */
+        call_args = g_variant_ref_sink(ipcbus_args(g_variant_new_string("big"), g_variant_new_string("r-echo"),
+                                                   g_variant_new_int32(60000), g_variant_ref(value), NULL));
+        before = read_counts(f);
+        {
+                result res = {};
+
+                /* Asynchronous: a blocking call would hold the main's call
+                 * back until it returned. */
+                assert_int_equal(ipcbus_renderer_invoke(f->r, NULL, "call-renderer", g_variant_ref(call_args), 0,
+                                                        result_collect, &res),
+                                 0);
+                assert_true(harness_run_until(&(harness) { .event = f->event }, &res.done, 60000));
+                assert_null(res.error_name);
+                assert_true(g_variant_equal(res.value, value));
+                result_clear(&res);
+        }
+        assert_moved(f, before, 2 * large, 2 * large, 2 * large, 2 * large);
+
+        assert_true(ipcbus_renderer_remove_all_listeners(f->r, "reply-back") >= 0);
+        assert_true(ipcbus_renderer_remove_all_listeners(f->r, "sender-back") >= 0);
+        assert_true(ipcbus_renderer_remove_all_listeners(f->r, "bcast") >= 0);
+        inbox_clear(&reply);
+        inbox_clear(&sender);
+        inbox_clear(&bcast);
+}
+
+static void test_paths(void **state) {
+        fixture *f = *state;
+
+        SKIP_IF_NO_BUS(f);
+        check_paths(f, MIB, true);
+}
+
+/* A renderer that never said it takes large values (as an older ipcbus):
+ * every path still works, all inline. */
+static void test_paths_inline_for_old_peer(void **state) {
+        fixture *f = *state;
+
+        check_paths(f, MIB, false);
+        check_paths(f, 20000, false);
+}
+
+/* ---- 64 MiB and 256 MiB ------------------------------------------------------- */
+
+static uint64_t status_kb(pid_t pid, const char *key) {
+        char path[64], line[256];
+        uint64_t kb = 0;
+        FILE *file;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        file = fopen(path, "re");
+        assert_non_null(file);
+        while (fgets(line, sizeof(line), file))
+                if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':')
+                        kb = strtoull(line + strlen(key) + 1, NULL, 10);
+        fclose(file);
+        return kb;
+}
+
+static void check_size(fixture *f, size_t size) {
+        g_autoptr(GVariant) args = args_of_size(size, 'z');
+        g_autoptr(GVariant) got = NULL;
+        pid_t main_pid = test_process_get_pid(f->main);
+        uint64_t main_before = status_kb(main_pid, "VmRSS"), main_peak;
+        counts before = read_counts(f);
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", g_variant_ref(args), 0, NULL, &got), 0);
+        assert_echoed(got, args);
+        assert_moved(f, before, 1, 1, 1, 1);
+
+        /* The main maps what it received and writes its answer from that
+         * mapping: about one copy at its peak, never two. */
+        main_peak = status_kb(main_pid, "VmHWM");
+        print_message("%zu MiB echo: main VmRSS %" PRIu64 " kB before, VmHWM %" PRIu64 " kB\n", size / MIB,
+                      main_before, main_peak);
+        assert_true(main_peak < main_before + (size / 1024) * 3 / 2);
+}
+
+static void test_sizes(void **state) {
+        fixture *f = *state;
+
+        SKIP_IF_NO_BUS(f);
+        if (RUNNING_ON_VALGRIND) {
+                print_message("64 and 256 MiB are not copied under valgrind: skipped\n");
+                skip();
+        }
+        check_size(f, 64 * MIB);
+        /* Through a bus only: direct connections show the same code. */
+        if (f->kind != T_DIRECT)
+                check_size(f, 256 * MIB);
+}
+
+/* ---- generic clients get the inline form ------------------------------------- */
+
+static void test_busctl_gets_inline(void **state) {
+        fixture *f = *state;
+        g_autofree char *text = g_malloc(40001);
+        g_autofree char *out = NULL;
+        g_autofree char *command = NULL;
+        counts before;
+        FILE *p;
+        size_t n;
+        int status;
+
+        memset(text, 'q', 40000);
+        text[40000] = '\0';
+        before = read_counts(f);
+        command = g_strdup_printf("busctl --address=%s call %s /org/ipcbus/Test org.ipcbus.Main1 Invoke sav echo 1 s %s",
+                                  test_bus_get_address(f->bus), TEST_MAIN_NAME, text);
+        p = popen(command, "r");
+        assert_non_null(p);
+        out = g_malloc0(100000);
+        n = fread(out, 1, 99999, p);
+        status = pclose(p);
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* v av 1 s "qqq...": the value inline, in busctl's own words. */
+        assert_true(n > 40000);
+        assert_non_null(strstr(out, "v av 1 s \"qqqq"));
+        assert_moved(f, before, 0, 0, 0, 0);
+}
+
+/* ---- hostile memfds ------------------------------------------------------------ */
+
+typedef enum hostile {
+        H_UNSEALED,
+        H_NO_SHRINK_SEAL,
+        H_FUTURE_WRITE_ONLY,
+        H_SPARSE,
+        H_ANNOUNCED_MORE,
+        H_ANNOUNCED_LESS,
+        H_OVER_LIMIT,
+        H_ZERO,
+        H_PIPE,
+        H_NOT_NORMAL,
+        H_BAD_UTF8,
+        H_HANDLE_INSIDE,
+        H_EXTRA_ELEMENT,
+        _H_MAX,
+} hostile;
+
+static const char *const hostile_names[_H_MAX] = {
+        "unsealed", "no shrink seal", "F_SEAL_FUTURE_WRITE only", "sparse", "more announced than held",
+        "less announced than held", "over the limit", "zero bytes", "a pipe", "not in normal form",
+        "invalid UTF-8", "a value holding 'h'", "a second element",
+};
+
+/* A sealed memfd holding @n bytes of @data. */
+static int memfd_with(const void *data, size_t n, unsigned seals) {
+        int fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, n), (ssize_t)n);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+#define SEALED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+/* An Invoke of echo whose args are the out-of-band form @h makes. */
+static void call_hostile(sd_bus *bus, hostile h, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        g_autoptr(GVariant) good = args_of_size(IPCBUS_VALUE_LARGE_MIN, 'h');
+        const void *data = g_variant_get_data(good);
+        size_t size = g_variant_get_size(good);
+        uint64_t announced = size;
+        int fd = -1, pipes[2];
+
+        switch (h) {
+        case H_UNSEALED:
+                fd = memfd_with(data, size, 0);
+                break;
+        case H_NO_SHRINK_SEAL:
+                fd = memfd_with(data, size, F_SEAL_GROW | F_SEAL_WRITE);
+                break;
+        case H_FUTURE_WRITE_ONLY:
+                fd = memfd_with(data, size, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+                break;
+        case H_SPARSE:
+                fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                assert_int_equal(ftruncate(fd, (off_t)size), 0);
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, SEALED), 0);
+                break;
+        case H_ANNOUNCED_MORE:
+                fd = memfd_with(data, size, SEALED);
+                announced = size + 4096;
+                break;
+        case H_ANNOUNCED_LESS:
+                fd = memfd_with(data, size, SEALED);
+                announced = size - 1;
+                break;
+        case H_OVER_LIMIT:
+                fd = memfd_with(data, size, SEALED);
+                announced = (uint64_t)IPCBUS_VALUE_LARGE_MAX + 1;
+                break;
+        case H_ZERO:
+                fd = memfd_with(data, 0, SEALED);
+                announced = 0;
+                break;
+        case H_PIPE:
+                assert_int_equal(pipe2(pipes, O_CLOEXEC), 0);
+                assert_int_equal(write(pipes[1], data, 64), 64);
+                (void)close(pipes[1]);
+                fd = pipes[0];
+                break;
+        case H_NOT_NORMAL: {
+                /* The framing offset points past the end. */
+                g_autofree uint8_t *bad = g_memdup2(data, size);
+
+                bad[size - 1] = 0xff;
+                bad[size - 2] = 0xff;
+                fd = memfd_with(bad, size, SEALED);
+                break;
+        }
+        case H_BAD_UTF8: {
+                g_autofree uint8_t *bad = g_memdup2(data, size);
+
+                bad[100] = 0xC0; /* an overlong form */
+                bad[101] = 0x80;
+                fd = memfd_with(bad, size, SEALED);
+                break;
+        }
+        case H_HANDLE_INSIDE: {
+                /* A well-formed "av" holding an 'h' (GLib would take it). */
+                g_autoptr(GVariant) v =
+                        g_variant_ref_sink(ipcbus_args(g_variant_new_handle(0), NULL));
+
+                fd = memfd_with(g_variant_get_data(v), g_variant_get_size(v), SEALED);
+                announced = g_variant_get_size(v);
+                break;
+        }
+        case H_EXTRA_ELEMENT:
+        case _H_MAX:
+                fd = memfd_with(data, size, SEALED);
+                break;
+        }
+
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, TEST_MAIN_NAME, "/org/ipcbus/Test",
+                                                        "org.ipcbus.Main1", "Invoke"),
+                         0);
+        assert_true(sd_bus_message_append(m, "s", "echo") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'a', "v") >= 0);
+        assert_true(sd_bus_message_append(m, "v", "(ht)", fd, announced) >= 0);
+        if (h == H_EXTRA_ELEMENT)
+                assert_true(sd_bus_message_append(m, "v", "s", "more") >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        (void)close(fd);
+        assert_true(sd_bus_call(bus, m, test_deadline_usec(WAIT_USEC), error, &reply) < 0);
+}
+
+static void test_hostile_memfds(void **state) {
+        fixture *f = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+
+        SKIP_IF_NO_BUS(f);
+        assert_int_equal(test_bus_connect(f->bus, &bus), 0);
+
+        for (hostile h = 0; h < _H_MAX; h++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                g_autoptr(GVariant) got = NULL;
+
+                call_hostile(bus, h, &error);
+                print_message("%s: %s: %s\n", hostile_names[h], error.name, error.message);
+                assert_string_equal(error.name, "org.freedesktop.DBus.Error.InvalidArgs");
+                /* And the main goes on serving. */
+                assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", ipcbus_args(g_variant_new_string("ok"), NULL),
+                                                             0, NULL, &got),
+                                 0);
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_threshold, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_threshold, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_threshold, setup_direct, teardown),
+                cmocka_unit_test_setup_teardown(test_paths, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_paths, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_paths, setup_direct, teardown),
+                cmocka_unit_test_setup_teardown(test_paths_inline_for_old_peer, setup_daemon_old, teardown),
+                cmocka_unit_test_setup_teardown(test_sizes, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_sizes, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_sizes, setup_direct, teardown),
+                cmocka_unit_test_setup_teardown(test_busctl_gets_inline, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_broker, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
