@@ -66,5 +66,5 @@ int value_large_open(const ValueLarge *large, const char *type, sd_bus_error *er
  */
 int value_normal_check(const char *type, const void *data, size_t size, const char **ret_problem);
 
-/* UTF-8 that sd-bus takes in a string (no noncharacters); NULs not checked. */
+/* UTF-8 that sd-bus takes in a string: no noncharacters, no NUL bytes. */
 bool value_utf8_is_valid(const uint8_t *s, size_t len);

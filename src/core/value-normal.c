@@ -97,6 +97,19 @@ static size_t offset_width(size_t size) {
         return 1;
 }
 
+/* The size GLib's serializer gives a container of @body bytes and @n
+ * framing offsets: the offsets as narrow as the whole allows. A wider
+ * choice reads the same but is not the normal form. */
+static size_t total_size(size_t body, size_t n) {
+        if (body + n <= G_MAXUINT8)
+                return body + n;
+        if (body + 2 * n <= G_MAXUINT16)
+                return body + 2 * n;
+        if (body + 4 * n <= G_MAXUINT32)
+                return body + 4 * n;
+        return body + 8 * n;
+}
+
 static size_t read_offset(const uint8_t *p, size_t width) {
         uint64_t v = 0;
 
@@ -107,11 +120,11 @@ static size_t read_offset(const uint8_t *p, size_t width) {
 
 /*
  * UTF-8 as sd-bus takes it: no overlong forms, surrogates or code points past
- * U+10FFFF, and no noncharacters (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF). NUL
- * bytes are the caller's to refuse. ASCII goes 32 bytes at a time.
+ * U+10FFFF, no noncharacters (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF), and no NUL
+ * bytes. ASCII goes 32 bytes at a time, in the same pass.
  */
 bool value_utf8_is_valid(const uint8_t *s, size_t len) {
-        const uint64_t high = UINT64_C(0x8080808080808080);
+        const uint64_t low = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
         size_t i = 0;
 
         while (i < len) {
@@ -126,12 +139,17 @@ bool value_utf8_is_valid(const uint8_t *s, size_t len) {
                         memcpy(&d, s + i + 16, 8);
                         memcpy(&e, s + i + 24, 8);
                         if (!((a | b | d | e) & high)) {
+                                if ((((a - low) & ~a) | ((b - low) & ~b) | ((d - low) & ~d) | ((e - low) & ~e)) &
+                                    high)
+                                        return false; /* a NUL */
                                 i += 32;
                                 continue;
                         }
                 }
                 c = s[i];
                 if (c < 0x80) {
+                        if (c == 0)
+                                return false;
                         i++;
                         continue;
                 }
@@ -179,13 +197,17 @@ static bool check_value(Check *c, const char *t, const uint8_t *data, size_t siz
 
 /* Text of @size bytes, its NUL included. */
 static bool check_text(Check *c, char type, const uint8_t *data, size_t size) {
-        if (size == 0 || data[size - 1] != '\0' || memchr(data, '\0', size - 1))
-                return check_fail(c, "a string is not NUL-terminated or holds a NUL byte");
-        switch (type) {
-        case 's':
+        if (size == 0 || data[size - 1] != '\0')
+                return check_fail(c, "a string is not NUL-terminated");
+        if (type == 's') {
+                /* One pass: NUL bytes inside are refused there too. */
                 if (!value_utf8_is_valid(data, size - 1))
-                        return check_fail(c, "a string is not UTF-8 that D-Bus strings may hold");
+                        return check_fail(c, "a string is not UTF-8 that D-Bus strings may hold, or holds a NUL");
                 return true;
+        }
+        if (memchr(data, '\0', size - 1))
+                return check_fail(c, "a path or signature holds a NUL byte");
+        switch (type) {
         case 'o':
                 if (!g_variant_is_object_path((const char *) data))
                         return check_fail(c, "an object path is not valid");
@@ -256,7 +278,7 @@ static bool check_array(Check *c, const char *element, const uint8_t *data, size
         if (last_end > size || (size - last_end) % width)
                 return check_fail(c, "an array's framing offsets are not valid");
         n = (size - last_end) / width;
-        if (n == 0)
+        if (n == 0 || total_size(last_end, n) != size)
                 return check_fail(c, "an array's framing offsets are not valid");
 
         for (size_t i = 0; i < n; i++) {
@@ -310,7 +332,7 @@ static bool check_struct(Check *c, const char *t, const uint8_t *data, size_t si
                         return check_fail(c, "a struct's padding is not zero");
                 return true;
         }
-        if (offset != offsets_at)
+        if (offset != offsets_at || total_size(offsets_at, (size - offsets_at) / width) != size)
                 return check_fail(c, "a struct's framing offsets are not valid");
         return true;
 }

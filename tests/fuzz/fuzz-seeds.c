@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Writes the seed corpora of fuzz-main-direct and fuzz-renderer-direct:
+ * Writes the seed corpora of fuzz-main-direct, fuzz-renderer-direct and
+ * fuzz-large-value (at the end):
  * well-formed messages of every kind each target reads, in both byte
  * orders, as records (fuzz-dbus.h), plus a few raw streams. The bodies are
  * serialized by GDBus (GDBusMessage), which writes either byte order; sd-bus
@@ -191,6 +192,60 @@ static void write_seeds(const char *root, const char *target, const seed *seeds,
                 }
 }
 
+/* fuzz-large-value's seeds: argument lists and results in GVariant's
+ * serialized form, behind the target's flag byte (0: sealed, exact). */
+static const char *const large_value_seeds[] = {
+        "[<'hello'>]",
+        "[<'ünïcödé ✓'>, <int32 -7>, <true>]",
+        "[<uint64 1>, <1.5>, <byte 0x20>, <int16 -2>, <uint16 2>, <int64 -3>]",
+        "[<objectpath '/org/ipcbus/Fuzz'>, <signature 'a{sv}'>]",
+        "[<['a', 'bb', 'ccc']>, <[1, 2, 3]>, <[true, false]>]",
+        "[<{'name': <'x'>, 'n': <int32 1>}>, <{int32 1: 'one'}>]",
+        "[<('Date', <1.7e12>)>, <('Map', <[(<'k'>, <int32 1>)]>)>]",
+        "[<<<'nested'>>>, <[<'a'>, <[<'b'>]>]>]",
+        "[<(int32 1, 'two', [byte 3], (4.0, true))>]",
+        "[<[(int32 1, byte 2), (3, 4)]>, <@ay []>, <@as []>]",
+        "[]",
+};
+
+static const char *const large_result_seeds[] = {
+        "<'a result'>",
+        "<{'title': <'ipcbus'>, 'size': <uint64 1048576>}>",
+        "<[<'x'>, <int32 2>]>",
+        "<('undefined', <byte 0>)>",
+};
+
+static void write_large_value_seeds(const char *root) {
+        g_autofree char *dir = g_build_filename(root, "fuzz-large-value", NULL);
+
+        if (g_mkdir_with_parents(dir, 0755) < 0) {
+                perror(dir);
+                exit(1);
+        }
+        for (int result = 0; result < 2; result++) {
+                const char *const *texts = result ? large_result_seeds : large_value_seeds;
+                size_t n = result ? G_N_ELEMENTS(large_result_seeds) : G_N_ELEMENTS(large_value_seeds);
+
+                for (size_t i = 0; i < n; i++) {
+                        g_autoptr(GError) error = NULL;
+                        g_autoptr(GVariant) v = g_variant_parse(G_VARIANT_TYPE(result ? "v" : "av"), texts[i], NULL,
+                                                               NULL, &error);
+                        g_autoptr(GByteArray) b = g_byte_array_new();
+                        g_autofree char *name = g_strdup_printf("%s-%zu", result ? "result" : "args", i);
+                        uint8_t flags = result;
+
+                        if (!v) {
+                                fprintf(stderr, "%s: %s\n", texts[i], error->message);
+                                exit(1);
+                        }
+                        g_variant_ref_sink(v);
+                        g_byte_array_append(b, &flags, 1);
+                        g_byte_array_append(b, g_variant_get_data(v), (guint)g_variant_get_size(v));
+                        write_file(dir, name, b);
+                }
+        }
+}
+
 /* A whole stream: @mode, then the handshake's lines if the mode is
  * PRE_AUTH, then one well-formed call. */
 static void write_raw(const char *root, const char *target, const char *name, uint8_t mode, bool client,
@@ -242,5 +297,6 @@ int main(int argc, char **argv) {
         write_seeds(argv[1], "fuzz-renderer-direct", renderer_seeds, G_N_ELEMENTS(renderer_seeds));
         write_raw(argv[1], "fuzz-renderer-direct", "raw", FUZZ_MODE_RAW, false, &renderer_message, ping);
         write_raw(argv[1], "fuzz-renderer-direct", "pre-auth", FUZZ_MODE_PRE_AUTH, false, &renderer_message, ping);
+        write_large_value_seeds(argv[1]);
         return 0;
 }

@@ -60,7 +60,9 @@ static int direct_main_child(void *userdata) {
 }
 
 static int r_echo_value(ipcbus_invocation *inv, GVariant *args, void *userdata) {
-        return ipcbus_invocation_return_value(inv, ipcbus_args_get(args, 0));
+        g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
+
+        return ipcbus_invocation_return_value(inv, value);
 }
 
 static void fixture_start(fixture *f, bool large) {
