@@ -9,8 +9,9 @@
  * continuation frames. This module knows the bytes and nothing of the port
  * object: the parsers and the reassembly are pure functions (the fuzz
  * target drives them), the rest is the few system calls around a frame
- * (sendmsg, recvmsg, memfd). port-normal.c has the normal-form check,
- * port-bundle.c the handover bundles.
+ * (sendmsg, recvmsg, memfd). The normal-form check is the value module's
+ * (src/core/value-normal.c, value_normal_check());
+ * port-bundle.c has the handover bundles.
  *
  * Everything received is untrusted: every parser checks sizes against what
  * actually arrived and fails with an org.ipcbus.Error.BadFrame error whose
@@ -104,9 +105,7 @@ bool port_frame_is_handover(const void *header);
 
 /**
  * port_frame_is_normal - whether @payload is a "v" in GVariant normal form
- *
- * As g_variant_is_normal_form() decides, for values of D-Bus types (others
- * are refused), without visiting each number of an array of numbers.
+ * holding a value a channel carries (value_normal_check())
  */
 bool port_frame_is_normal(GBytes *payload);
 
