@@ -660,14 +660,18 @@ static const struct {
 };
 
 typedef struct bcast_run {
+        bcast_kind k;
         sd_event *event;
+        sd_event_source *ack_source;
         ipcbus_main *main;
         sd_bus *bus;
         int fds[BENCH_FARM_MAX]; /* direct (until the main takes them) and raw: our ends */
+        int ack[2];
         unsigned n;
         unsigned attached;
         bool acked;
-        int ack_fd;
+        test_process *farm;
+        bench_samples t; /* µs per broadcast */
 } bcast_run;
 
 static int on_ack(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -691,11 +695,11 @@ static int run_until(bcast_run *b, bool *flag, unsigned *count, unsigned want) {
         return 0;
 }
 
-static int bcast_once(bcast_run *b, bench_farm_kind kind, const char *payload) {
+static int bcast_once(bcast_run *b, const char *payload) {
         int r = 0;
 
         b->acked = false;
-        switch (kind) {
+        switch (bcasts[b->k].farm) {
         case BENCH_FARM_IPCBUS_BUS:
         case BENCH_FARM_IPCBUS_DIRECT:
                 r = ipcbus_main_broadcast(b->main, BENCH_FARM_CHANNEL,
@@ -715,29 +719,36 @@ static int bcast_once(bcast_run *b, bench_farm_kind kind, const char *payload) {
         return run_until(b, &b->acked, NULL, 0);
 }
 
-static int measure_bcast_one(const options *o, bcast_kind k, unsigned n, const char *payload) {
+static void bcast_teardown(bcast_run *b) {
+        stop(&b->farm);
+        bench_samples_clear(&b->t);
+        b->main = ipcbus_main_unref(b->main);
+        b->bus = sd_bus_flush_close_unref(b->bus);
+        b->ack_source = sd_event_source_disable_unref(b->ack_source);
+        close_all(b->fds, BENCH_FARM_MAX);
+        close_all(b->ack, 2);
+        b->event = sd_event_unref(b->event);
+}
+
+/* The sender (a main, a connection, raw sockets) here, n receivers in a
+ * farm, everything connected and attached, a few broadcasts through. */
+static int bcast_setup(bcast_run *b, bcast_kind k, unsigned n, const char *payload) {
         bench_farm_config fc = { .kind = bcasts[k].farm, .n = n };
-        bcast_run b = { .n = n, .ack_fd = -1 };
-        _cleanup_(sd_event_source_unrefp) sd_event_source *ack_source = NULL;
-        bench_samples t = { 0 };
-        test_process *farm_p = NULL;
-        int ack[2] = { -1, -1 };
         bool direct = fc.kind == BENCH_FARM_IPCBUS_DIRECT || fc.kind == BENCH_FARM_RAW;
         int r;
 
+        *b = (bcast_run){ .k = k, .n = n, .ack = { -1, -1 } };
         for (unsigned i = 0; i < BENCH_FARM_MAX; i++)
-                b.fds[i] = fc.fds[i] = fc.close_fds[i] = -1;
+                b->fds[i] = fc.fds[i] = fc.close_fds[i] = -1;
         fc.address = address_of(bcasts[k].where);
-        r = sd_event_new(&b.event);
+        r = sd_event_new(&b->event);
         if (r < 0)
                 return r;
-        if (pipe2(ack, O_CLOEXEC) < 0) {
-                r = -errno;
-                goto finish;
-        }
-        fc.ack_fd = ack[1];
-        fc.ack_close_fd = ack[0];
-        r = sd_event_add_io(b.event, &ack_source, ack[0], EPOLLIN, on_ack, &b);
+        if (pipe2(b->ack, O_CLOEXEC) < 0)
+                return -errno;
+        fc.ack_fd = b->ack[1];
+        fc.ack_close_fd = b->ack[0];
+        r = sd_event_add_io(b->event, &b->ack_source, b->ack[0], EPOLLIN, on_ack, b);
         for (unsigned i = 0; r >= 0 && direct && i < n; i++) {
                 int sv[2];
 
@@ -745,63 +756,85 @@ static int measure_bcast_one(const options *o, bcast_kind k, unsigned n, const c
                         r = -errno;
                         break;
                 }
-                b.fds[i] = fc.close_fds[i] = sv[0];
+                b->fds[i] = fc.close_fds[i] = sv[0];
                 fc.fds[i] = sv[1];
         }
         /* The sender before the farm: renderers attach to a main that is there. */
         if (r >= 0 && (fc.kind == BENCH_FARM_IPCBUS_BUS || fc.kind == BENCH_FARM_IPCBUS_DIRECT)) {
-                r = ipcbus_main_new(&b.main, BENCH_FARM_MAIN_NAME);
+                r = ipcbus_main_new(&b->main, BENCH_FARM_MAIN_NAME);
                 if (r >= 0)
-                        r = ipcbus_main_attach_event(b.main, b.event, 0);
+                        r = ipcbus_main_attach_event(b->main, b->event, 0);
                 if (r >= 0)
-                        r = ipcbus_main_on_attached(b.main, NULL, on_attached, &b.attached);
+                        r = ipcbus_main_on_attached(b->main, NULL, on_attached, &b->attached);
                 if (r >= 0 && fc.kind == BENCH_FARM_IPCBUS_BUS)
-                        r = ipcbus_main_open_address(b.main, fc.address);
+                        r = ipcbus_main_open_address(b->main, fc.address);
                 for (unsigned i = 0; r >= 0 && fc.kind == BENCH_FARM_IPCBUS_DIRECT && i < n; i++) {
-                        r = ipcbus_main_add_direct(b.main, b.fds[i], NULL);
-                        b.fds[i] = -1;
+                        r = ipcbus_main_add_direct(b->main, b->fds[i], NULL);
+                        b->fds[i] = -1;
                 }
         } else if (r >= 0 && fc.kind == BENCH_FARM_SD_BUS) {
-                r = test_bus_connect(buses[bcasts[k].where].bus, &b.bus);
+                r = test_bus_connect(buses[bcasts[k].where].bus, &b->bus);
                 if (r >= 0)
-                        r = sd_bus_attach_event(b.bus, b.event, 0);
+                        r = sd_bus_attach_event(b->bus, b->event, 0);
         }
         if (r >= 0)
-                r = test_process_spawn(&farm_p, bench_farm, &fc);
+                r = test_process_spawn(&b->farm, bench_farm, &fc);
         close_all(fc.fds, BENCH_FARM_MAX);
         /* The main answers the renderers' Attach calls meanwhile. */
-        if (r >= 0 && b.main)
-                r = run_until(&b, NULL, &b.attached, n);
+        if (r >= 0 && b->main)
+                r = run_until(b, NULL, &b->attached, n);
         /* The main keeps running until the farm is ready: the answer to the
          * last Attach may still be queued on a direct connection. */
         for (unsigned i = 0; r >= 0; i++) {
-                r = test_process_wait_line(farm_p, "ready", TEST_USEC_PER_MSEC);
+                r = test_process_wait_line(b->farm, "ready", TEST_USEC_PER_MSEC);
                 if (r != -ETIMEDOUT)
                         break;
-                r = i < 60000 ? sd_event_run(b.event, TEST_USEC_PER_MSEC) : -ETIMEDOUT;
+                r = i < 60000 ? sd_event_run(b->event, TEST_USEC_PER_MSEC) : -ETIMEDOUT;
         }
-        for (unsigned i = 0; r >= 0 && i < o->bcast_reps / 10 + 2; i++)
-                r = bcast_once(&b, fc.kind, payload);
-        for (unsigned i = 0; r >= 0 && i < o->bcast_reps; i++) {
-                uint64_t t0 = bench_now_nsec();
+        for (unsigned i = 0; r >= 0 && i < 20; i++)
+                r = bcast_once(b, payload);
+        return r;
+}
 
-                r = bcast_once(&b, fc.kind, payload);
-                if (r >= 0)
-                        r = bench_samples_add(&t, (double)(bench_now_nsec() - t0) / 1000.0);
+#define BCAST_ROUNDS 10
+
+/* All contenders set up for @n receivers at once, so that rounds alternate
+ * between them as everywhere else (the first rotates): all see the same noise. */
+static int measure_bcast_n(const options *o, unsigned n, const char *payload) {
+        bcast_run runs[_BCAST_MAX] = { 0 };
+        bool up[_BCAST_MAX] = { 0 };
+        unsigned per_round = o->bcast_reps / BCAST_ROUNDS + 1;
+        int r = 0;
+
+        fprintf(stderr, "bench-table: broadcast, %u receivers\n", n);
+        for (int k = 0; r >= 0 && k < _BCAST_MAX; k++) {
+                if (buses[bcasts[k].where].skip)
+                        continue;
+                r = bcast_setup(&runs[k], (bcast_kind)k, n, payload);
+                up[k] = true;
         }
-        if (r >= 0)
-                printf("bcast\t%s\t%u\t%.2f\t%.2f\n", bcasts[k].id, n, bench_samples_percentile(&t, 50),
-                       bench_samples_percentile(&t, 90));
-finish:
-        stop(&farm_p);
-        bench_samples_clear(&t);
-        b.main = ipcbus_main_unref(b.main);
-        b.bus = sd_bus_flush_close_unref(b.bus);
-        ack_source = sd_event_source_disable_unref(ack_source);
-        close_all(b.fds, BENCH_FARM_MAX);
-        (void)close(ack[0]);
-        (void)close(ack[1]);
-        sd_event_unref(b.event);
+        for (unsigned round = 0; r >= 0 && round < BCAST_ROUNDS; round++)
+                for (int j = 0; r >= 0 && j < _BCAST_MAX; j++) {
+                        bcast_run *b = &runs[(round + (unsigned)j) % _BCAST_MAX];
+
+                        if (!up[b->k])
+                                continue;
+                        for (unsigned i = 0; r >= 0 && i < per_round; i++) {
+                                uint64_t t0 = bench_now_nsec();
+
+                                r = bcast_once(b, payload);
+                                if (r >= 0)
+                                        r = bench_samples_add(&b->t, (double)(bench_now_nsec() - t0) / 1000.0);
+                        }
+                }
+        for (int k = 0; k < _BCAST_MAX; k++) {
+                if (!up[k])
+                        continue;
+                if (r >= 0)
+                        printf("bcast\t%s\t%u\t%.2f\t%.2f\n", bcasts[k].id, n,
+                               bench_samples_percentile(&runs[k].t, 50), bench_samples_percentile(&runs[k].t, 90));
+                bcast_teardown(&runs[k]);
+        }
         return r;
 }
 
@@ -812,19 +845,12 @@ static int measure_broadcasts(const options *o) {
 
         if (!payload)
                 return -ENOMEM;
-        for (int k = 0; k < _BCAST_MAX; k++) {
-                if (buses[bcasts[k].where].skip) {
+        for (int k = 0; k < _BCAST_MAX; k++)
+                if (buses[bcasts[k].where].skip)
                         printf("skip\tbcast\t%s\t%s\n", bcasts[k].id, buses[bcasts[k].where].skip);
-                        continue;
-                }
-                for (size_t i = 0; r >= 0 && i < sizeof(ns) / sizeof(ns[0]); i++) {
-                        fprintf(stderr, "bench-table: broadcast, %s, %u receivers\n", bcasts[k].id, ns[i]);
-                        r = measure_bcast_one(o, (bcast_kind)k, ns[i], payload);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        for (size_t i = 0; r >= 0 && i < sizeof(ns) / sizeof(ns[0]); i++)
+                r = measure_bcast_n(o, ns[i], payload);
+        return r;
 }
 
 /* ---- main ------------------------------------------------------------------ */
