@@ -815,9 +815,11 @@ static int measure_bcast_n(const options *o, unsigned n, const char *payload) {
         }
         for (unsigned round = 0; r >= 0 && round < BCAST_ROUNDS; round++)
                 for (int j = 0; r >= 0 && j < _BCAST_MAX; j++) {
-                        bcast_run *b = &runs[(round + (unsigned)j) % _BCAST_MAX];
+                        unsigned k = (round + (unsigned)j) % _BCAST_MAX;
+                        bcast_run *b = &runs[k];
 
-                        if (!up[b->k])
+                        /* By index: a run never set up is all zeros, its k too. */
+                        if (!up[k])
                                 continue;
                         for (unsigned i = 0; r >= 0 && i < per_round; i++) {
                                 uint64_t t0 = bench_now_nsec();
