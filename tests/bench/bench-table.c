@@ -11,7 +11,8 @@
  *   memory     VmRSS of an ipcbus main before and after 100 renderers
  *              attached, on the bus and on direct connections, and of the bus
  *              daemon; first, while this process's heap is still small (the
- *              main is a forked child)
+ *              main is a forked child); the broadcasts next, for the same
+ *              reason (their receivers are forked)
  *   rt         echo round trip of one string of 64 B, 4 KiB, 64 KiB, 1 MiB:
  *              Invoke "echo" (s, av) -> v for ipcbus, Echo(s, av) -> v for
  *              plain sd-bus and GDBus, an 'E' frame for raw; rounds alternate
@@ -878,11 +879,15 @@ int main(int argc, char **argv) {
                 if (buses[contenders[i].where].skip)
                         printf("skip\tall\t%s\t%s\n", contenders[i].id, buses[contenders[i].where].skip);
 
-        /* First, while this process's heap is small: the main children are forks of it. */
+        /* First, while this process's heap is small: the mains and the farms
+         * are forks of it, and a fork of a heap grown by 1 MiB messages pays
+         * copy-on-write faults wherever its allocator reuses that heap. */
         fprintf(stderr, "bench-table: memory per renderer\n");
         r = measure_memory(false);
         if (r >= 0)
                 r = measure_memory(true);
+        if (r >= 0)
+                r = measure_broadcasts(&o);
         if (r >= 0)
                 r = setup_contenders();
         if (r >= 0)
@@ -893,8 +898,6 @@ int main(int argc, char **argv) {
                 bench_client_close(&contenders[i].client);
                 stop(&contenders[i].process);
         }
-        if (r >= 0)
-                r = measure_broadcasts(&o);
         if (r < 0)
                 fprintf(stderr, "bench-table: failed: %s\n", strerror(-r));
         for (int w = ON_DAEMON; w < _ON_MAX; w++)
