@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench-channels.h"
 #include "bench-clients.h"
 #include "bench-servers.h"
+#include "bench-table-peers.h"
 #include "test-process.h"
 
 static int report(const bench_client *c, const char *what, int r, const sd_bus_error *error) {
@@ -24,9 +27,13 @@ static int ipcbus_open(bench_client *c, const char *address) {
         r = ipcbus_renderer_new(&c->renderer, c->server);
         if (r < 0)
                 return report(c, "ipcbus_renderer_new", r, NULL);
-        r = ipcbus_renderer_open_address(c->renderer, address);
+        if (c->direct) {
+                r = ipcbus_renderer_open_direct(c->renderer, c->direct_fd);
+                c->direct_fd = -1;
+        } else
+                r = ipcbus_renderer_open_address(c->renderer, address);
         if (r < 0)
-                return report(c, "ipcbus_renderer_open_address", r, NULL);
+                return report(c, "ipcbus_renderer_open", r, NULL);
         /* Waits for the main; a renderer is a webContents, known by id. */
         r = ipcbus_renderer_attach_sync(c->renderer, "bench", &error, &id);
         if (r < 0)
@@ -106,7 +113,9 @@ static int plain_call(bench_client *c, const char *payload) {
         const char *echoed;
         int r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, c->server, c->path, BENCH_PLAIN_INTERFACE, "Echo");
+        /* Peer to peer there is nobody to route by name. */
+        r = sd_bus_message_new_method_call(c->bus, &m, c->direct ? NULL : c->server, c->path,
+                                           BENCH_PLAIN_INTERFACE, "Echo");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "sav", "echo", 1, "s", payload);
@@ -152,8 +161,8 @@ static int plain_send(bench_client *c, const char *payload) {
                                       "Message");
         if (r < 0)
                 return r;
-        /* Unicast, as ipcbus's renderer addresses its main. */
-        r = sd_bus_message_set_destination(m, c->server);
+        /* Unicast, as ipcbus's renderer addresses its main; peer to peer, the peer. */
+        r = c->direct ? 0 : sd_bus_message_set_destination(m, c->server);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "sav", "count", 1, "s", payload);
@@ -176,8 +185,8 @@ static int plain_count(bench_client *c, uint32_t *ret) {
                 return sd_bus_message_read(reply, "v", "u", ret);
         }
 
-        r = sd_bus_call_method(c->bus, c->server, c->path, BENCH_PLAIN_INTERFACE, "Count", &error, &reply,
-                               NULL);
+        r = sd_bus_call_method(c->bus, c->direct ? NULL : c->server, c->path, BENCH_PLAIN_INTERFACE, "Count",
+                               &error, &reply, NULL);
         if (r < 0)
                 return report(c, "Count", r, &error);
         return sd_bus_message_read(reply, "u", ret);
@@ -188,13 +197,124 @@ static int plain_open(bench_client *c, const char *address) {
 
         bench_path_from_name(c->server, c->path, sizeof(c->path));
         r = sd_bus_new(&c->bus);
-        if (r >= 0)
+        if (r >= 0 && c->direct) {
+                r = sd_bus_set_fd(c->bus, c->direct_fd, c->direct_fd);
+                if (r >= 0)
+                        c->direct_fd = -1;
+        } else if (r >= 0) {
                 r = sd_bus_set_address(c->bus, address);
-        if (r >= 0)
-                r = sd_bus_set_bus_client(c->bus, 1);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(c->bus, 1);
+        }
         if (r >= 0)
                 r = sd_bus_start(c->bus);
         return r < 0 ? report(c, "connect", r, NULL) : 0;
+}
+
+/* ---- GDBus ----------------------------------------------------------------- */
+
+static int gdbus_report(bench_client *c, const char *what, GError *error) {
+        fprintf(stderr, "bench: %s: %s failed: %s\n", c->label, what, error ? error->message : "?");
+        return -EIO;
+}
+
+static int gdbus_open(bench_client *c, const char *address) {
+        g_autoptr(GError) error = NULL;
+
+        bench_path_from_name(c->server, c->path, sizeof(c->path));
+        c->gdbus = g_dbus_connection_new_for_address_sync(address,
+                                                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                          NULL, NULL, &error);
+        return c->gdbus ? 0 : gdbus_report(c, "connect", error);
+}
+
+static int gdbus_call(bench_client *c, const char *payload) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL, av = NULL, first = NULL, echoed = NULL;
+
+        reply = g_dbus_connection_call_sync(c->gdbus, c->server, c->path, BENCH_PLAIN_INTERFACE, "Echo",
+                                            g_variant_new("(s@av)", "echo",
+                                                          ipcbus_args(g_variant_new_string(payload), NULL)),
+                                            G_VARIANT_TYPE("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+        if (!reply)
+                return gdbus_report(c, "Echo", error);
+        /* (v holding av holding one v holding s) */
+        g_variant_get(reply, "(v)", &av);
+        if (!g_variant_is_of_type(av, G_VARIANT_TYPE("av")) || g_variant_n_children(av) != 1)
+                return -EBADMSG;
+        first = g_variant_get_child_value(av, 0);
+        echoed = g_variant_get_variant(first);
+        if (!g_variant_is_of_type(echoed, G_VARIANT_TYPE_STRING))
+                return -EBADMSG;
+        return strcmp(g_variant_get_string(echoed, NULL), payload) == 0 ? 0 : -EBADMSG;
+}
+
+static int gdbus_send(bench_client *c, const char *payload) {
+        g_autoptr(GError) error = NULL;
+
+        /* Unicast, as the plain client's signal. */
+        if (!g_dbus_connection_emit_signal(c->gdbus, c->server, BENCH_PLAIN_CLIENT_PATH,
+                                           BENCH_PLAIN_SIGNAL_INTERFACE, "Message",
+                                           g_variant_new("(s@av)", "count",
+                                                         ipcbus_args(g_variant_new_string(payload), NULL)),
+                                           &error))
+                return gdbus_report(c, "emit", error);
+        return 0;
+}
+
+static int gdbus_count(bench_client *c, uint32_t *ret) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+
+        reply = g_dbus_connection_call_sync(c->gdbus, c->server, c->path, BENCH_PLAIN_INTERFACE, "Count", NULL,
+                                            G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+        if (!reply)
+                return gdbus_report(c, "Count", error);
+        g_variant_get(reply, "(u)", ret);
+        return 0;
+}
+
+/* ---- raw frames ------------------------------------------------------------ */
+
+static int raw_call(bench_client *c, const char *payload) {
+        size_t n = strlen(payload);
+        bench_frame h;
+        int r;
+
+        r = bench_frame_write(c->direct_fd, 'E', payload, n);
+        if (r >= 0)
+                r = bench_frame_read_header(c->direct_fd, &h);
+        if (r < 0)
+                return r;
+        if (h.type != 'E' || h.size != n)
+                return -EBADMSG;
+        if (n > c->raw_buf_size) {
+                free(c->raw_buf);
+                c->raw_buf = malloc(n);
+                if (!c->raw_buf)
+                        return -ENOMEM;
+                c->raw_buf_size = n;
+        }
+        r = bench_table_read_all(c->direct_fd, c->raw_buf, n);
+        if (r < 0)
+                return r;
+        /* Compared, as every other client compares its echo. */
+        return memcmp(c->raw_buf, payload, n) == 0 ? 0 : -EBADMSG;
+}
+
+static int raw_count(bench_client *c, uint32_t *ret) {
+        bench_frame h;
+        int r;
+
+        r = bench_frame_write(c->direct_fd, 'C', NULL, 0);
+        if (r >= 0)
+                r = bench_frame_read_header(c->direct_fd, &h);
+        if (r >= 0 && (h.type != 'C' || h.size != sizeof(*ret)))
+                r = -EBADMSG;
+        if (r >= 0)
+                r = bench_table_read_all(c->direct_fd, ret, sizeof(*ret));
+        return r;
 }
 
 /* ---- either ---------------------------------------------------------------- */
@@ -203,7 +323,12 @@ int bench_client_open(bench_client *c, const char *address) {
         int64_t n;
         int r;
 
-        r = c->ipcbus ? ipcbus_open(c, address) : plain_open(c, address);
+        if (c->transport == BENCH_TRANSPORT_GDBUS)
+                r = gdbus_open(c, address);
+        else if (c->transport == BENCH_TRANSPORT_RAW)
+                r = 0; /* the socketpair is connected */
+        else
+                r = c->ipcbus ? ipcbus_open(c, address) : plain_open(c, address);
         if (r < 0)
                 return r;
         n = bench_client_sync(c);
@@ -211,6 +336,10 @@ int bench_client_open(bench_client *c, const char *address) {
 }
 
 int bench_client_call(bench_client *c, const char *payload) {
+        if (c->transport == BENCH_TRANSPORT_GDBUS)
+                return gdbus_call(c, payload);
+        if (c->transport == BENCH_TRANSPORT_RAW)
+                return raw_call(c, payload);
         switch (c->call) {
         case BENCH_CALL_ECHO:
                 return c->ipcbus ? ipcbus_call(c, payload) : plain_call(c, payload);
@@ -225,7 +354,14 @@ int bench_client_call(bench_client *c, const char *payload) {
 }
 
 int bench_client_send(bench_client *c, const char *payload) {
-        int r = c->ipcbus ? ipcbus_send(c, payload) : plain_send(c, payload);
+        int r;
+
+        if (c->transport == BENCH_TRANSPORT_GDBUS)
+                r = gdbus_send(c, payload);
+        else if (c->transport == BENCH_TRANSPORT_RAW)
+                r = bench_frame_write(c->direct_fd, 'S', payload, strlen(payload));
+        else
+                r = c->ipcbus ? ipcbus_send(c, payload) : plain_send(c, payload);
 
         return r < 0 ? report(c, "send", r, NULL) : 0;
 }
@@ -234,7 +370,12 @@ int64_t bench_client_sync(bench_client *c) {
         uint32_t count, before = c->count;
         int r;
 
-        r = c->ipcbus ? ipcbus_count(c, &count) : plain_count(c, &count);
+        if (c->transport == BENCH_TRANSPORT_GDBUS)
+                r = gdbus_count(c, &count);
+        else if (c->transport == BENCH_TRANSPORT_RAW)
+                r = raw_count(c, &count);
+        else
+                r = c->ipcbus ? ipcbus_count(c, &count) : plain_count(c, &count);
         if (r < 0)
                 return r;
         c->count = count;
@@ -250,6 +391,16 @@ static void bench_cpu_clear(bench_cpu *cpu) {
 void bench_client_close(bench_client *c) {
         c->renderer = ipcbus_renderer_unref(c->renderer);
         c->bus = sd_bus_flush_close_unref(c->bus);
+        if (c->gdbus) {
+                (void)g_dbus_connection_close_sync(c->gdbus, NULL, NULL);
+                g_clear_object(&c->gdbus);
+        }
+        if (c->transport == BENCH_TRANSPORT_RAW && c->direct_fd >= 0)
+                (void)close(c->direct_fd);
+        c->direct_fd = -1;
+        free(c->raw_buf);
+        c->raw_buf = NULL;
+        c->raw_buf_size = 0;
         bench_samples_clear(&c->latency);
         bench_samples_clear(&c->round_latency);
         bench_samples_clear(&c->rate);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <gio/gio.h>
 #include <ipcbus/ipcbus.h>
 
 #include "bench-stats.h"
@@ -32,15 +33,30 @@ typedef enum bench_call {
         BENCH_CALL_ECHO_S_TYPED,    /* plain sd-bus to an ipcbus main: its typed member EchoS(s) -> s */
 } bench_call;
 
+/* What the client is, when not an ipcbus renderer or plain sd-bus. */
+typedef enum bench_transport {
+        BENCH_TRANSPORT_SD_BUS, /* ipcbus or plain sd-bus, as .ipcbus says */
+        BENCH_TRANSPORT_GDBUS,  /* GDBusConnection of gio-2.0, to the GDBus server (bench-table-peers.h) */
+        BENCH_TRANSPORT_RAW,    /* length-prefixed frames on a socketpair (bench-table-peers.h) */
+} bench_transport;
+
 typedef struct bench_client {
         const char *label;  /* for the report */
         const char *server; /* the server's well-known name */
         bool ipcbus;        /* an ipcbus renderer, else plain sd-bus */
         bench_call call;
+        bench_transport transport;
+        /* Peer to peer: a socketpair end (taken by bench_client_open()) instead of
+         * the bus address; the only way for BENCH_TRANSPORT_RAW. */
+        bool direct;
+        int direct_fd;
 
         sd_bus *bus;               /* plain */
         char path[256];            /* plain: the server's object path */
         ipcbus_renderer *renderer; /* ipcbus */
+        GDBusConnection *gdbus;    /* GDBus */
+        uint8_t *raw_buf;          /* raw: where echoes arrive, grown to the largest */
+        size_t raw_buf_size;
         uint32_t count;            /* the server's count at the last sync */
         clockid_t server_clock;    /* the server's CPU-time clock */
         bool has_server_clock;
@@ -58,7 +74,9 @@ typedef struct bench_client {
 
 /**
  * bench_client_open - connect, attach (ipcbus) and read the server's count
- * @c: label, server and ipcbus set
+ * @c: label, server and ipcbus set (transport, direct and direct_fd too, when
+ *   not a bus client)
+ * @address: the bus; unused when c->direct
  * Return: 0; negative errno codes, with the reason on stderr.
  */
 int bench_client_open(bench_client *c, const char *address);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <ipcbus/ipcbus.h>
+#include <systemd/sd-id128.h>
 
 #include "bench-channels.h"
 #include "bench-servers.h"
@@ -125,8 +126,17 @@ int bench_plain_server(void *userdata) {
 
         bench_path_from_name(config->name, path, sizeof(path));
         CHECK("plain server", sd_bus_new(&bus));
-        CHECK("plain server", sd_bus_set_address(bus, config->address));
-        CHECK("plain server", sd_bus_set_bus_client(bus, 1));
+        if (config->direct) {
+                sd_id128_t id;
+
+                /* Peer to peer: sd-bus's server side of the handshake, which wants an id. */
+                CHECK("plain server", sd_id128_randomize(&id));
+                CHECK("plain server", sd_bus_set_fd(bus, config->direct_fd, config->direct_fd));
+                CHECK("plain server", sd_bus_set_server(bus, 1, id));
+        } else {
+                CHECK("plain server", sd_bus_set_address(bus, config->address));
+                CHECK("plain server", sd_bus_set_bus_client(bus, 1));
+        }
         CHECK("plain server", sd_bus_start(bus));
         CHECK("plain server",
               sd_bus_add_object_vtable(bus, NULL, path, BENCH_PLAIN_INTERFACE, plain_vtable, NULL));
@@ -135,7 +145,8 @@ int bench_plain_server(void *userdata) {
                 CHECK("plain server", sd_event_default(&event));
                 CHECK("plain server", sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL));
         }
-        CHECK("plain server", sd_bus_request_name(bus, config->name, 0));
+        if (!config->direct)
+                CHECK("plain server", sd_bus_request_name(bus, config->name, 0));
         ready();
         /* Runs until SIGTERM ends the process. */
         if (event)
@@ -219,7 +230,11 @@ int bench_ipcbus_main(void *userdata) {
                 CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "echo-s", h_echo_s, NULL));
         CHECK("ipcbus main", ipcbus_main_on(m, NULL, "count", on_count, NULL));
         CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "count-get", h_count_get, NULL));
-        CHECK("ipcbus main", ipcbus_main_open_address(m, config->address));
+        if (config->direct) {
+                CHECK("ipcbus main", ipcbus_main_attach_event(m, NULL, 0));
+                CHECK("ipcbus main", ipcbus_main_add_direct(m, config->direct_fd, NULL));
+        } else
+                CHECK("ipcbus main", ipcbus_main_open_address(m, config->address));
         ready();
         /* Runs until SIGTERM ends the process. */
         CHECK("ipcbus main", ipcbus_main_run(m));

@@ -51,6 +51,9 @@ typedef struct bench_server_config {
         bool use_event;      /* plain server: sd-event instead of sd_bus_process()/sd_bus_wait() */
         bool gate;           /* ipcbus main: a sender check reading the sender's uid, and allowlists */
         bool typed;          /* ipcbus main: echo-s declared and served by generated C */
+        bool direct;         /* serve direct_fd, one end of a socketpair, instead of a bus (peer to
+                              * peer: no name, no bus daemon); address and name are then unused */
+        int direct_fd;
 } bench_server_config;
 
 /**
