@@ -29,7 +29,6 @@
 #include <ipcbus/ipcbus-common.h>
 #include <ipcbus/ipcbus-value.h>
 
-#include "memfd-spare.h"
 #include "util.h"
 #include "value.h"
 #include "value-large.h"
@@ -173,9 +172,9 @@ static int memfd_from_variant(GVariant *value, bool boxed, int *ret_fd, uint64_t
         if (total == 0 || total > IPCBUS_VALUE_LARGE_MAX)
                 return -EMSGSIZE;
 
-        fd = memfd_spare_take(total);
+        fd = memfd_create("ipcbus-value", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
-                return fd;
+                return -errno;
         if (size <= BUFFER_KEEP_MAX) {
                 /* g_variant_get_data() would serialize a tree into a new
                  * heap block: fresh pages, each a fault. A kept buffer has
@@ -198,9 +197,6 @@ static int memfd_from_variant(GVariant *value, bool boxed, int *ret_fd, uint64_t
         }
         if (r < 0)
                 return r;
-        /* A spare may be larger than the value. */
-        if (ftruncate(fd, (off_t)total) < 0)
-                return -errno;
         if (fcntl(fd, F_ADD_SEALS, SEALS_REQUIRED | F_SEAL_SEAL) < 0)
                 return -errno;
         *ret_fd = TAKE_FD(fd);

@@ -566,6 +566,9 @@ static int measure_round_trips(const options *o) {
                                 if (c->active)
                                         r = rt_share(c, s, payload, o->calls[s], true);
                         }
+                /* The next payload may come at the same address. */
+                for (size_t i = 0; i < N_CONTENDERS; i++)
+                        bench_client_forget_payload(&contenders[i].client);
         }
         if (r < 0)
                 return r;
