@@ -39,6 +39,10 @@ bool value_large_wanted(GVariant *value);
 int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error);
 int value_large_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error);
 
+/* After a message with a large value went out: allocate the memfd for the
+ * next one (value-large.c says why). Does nothing if none was sent. */
+void value_large_refill(void);
+
 /* The inline or the out-of-band form as @large_ok and the size say. */
 int value_append_args_any(sd_bus_message *m, GVariant *args, bool large_ok, sd_bus_error *error);
 int value_append_variant_any(sd_bus_message *m, GVariant *value, bool large_ok, sd_bus_error *error);

@@ -121,38 +121,21 @@ static size_t read_offset(const uint8_t *p, size_t width) {
 /*
  * UTF-8 as sd-bus takes it: no overlong forms, surrogates or code points past
  * U+10FFFF, no noncharacters (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF), and no NUL
- * bytes. ASCII goes 32 bytes at a time, in the same pass.
+ * bytes. Runs of ASCII go 64 bytes at a time (value_ascii_prefix()).
  */
 bool value_utf8_is_valid(const uint8_t *s, size_t len) {
-        const uint64_t low = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
         size_t i = 0;
 
         while (i < len) {
                 uint32_t cp;
                 uint8_t c;
 
-                if (len - i >= 32) {
-                        uint64_t a, b, d, e;
-
-                        memcpy(&a, s + i, 8);
-                        memcpy(&b, s + i + 8, 8);
-                        memcpy(&d, s + i + 16, 8);
-                        memcpy(&e, s + i + 24, 8);
-                        if (!((a | b | d | e) & high)) {
-                                if ((((a - low) & ~a) | ((b - low) & ~b) | ((d - low) & ~d) | ((e - low) & ~e)) &
-                                    high)
-                                        return false; /* a NUL */
-                                i += 32;
-                                continue;
-                        }
-                }
+                i += value_ascii_prefix(s + i, len - i);
+                if (i == len)
+                        break;
                 c = s[i];
-                if (c < 0x80) {
-                        if (c == 0)
-                                return false;
-                        i++;
-                        continue;
-                }
+                if (c == 0)
+                        return false;
                 if (c >= 0xC2 && c <= 0xDF) {
                         if (len - i < 2 || (s[i + 1] & 0xC0) != 0x80)
                                 return false;

@@ -96,6 +96,8 @@ int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, struct ValueL
 /* Whether @s (@len bytes) is ASCII without NUL bytes: then it is valid UTF-8
  * without noncharacters, and the slower checks can be skipped. */
 bool value_is_plain_ascii(const char *s, size_t len);
+/* How many bytes at the start of @p are ASCII other than NUL. */
+size_t value_ascii_prefix(const void *p, size_t len);
 
 /* Element size of the arrays that D-Bus and GVariant lay out alike (so one
  * copies into the other); 0 for others. 'b' is not one: 4 bytes on D-Bus,

@@ -10,6 +10,7 @@
 #include "heap.h"
 #include "endpoint.h"
 #include "log.h"
+#include "value-large.h"
 #include "util.h"
 
 static connection *connection_alloc(sd_bus *bus, bool direct) {
@@ -184,6 +185,8 @@ int connection_send(connection *c, sd_bus_message *m, uint64_t *ret_cookie) {
                 return 1;
         }
         r = sd_bus_send(c->bus, m, ret_cookie);
+        /* While the peer reads it. */
+        value_large_refill();
         return r < 0 ? r : 0;
 }
 

@@ -197,6 +197,7 @@ static int dispatch_return_sync(sd_bus_message *msg, const char *channel, const 
         if (r < 0)
                 return r;
         r = sd_bus_send(NULL, reply, NULL);
+        value_large_refill();
         return r < 0 ? r : 1;
 }
 

@@ -50,6 +50,7 @@ static int invocation_send(ipcbus_invocation *inv, sd_bus_message *reply) {
         if (inv->sender_tracked && !inv->sender->known)
                 return -ENOTCONN;
         r = sd_bus_send(inv->conn->bus, reply, NULL);
+        value_large_refill();
         return r < 0 ? r : 0;
 }
 
