@@ -149,7 +149,9 @@ static int teardown(void **state) {
                 }                                                                      \
         } while (0)
 
-/* Arguments ("av" of one string) of exactly @size serialized bytes. */
+/* Arguments ("av" of one string) of exactly @size serialized bytes. The
+ * calls below take them as they are: not floating, so each call takes a
+ * reference of its own. */
 static GVariant *args_of_size(size_t size, char fill) {
         size_t len = size > 8 ? size - 8 : 1;
 
@@ -214,7 +216,7 @@ static void check_threshold(fixture *f) {
                 counts before = read_counts(f);
 
                 print_message("arguments of %zu bytes\n", sizes[i]);
-                assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", g_variant_ref(args), 0, NULL, &got), 0);
+                assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", args, 0, NULL, &got), 0);
                 assert_echoed(got, args);
                 assert_moved(f, before, args_large, result_large, result_large, args_large);
         }
@@ -244,33 +246,33 @@ static void check_paths(fixture *f, size_t size, bool large) {
 
         /* invoke / handle: large args there, large got back. */
         before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", g_variant_ref(args), 0, NULL, &got), 0);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", args, 0, NULL, &got), 0);
         assert_echoed(got, args);
         assert_moved(f, before, large, large, large, large);
 
         /* sendSync / event.returnValue. */
         before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send_sync(f->r, "sync-echo", g_variant_ref(args), NULL, &sync_result), 0);
+        assert_int_equal(ipcbus_renderer_send_sync(f->r, "sync-echo", args, NULL, &sync_result), 0);
         assert_echoed(sync_result, args);
         assert_moved(f, before, large, large, large, large);
 
         /* send / on, then event.reply: renderer to main and back. */
         before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send(f->r, "reply", g_variant_ref(args)), 0);
+        assert_int_equal(ipcbus_renderer_send(f->r, "reply", args), 0);
         assert_true(harness_run_until(&(harness) { .event = f->event }, &reply.got, 60000));
         assert_true(g_variant_equal(reply.last, args));
         assert_moved(f, before, large, large, large, large);
 
         /* event.sender.send (webContents.send). */
         before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send(f->r, "sender-send", g_variant_ref(args)), 0);
+        assert_int_equal(ipcbus_renderer_send(f->r, "sender-send", args), 0);
         assert_true(harness_run_until(&(harness) { .event = f->event }, &sender.got, 60000));
         assert_true(g_variant_equal(sender.last, args));
         assert_moved(f, before, large, large, large, large);
 
         /* broadcast: to the one attached renderer, out of band. */
         before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send(f->r, "broadcast", g_variant_ref(args)), 0);
+        assert_int_equal(ipcbus_renderer_send(f->r, "broadcast", args), 0);
         assert_true(harness_run_until(&(harness) { .event = f->event }, &bcast.got, 60000));
         assert_true(g_variant_equal(bcast.last, args));
         assert_moved(f, before, large, large, large, large);
@@ -279,14 +281,14 @@ static void check_paths(fixture *f, size_t size, bool large) {
          * answer it, and it answers our call with that: four hops. The
          * call's args hold three small values and the large one. */
         call_args = g_variant_ref_sink(ipcbus_args(g_variant_new_string("big"), g_variant_new_string("r-echo"),
-                                                   g_variant_new_int32(60000), g_variant_ref(value), NULL));
+                                                   g_variant_new_int32(60000), value, NULL));
         before = read_counts(f);
         {
                 result res = {};
 
                 /* Asynchronous: a blocking call would hold the main's call
                  * back until it returned. */
-                assert_int_equal(ipcbus_renderer_invoke(f->r, NULL, "call-renderer", g_variant_ref(call_args), 0,
+                assert_int_equal(ipcbus_renderer_invoke(f->r, NULL, "call-renderer", call_args, 0,
                                                         result_collect, &res),
                                  0);
                 assert_true(harness_run_until(&(harness) { .event = f->event }, &res.done, 60000));
@@ -344,7 +346,7 @@ static void check_size(fixture *f, size_t size) {
         uint64_t main_before = status_kb(main_pid, "VmRSS"), main_peak;
         counts before = read_counts(f);
 
-        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", g_variant_ref(args), 0, NULL, &got), 0);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", args, 0, NULL, &got), 0);
         assert_echoed(got, args);
         assert_moved(f, before, 1, 1, 1, 1);
 
