@@ -32,8 +32,8 @@
 #include "bench-servers.h"
 #include "test-bus.h"
 
-/* 16 bytes: a small argument, as most IPC messages carry. */
-#define PAYLOAD "0123456789abcdef"
+/* 16 bytes: a small argument, unless --size says otherwise. */
+static const char *payload = "0123456789abcdef";
 #define AIM 1.15
 
 typedef struct options {
@@ -47,6 +47,7 @@ typedef struct options {
         test_bus_kind bus;
         bool gate;            /* the ipcbus main with a sender check and allowlists */
         bool typed;           /* typed calls against Invoke (issue 7) */
+        unsigned size;        /* bytes of the string argument; 0: 16 */
 } options;
 
 enum {
@@ -117,6 +118,8 @@ static void usage(FILE *f) {
                 "                       typed-face (profiling)\n"
                 "  --bus=KIND           dbus-daemon (default) or dbus-broker (root only)\n"
                 "  --gate               the ipcbus main with a sender check (the caller's uid) and allowlists\n"
+                "  --size=BYTES         the string argument's size (default 16): with IPCBUS_LARGE_VALUES=0\n"
+                "                       and without it, where large values start to pay (issue 9)\n"
                 "  --typed              typed calls (generated, typed face) against Invoke of the same channel;\n"
                 "                       calls only\n");
 }
@@ -144,7 +147,8 @@ static int parse_options(int argc, char **argv, options *o) {
                 OPT_ONLY,
                 OPT_BUS,
                 OPT_GATE,
-                OPT_TYPED
+                OPT_TYPED,
+                OPT_SIZE
         };
         static const struct option longopts[] = {
                 { "quick", no_argument, NULL, 'q' },
@@ -159,6 +163,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 { "bus", required_argument, NULL, OPT_BUS },
                 { "gate", no_argument, NULL, OPT_GATE },
                 { "typed", no_argument, NULL, OPT_TYPED },
+                { "size", required_argument, NULL, OPT_SIZE },
                 {},
         };
         int c, r = 0;
@@ -203,6 +208,9 @@ static int parse_options(int argc, char **argv, options *o) {
                         break;
                 case OPT_GATE:
                         o->gate = true;
+                        break;
+                case OPT_SIZE:
+                        r = parse_unsigned(optarg, &o->size);
                         break;
                 case OPT_TYPED:
                         o->typed = true;
@@ -263,7 +271,7 @@ static int latency_round(bench_client *c, unsigned calls, bool timed) {
         for (unsigned i = 0; r >= 0 && i < calls; i++) {
                 uint64_t t0 = bench_now_nsec(), t1;
 
-                r = bench_client_call(c, PAYLOAD);
+                r = bench_client_call(c, payload);
                 t1 = bench_now_nsec();
                 if (r >= 0 && timed) {
                         double usec = (double)(t1 - t0) / 1000.0;
@@ -296,7 +304,7 @@ static int throughput_round(bench_client *c, unsigned messages, bool timed) {
         cpu_mark_take(c, &before);
         t0 = bench_now_nsec();
         for (unsigned i = 0; r >= 0 && i < messages; i++)
-                r = bench_client_send(c, PAYLOAD);
+                r = bench_client_send(c, payload);
         if (r < 0)
                 return r;
         counted = bench_client_sync(c);
@@ -602,6 +610,16 @@ int main(int argc, char **argv) {
         if (parse_options(argc, argv, &o) < 0)
                 return EXIT_FAILURE;
         setvbuf(stdout, NULL, _IOLBF, 0);
+        if (o.size > 0) {
+                /* Freed with the process. */
+                char *p = malloc(o.size + 1);
+
+                if (!p)
+                        return EXIT_FAILURE;
+                memset(p, 'x', o.size);
+                p[o.size] = '\0';
+                payload = p;
+        }
         /* Invoke and the plain servers call what the typed clients call. */
         if (o.typed) {
                 clients[CLIENT_IPCBUS].label = "ipcbus Invoke";
@@ -643,11 +661,11 @@ int main(int argc, char **argv) {
                 printf("payload: one %zu-byte string; Invoke \"echo-s\" (s, av) -> v holding s to a main that "
                        "declares nothing; the generated invoke of the same to a main serving it with the "
                        "generated handler; EchoS(s) -> s on that main's typed face and on the plain servers\n",
-                       strlen(PAYLOAD));
+                       strlen(payload));
         else
                 printf("payload: channel \"echo\"/\"count\" and one %zu-byte string; call (s, av) -> v holding "
                        "av\n",
-                       strlen(PAYLOAD));
+                       strlen(payload));
 
         r = run_rounds(1, o.warmup, true, false);
         if (r >= 0)
