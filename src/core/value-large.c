@@ -146,6 +146,15 @@ static int spare_fd = -1;
 static pid_t spare_pid;      /* a forked child must not write into its parent's */
 static size_t spare_size, spare_wanted;
 
+/*
+ * Freeing a memfd's pages is paid by whoever closes it last: the receiver,
+ * between reading a value and answering. So the sender keeps the last
+ * memfd it sent (up to SPARE_MAX) and closes it after its next send, when
+ * the receiver has long closed its own: the pages go then, off both paths.
+ */
+static int sent_fd = -1, sent_old_fd = -1;
+static pid_t sent_pid;
+
 static int spare_take(size_t size) {
         int fd = -1;
 
@@ -165,9 +174,26 @@ static int spare_take(size_t size) {
         return fd;
 }
 
+/* Keep a descriptor of @fd, just sent (see sent_fd). */
+static void sent_keep(int fd, size_t size) {
+        int copy = size <= SPARE_MAX ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+
+        g_mutex_lock(&spare_lock);
+        if (sent_pid != getpid()) {
+                /* A forked child's copies are its parent's business. */
+                sent_fd = sent_old_fd = -1;
+                sent_pid = getpid();
+        }
+        if (sent_old_fd >= 0)
+                (void)close(sent_old_fd);
+        sent_old_fd = sent_fd;
+        sent_fd = copy;
+        g_mutex_unlock(&spare_lock);
+}
+
 void value_large_refill(void) {
         size_t size;
-        int fd;
+        int fd, old;
 
         /* Cheap when nothing large was sent: one unlocked look. */
         if (!__atomic_load_n(&spare_wanted, __ATOMIC_RELAXED))
@@ -175,7 +201,11 @@ void value_large_refill(void) {
         g_mutex_lock(&spare_lock);
         size = spare_fd < 0 ? spare_wanted : 0;
         spare_wanted = 0;
+        old = sent_pid == getpid() ? sent_old_fd : -1;
+        sent_old_fd = -1;
         g_mutex_unlock(&spare_lock);
+        if (old >= 0)
+                (void)close(old);
         if (size == 0)
                 return;
 
@@ -396,6 +426,7 @@ static int append_large(sd_bus_message *m, GVariant *value, bool boxed) {
         r = sd_bus_message_append(m, "v", VALUE_LARGE_TYPE, fd, size);
         if (r < 0)
                 return r;
+        sent_keep(fd, size);
         atomic_fetch_add(&counted_sent, 1);
         return 0;
 }
