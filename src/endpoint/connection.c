@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <stdlib.h>
 #include <glib.h>
 #include <systemd/sd-id128.h>
@@ -229,10 +230,13 @@ int connection_peer_spoke(connection *c, GPtrArray **ret_failed) {
  * the loop have its turn (sources of higher priority and older pending
  * ones of ours, other connections) before the rest. */
 
-/* Messages one wakeup may dispatch. Enough to amortise the iteration over a
- * burst of sends; few enough that a flooding peer cannot starve anything
- * else on the loop for long. */
+/* Messages one wakeup may dispatch, and the time it may take. Enough to
+ * amortise the iteration over a burst of small sends; little enough that a
+ * peer flooding us, or sending large values, cannot hold up the other
+ * connections on the loop for long: past the time, the wakeup ends after
+ * the message at hand, so a large message is one wakeup as before. */
 #define CONNECTION_PROCESS_MAX 32
+#define CONNECTION_PROCESS_USEC 500
 
 static void connection_drop_io(connection *c) {
         c->io_source = sd_event_source_disable_unref(c->io_source);
@@ -292,12 +296,26 @@ static void connection_fail(connection *c, int error) {
         }
 }
 
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void connection_process(connection *c) {
         /* The callbacks may close and drop the connection. */
         _cleanup_(connection_unrefp) connection *hold = connection_ref(c);
+        uint64_t start = 0;
 
         for (unsigned n = 0; n < CONNECTION_PROCESS_MAX; n++) {
-                int r = sd_bus_process(c->bus, NULL);
+                int r;
+
+                if (n == 0)
+                        start = monotonic_usec();
+                else if (monotonic_usec() - start >= CONNECTION_PROCESS_USEC)
+                        break;
+                r = sd_bus_process(c->bus, NULL);
 
                 if (r < 0) {
                         if (c->time_source && sd_bus_get_events(c->bus) >= 0)
