@@ -303,6 +303,10 @@ static uint64_t monotonic_usec(void) {
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Wakeups, at most, that skip the look for a second message while a
+ * connection sees one message per wakeup (calls, not bursts). */
+#define CONNECTION_PROBE_BACKOFF_MAX 8U
+
 static void connection_process(connection *c) {
         /* The callbacks may close and drop the connection. */
         _cleanup_(connection_unrefp) connection *hold = connection_ref(c);
@@ -315,6 +319,18 @@ static void connection_process(connection *c) {
                         start = monotonic_usec();
                 else if (monotonic_usec() - start >= CONNECTION_PROCESS_USEC)
                         break;
+                /* Looking for a second message costs a read that, for a
+                 * call and its reply, finds nothing (a syscall, dear on a
+                 * virtual machine). While wakeups bring one message each,
+                 * look only every few of them, up to one in 8: a burst is
+                 * still found within a few messages, and until then each
+                 * wakeup is what sd_bus_attach_event()'s was. Whatever
+                 * was left is seen by the next wait (the socket's level)
+                 * or the time source (messages sd-bus already holds). */
+                if (n == 1 && c->probe_skip > 0) {
+                        c->probe_skip--;
+                        break;
+                }
                 r = sd_bus_process(c->bus, NULL);
 
                 if (r < 0) {
@@ -326,6 +342,14 @@ static void connection_process(connection *c) {
                 if (!c->time_source)
                         break;
                 connection_track_state(c);
+                if (n == 1) {
+                        if (r > 0)
+                                c->probe_backoff = 0;
+                        else {
+                                c->probe_backoff = MIN(MAX(c->probe_backoff * 2, 1U), CONNECTION_PROBE_BACKOFF_MAX);
+                                c->probe_skip = c->probe_backoff;
+                        }
+                }
                 if (r == 0)
                         break;
         }

@@ -27,6 +27,10 @@ typedef struct connection {
         bool attached;  /* we attached the bus to the loop (and detach it) */
         bool sdbus_attached; /* ... with sd_bus_attach_event() */
         int64_t priority;    /* of io_source and time_source */
+        /* connection_process(): wakeups left that stop after one message,
+         * and how many the next run of them gets. */
+        unsigned probe_skip;
+        unsigned probe_backoff;
         /* How we attached it (connection_attach_event): our own sources in
          * place of sd_bus_attach_event(), which processes one message per
          * loop iteration, each behind an epoll_wait(). io_source watches the
