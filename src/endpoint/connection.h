@@ -25,6 +25,26 @@ typedef struct connection {
          * detached here; only what we added to it comes off. */
         bool borrowed;
         bool attached;  /* we attached the bus to the loop (and detach it) */
+        bool sdbus_attached; /* ... with sd_bus_attach_event() */
+        int64_t priority;    /* of io_source and time_source */
+        /* connection_process(): wakeups left that stop after one message,
+         * and how many the next run of them gets. */
+        unsigned probe_skip;
+        unsigned probe_backoff;
+        /* How we attached it (connection_attach_event): our own sources in
+         * place of sd_bus_attach_event(), which processes one message per
+         * loop iteration, each behind an epoll_wait(). io_source watches the
+         * bus's fd (the socket io_dev/io_ino) and goes as soon as the bus
+         * stops being open, before sd-bus closes the fd. NULL where
+         * sd_bus_attach_event() did the attach (a borrowed bus). */
+        sd_event_source *io_source;
+        dev_t io_dev;
+        ino_t io_ino;
+        sd_event_source *time_source;
+        sd_event_source *exit_source;
+        /* The filter the owner added (filter_slot): told of the bus's end
+         * when sd-bus cannot tell it (connection.c, connection_fail()). */
+        sd_bus_message_handler_t filter;
         bool named;     /* main side: we asked for the main's name on it */
         void *owner;   /* the ipcbus_main or ipcbus_renderer */
         struct endpoint *ep; /* the same, as the endpoint both embed */
@@ -89,6 +109,11 @@ int connection_open_direct(connection **ret, int fd, bool server);
 /* Attach the bus to @event, or accept it if it is already attached there.
  * Return: 0; -EBUSY if the bus is attached to another loop; sd-bus errors. */
 int connection_attach_event(connection *c, sd_event *event, int64_t priority);
+
+/* sd_bus_process() once, for a blocking wait that runs the bus itself:
+ * use it, not sd_bus_process(), on a connection's bus (connection.c says
+ * why). Return: sd_bus_process()'s. */
+int connection_process_once(connection *c);
 
 /* Stop serving: unhook callbacks; our own bus is also flushed and closed, a
  * borrowed one is left open (and attached, unless we attached it).

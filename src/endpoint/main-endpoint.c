@@ -496,6 +496,7 @@ static int main_add_connection(ipcbus_main *m, connection *c) {
         r = sd_bus_add_filter(c->bus, &c->filter_slot, main_filter, c);
         if (r < 0)
                 goto fail;
+        c->filter = main_filter;
         r = connection_attach_event(c, m->ep.event, m->ep.priority);
         if (r < 0)
                 goto fail;

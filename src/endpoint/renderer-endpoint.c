@@ -437,6 +437,7 @@ static int renderer_add_connection(ipcbus_renderer *r, connection *c) {
         k = sd_bus_add_filter(c->bus, &c->filter_slot, renderer_filter, c);
         if (k < 0)
                 goto fail;
+        c->filter = renderer_filter;
         k = connection_attach_event(c, r->ep.event, r->ep.priority);
         if (k < 0)
                 goto fail;

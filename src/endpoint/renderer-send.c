@@ -233,7 +233,7 @@ int ipcbus_renderer_wait_for_main(ipcbus_renderer *r, uint64_t timeout_usec) {
 
                 if (!connection_is_open(r->conn))
                         return -ENOTCONN;
-                k = sd_bus_process(r->conn->bus, NULL);
+                k = connection_process_once(r->conn);
                 if (k < 0)
                         return k;
                 if (k > 0)

@@ -147,7 +147,7 @@ int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char 
         while (!w.reply) {
                 uint64_t now;
 
-                k = sd_bus_process(c->bus, NULL);
+                k = connection_process_once(c);
                 if (k < 0)
                         break;
                 if (k > 0)

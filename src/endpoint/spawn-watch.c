@@ -100,7 +100,7 @@ static void spawn_child_exited(spawn_child *child, int r, const siginfo_t *si) {
          * it before the detach, as when its connection closes; its close is
          * dispatched too, and is the detach. */
         while (c->owner == m && connection_is_open(c))
-                if (sd_bus_process(c->bus, NULL) <= 0)
+                if (connection_process_once(c) <= 0)
                         break;
         /* Without that close (something it started holds the socket), the
          * exit alone is the detach. Nothing happens if the close came first. */

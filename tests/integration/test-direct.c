@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -405,6 +406,63 @@ static void test_direct_renderer_closes(void **state) {
         assert_int_equal(test_process_wait_line(f->main, line, WAIT_USEC), 0);
 }
 
+/* A renderer that breaks the protocol after its handshake (a header no
+ * D-Bus message has) is dropped, as one that closes: sd-bus gives up on
+ * the connection, and the main detaches the renderer and closes its end.
+ * sd-bus's own loop attachment did that by entering its closing state; the
+ * main's own (connection.c) closes the bus and says Disconnected itself. */
+typedef struct violation {
+        bool detached;
+        bool logged;
+} violation;
+
+static void violation_detached(ipcbus_main *m, ipcbus_web_contents *wc, void *userdata) {
+        ((violation *)userdata)->detached = true;
+}
+
+static void violation_log(int priority, const char *message, void *userdata) {
+        if (strstr(message, "direct connection failed"))
+                ((violation *)userdata)->logged = true;
+}
+
+static void test_direct_protocol_violation(void **state) {
+        fixture *f = *state;
+        static const char garbage[16] = "X\001\000\001garbage!garb";
+        ipcbus_main *m = NULL;
+        violation v = { false, false };
+        g_autofree char *auth = NULL;
+        g_autofree char *uid = g_strdup_printf("%u", (unsigned)getuid());
+        GString *hex = g_string_new(NULL);
+        char buf[256];
+        int fds[2];
+        ssize_t n;
+
+        for (const char *p = uid; *p; p++)
+                g_string_append_printf(hex, "%02x", (unsigned char)*p);
+        auth = g_strdup_printf("AUTH EXTERNAL %s\r\nBEGIN\r\n", hex->str);
+        g_string_free(hex, TRUE);
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+        assert_int_equal(ipcbus_main_new(&m, TEST_MAIN_NAME), 0);
+        assert_int_equal(ipcbus_main_attach_event(m, f->event, 0), 0);
+        assert_int_equal(ipcbus_main_set_log_function(m, violation_log, &v), 0);
+        assert_int_equal(ipcbus_main_on_detached(m, NULL, violation_detached, &v), 0);
+        assert_int_equal(ipcbus_main_add_direct(m, fds[0], NULL), 0);
+
+        assert_int_equal(write(fds[1], "", 1), 1);
+        assert_int_equal(write(fds[1], auth, strlen(auth)), (ssize_t)strlen(auth));
+        assert_int_equal(write(fds[1], garbage, sizeof(garbage)), (ssize_t)sizeof(garbage));
+        assert_true(run_until(f->event, &v.detached));
+        assert_true(v.logged);
+        /* The main's end is closed: what it said (the handshake's OK), then EOF. */
+        do
+                n = read(fds[1], buf, sizeof(buf));
+        while (n > 0);
+        assert_int_equal(n, 0);
+        (void)close(fds[1]);
+        m = ipcbus_main_unref(m);
+}
+
 /* ---- one main, a bus connection and a direct connection at once ------------ */
 
 typedef struct both_config {
@@ -611,6 +669,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_direct_main_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_direct_main_killed_unnoticed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_direct_renderer_closes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_direct_protocol_violation, setup_empty, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_and_direct, setup_empty, teardown),
         };
 
