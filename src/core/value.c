@@ -439,62 +439,54 @@ int value_check_limit(GVariant *value, uint64_t limit, sd_bus_error *error) {
         return walk_check_size(&w, false);
 }
 
-int value_check_args_limit(GVariant *args, uint64_t limit, sd_bus_error *error) {
-        Walk w = { .error = error, .limit = limit };
-        gsize n = 0;
+static int walk_args_type(Walk *w, GVariant *args) {
+        if (args && !g_variant_is_of_type(args, VALUE_TYPE_ARGS))
+                return walk_fail(w, -EINVAL, "arguments must be of type 'av', not '%s'",
+                                 g_variant_get_type_string(args));
+        return 0;
+}
+
+/* Each argument as value_append_variant() does it, numbered for the
+ * errors, then the whole list's size. */
+static int walk_args(Walk *w, GVariant *args) {
+        gsize n = args ? g_variant_n_children(args) : 0;
         int r;
 
-        if (args) {
-                if (!g_variant_is_of_type(args, VALUE_TYPE_ARGS))
-                        return walk_fail(&w, -EINVAL, "arguments must be of type 'av', not '%s'",
-                                         g_variant_get_type_string(args));
-                n = g_variant_n_children(args);
-        }
         for (gsize i = 0; i < n; i++) {
                 GVariant *boxed = g_variant_get_child_value(args, i);
                 GVariant *value = g_variant_get_child_value(boxed, 0);
 
-                w.arg = (unsigned) i + 1;
-                r = walk_in_variant(&w, value, 0);
+                w->arg = (unsigned) i + 1;
+                r = walk_in_variant(w, value, 0);
                 g_variant_unref(value);
                 g_variant_unref(boxed);
                 if (r < 0)
                         return r;
         }
-        return walk_check_size(&w, true);
+        return walk_check_size(w, true);
+}
+
+int value_check_args_limit(GVariant *args, uint64_t limit, sd_bus_error *error) {
+        Walk w = { .error = error, .limit = limit };
+        int r;
+
+        r = walk_args_type(&w, args);
+        return r < 0 ? r : walk_args(&w, args);
 }
 
 int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
         Walk w = { .m = m, .error = error, .limit = IPCBUS_VALUE_MAX_SIZE };
-        gsize n = 0;
         int r;
 
         assert(m);
 
-        if (args) {
-                if (!g_variant_is_of_type(args, VALUE_TYPE_ARGS))
-                        return walk_fail(&w, -EINVAL, "arguments must be of type 'av', not '%s'",
-                                         g_variant_get_type_string(args));
-                n = g_variant_n_children(args);
-        }
-
+        r = walk_args_type(&w, args);
+        if (r < 0)
+                return r;
         r = sd_bus_message_open_container(m, 'a', "v");
         if (r < 0)
                 return walk_fail_bus(&w, r);
-
-        for (gsize i = 0; i < n; i++) {
-                GVariant *boxed = g_variant_get_child_value(args, i);
-                GVariant *value = g_variant_get_child_value(boxed, 0);
-
-                w.arg = (unsigned) i + 1;
-                r = walk_in_variant(&w, value, 0);
-                g_variant_unref(value);
-                g_variant_unref(boxed);
-                if (r < 0)
-                        return r;
-        }
-
-        r = walk_check_size(&w, true);
+        r = walk_args(&w, args);
         if (r < 0)
                 return r;
         r = sd_bus_message_close_container(m);
