@@ -107,7 +107,7 @@ static int read_array(sd_bus_message *m, const char *contents, unsigned depth, G
                 r = sd_bus_message_enter_container(m, 'a', "v");
                 if (r < 0)
                         return r;
-                r = value_read_av_contents(m, depth + 2, &v);
+                r = value_read_av_contents(m, depth + 2, NULL, &v);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -339,26 +339,20 @@ int value_read_args_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *ret_
         if (r == 0)
                 return -ENXIO;
 
-        if (ret_large) {
-                r = read_large(m, ret_large);
-                if (r < 0)
-                        return r;
-                if (r > 0) {
-                        /* The form is the list's only element; a value
-                         * never holds 'h'. */
-                        r = sd_bus_message_exit_container(m);
-                        if (r < 0)
-                                return r == -EBUSY ? -EINVAL : r;
-                        *ret = NULL;
-                        return 1;
-                }
-        }
-
         /* An argument's value sits inside "av" and "v", which the depth
          * limit does not count (see IPCBUS_VALUE_MAX_DEPTH). */
-        r = value_read_av_contents(m, 0, &v);
+        r = value_read_av_contents(m, 0, ret_large, &v);
         if (r < 0)
                 return r;
+        if (r == 2) {
+                /* The form is the list's only element; a value never
+                 * holds 'h'. */
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r == -EBUSY ? -EINVAL : r;
+                *ret = NULL;
+                return 1;
+        }
         r = sd_bus_message_exit_container(m);
         if (r < 0) {
                 g_variant_unref(v);
@@ -434,7 +428,7 @@ static int read_fast_element(sd_bus_message *m, const char *contents, ArgsWriter
  * the one buffer) and the rest is read by value.c's general code. The depth
  * check is the one read_next() makes for each element's variant.
  */
-int value_read_av_contents(sd_bus_message *m, unsigned depth, GVariant **ret) {
+int value_read_av_contents(sd_bus_message *m, unsigned depth, ValueLarge *ret_large, GVariant **ret) {
         bool fast = value_fast_paths;
         size_t owned = 0;
         ChildList c;
@@ -461,6 +455,18 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, GVariant **ret) {
                 if (depth > IPCBUS_VALUE_MAX_DEPTH) {
                         r = -ELOOP;
                         break;
+                }
+                /* The list's first element may be the out-of-band form,
+                 * where the caller takes it (value-large.h). */
+                if (ret_large && c.n == 0 && w.n == 0 && contents[0] == '(' &&
+                    streq(contents, VALUE_LARGE_TYPE)) {
+                        r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret_large->fd, &ret_large->size);
+                        if (r < 0)
+                                break;
+                        args_writer_clear(&w);
+                        child_list_clear(&c);
+                        *ret = NULL;
+                        return 2;
                 }
 
                 if (fast && value_type_is_fast(contents[0]) && contents[1] == '\0') {

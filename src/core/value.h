@@ -186,5 +186,8 @@ void child_list_clear(ChildList *c);
 int value_read_boxed(sd_bus_message *m, const char *contents, unsigned depth, GVariant **ret);
 
 /* The elements of an open "av" up to its end, as a floating "av"; @depth
- * is that of the elements' values. Return: 1; errors as value_read(). */
-int value_read_av_contents(sd_bus_message *m, unsigned depth, GVariant **ret);
+ * is that of the elements' values. With @ret_large, a first element that is
+ * the out-of-band form is read into it instead (return 2, @ret NULL; the
+ * rest of the list is left to exit_container() to refuse).
+ * Return: 1; 2; errors as value_read(). */
+int value_read_av_contents(sd_bus_message *m, unsigned depth, struct ValueLarge *ret_large, GVariant **ret);
