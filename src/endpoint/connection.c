@@ -314,6 +314,7 @@ static void connection_process(connection *c) {
         /* The callbacks may close and drop the connection. */
         _cleanup_(connection_unrefp) connection *hold = connection_ref(c);
         uint64_t start = 0;
+        bool more = true;
 
         for (unsigned n = 0; n < CONNECTION_PROCESS_MAX; n++) {
                 int r;
@@ -321,7 +322,7 @@ static void connection_process(connection *c) {
                 if (n == 0)
                         start = monotonic_usec();
                 else if (monotonic_usec() - start >= CONNECTION_PROCESS_USEC)
-                        break;
+                        goto bounded;
                 /* Looking for a second message costs a read that, for a
                  * call and its reply, finds nothing (a syscall, dear on a
                  * virtual machine). While wakeups bring one message each,
@@ -332,6 +333,7 @@ static void connection_process(connection *c) {
                  * or the time source (messages sd-bus already holds). */
                 if (n == 1 && c->probe_skip > 0) {
                         c->probe_skip--;
+                        more = false;
                         break;
                 }
                 r = sd_bus_process(c->bus, NULL);
@@ -339,13 +341,19 @@ static void connection_process(connection *c) {
                 if (r < 0) {
                         if (c->time_source && sd_bus_get_events(c->bus) >= 0)
                                 connection_fail(c, r);
+                        more = false;
                         break;
                 }
                 /* Closed, detached or dropped from a callback. */
                 if (!c->time_source)
                         break;
                 connection_track_state(c);
-                if (n == 1) {
+                /* Only once the handshake is over: reading it, sd-bus may
+                 * take in more than the handshake (a pipelining client's
+                 * first messages), which neither the socket nor
+                 * sd_bus_get_timeout() then shows. Past it, sd-bus reads a
+                 * message at a time, so nothing waits unseen. */
+                if (n == 1 && sd_bus_is_ready(c->bus) > 0) {
                         if (r > 0)
                                 c->probe_backoff = 0;
                         else {
@@ -353,9 +361,15 @@ static void connection_process(connection *c) {
                                 c->probe_skip = c->probe_backoff;
                         }
                 }
-                if (r == 0)
+                if (r == 0) {
+                        more = false;
                         break;
+                }
         }
+bounded:
+        /* Stopped at a bound after doing something: sd-bus may hold more
+         * (above all what it read with the handshake), seen by no wait. */
+        c->process_more = more;
         if (c->time_source)
                 connection_track_state(c);
 }
@@ -419,6 +433,10 @@ static int connection_on_prepare(sd_event_source *s, void *userdata) {
         r = sd_bus_get_timeout(c->bus, &until);
         if (r < 0)
                 goto fail;
+        if (c->process_more) {
+                until = 0;
+                r = 1;
+        }
         if (r > 0) {
                 int k = sd_event_source_set_time(c->time_source, until);
 

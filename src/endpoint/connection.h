@@ -31,6 +31,11 @@ typedef struct connection {
          * and how many the next run of them gets. */
         unsigned probe_skip;
         unsigned probe_backoff;
+        /* A wakeup stopped at its bounds with messages perhaps still in
+         * sd-bus's buffer, where neither the socket nor
+         * sd_bus_get_timeout() shows them: the next iteration processes
+         * again at once. */
+        bool process_more;
         /* How we attached it (connection_attach_event): our own sources in
          * place of sd_bus_attach_event(), which processes one message per
          * loop iteration, each behind an epoll_wait(). io_source watches the
