@@ -69,13 +69,15 @@ static int dispatch_read_typed_args(sd_bus_message *msg, const typed_channel *t,
 
 /* Read the arguments: "av" on the generic face (checked against @t when the
  * channel is declared), the declared types on the typed face. */
-static int dispatch_read_args(sd_bus_message *msg, const char *channel, const typed_channel *t, bool typed_face,
-                              sd_bus_error *error, GVariant **ret) {
+static int dispatch_read_args(endpoint *ep, sd_bus_message *msg, const char *channel, const typed_channel *t,
+                              bool typed_face, sd_bus_error *error, GVariant **ret) {
         int r;
 
         if (typed_face)
                 return dispatch_read_typed_args(msg, t, error, ret);
-        r = wire_read_args(msg, channel, error, ret);
+        r = wire_read_args(msg, channel, ep->large_value_max, error, ret);
+        if (r == -ENOBUFS)
+                endpoint_count(ep, IPCBUS_COUNTER_LIMITS_EXCEEDED);
         if (r < 0 || !t)
                 return r;
         r = typed_channel_check_args(t, *ret, error);
@@ -97,7 +99,7 @@ static int dispatch_emit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbu
         if (op == IPCBUS_OP_POST_MESSAGE)
                 r = wire_read_post_message(msg, channel, ep->event, ep->priority, error, &args, &ports, &n);
         else
-                r = dispatch_read_args(msg, channel, t, typed_face, error, &args);
+                r = dispatch_read_args(ep, msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
 
@@ -151,7 +153,7 @@ static int dispatch_run_invoke(endpoint *ep, connection *c, sd_bus_message *msg,
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_INVOKE, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = dispatch_read_args(msg, channel, t, typed_face, error, &args);
+        r = dispatch_read_args(ep, msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
         handler = registry_get_handler(&ep->registry, channel);
@@ -215,7 +217,7 @@ static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *m
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_SEND_SYNC, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = dispatch_read_args(msg, channel, t, typed_face, error, &args);
+        r = dispatch_read_args(ep, msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
 

@@ -18,6 +18,7 @@ void endpoint_init(endpoint *ep, const endpoint_ops *ops) {
         /* A switch for debugging (the inline form shows in busctl monitor)
          * and for standing in for an older peer in tests. */
         ep->large_values = !large || !streq(large, "0");
+        ep->large_value_max = IPCBUS_VALUE_LARGE_MAX;
         registry_init(&ep->registry, &ep->log);
 }
 

@@ -65,6 +65,9 @@ struct endpoint {
         /* We take and send large values out of band (value-large.h), unless
          * IPCBUS_LARGE_VALUES=0 said otherwise when we were created. */
         bool large_values;
+        /* Bytes of the largest argument list taken out of band from a peer
+         * (IPCBUS_LIMIT_LARGE_VALUE_BYTES in a main). */
+        uint64_t large_value_max;
 };
 
 /* The feature a peer names to say it takes large values out of band: in

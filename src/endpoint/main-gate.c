@@ -22,6 +22,7 @@ static const uint64_t limit_defaults[_IPCBUS_LIMIT_MAX] = {
         [IPCBUS_LIMIT_ATTACH_NAME] = 255,
         [IPCBUS_LIMIT_ATTACH_PROPERTIES] = 32,
         [IPCBUS_LIMIT_PEERS_PER_CONNECTION] = 4096,
+        [IPCBUS_LIMIT_LARGE_VALUE_BYTES] = IPCBUS_VALUE_LARGE_MAX,
 };
 
 static const char *const limit_names[_IPCBUS_LIMIT_MAX] = {
@@ -29,6 +30,7 @@ static const char *const limit_names[_IPCBUS_LIMIT_MAX] = {
         [IPCBUS_LIMIT_ATTACH_NAME] = "bytes in an Attach name",
         [IPCBUS_LIMIT_ATTACH_PROPERTIES] = "Attach properties",
         [IPCBUS_LIMIT_PEERS_PER_CONNECTION] = "peers per connection",
+        [IPCBUS_LIMIT_LARGE_VALUE_BYTES] = "bytes in an out-of-band value",
 };
 
 static void policy_unref_notify(void *p) {
@@ -178,7 +180,12 @@ int ipcbus_main_set_limit(ipcbus_main *m, ipcbus_limit limit, uint64_t value) {
         assert_return((unsigned)limit < _IPCBUS_LIMIT_MAX, &m->ep.log, -EINVAL);
         if (value == 0)
                 return -EINVAL;
+        if (limit == IPCBUS_LIMIT_LARGE_VALUE_BYTES)
+                value = MIN(value, (uint64_t)IPCBUS_VALUE_LARGE_MAX);
         m->limits[limit] = value;
+        /* Read where the values are, below the gate (dispatch.c). */
+        if (limit == IPCBUS_LIMIT_LARGE_VALUE_BYTES)
+                m->ep.large_value_max = value;
         return 0;
 }
 

@@ -38,16 +38,22 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
         return 0;
 }
 
-int wire_read_args(sd_bus_message *m, const char *channel, sd_bus_error *error, GVariant **ret_args) {
+int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, sd_bus_error *error,
+                   GVariant **ret_args) {
         ValueLarge large;
         int r;
 
         r = value_read_args_or_large(m, ret_args, &large);
         if (r < 0)
                 return error_invalid_args(error, "Arguments of '%s' cannot be read: %s", channel, g_strerror(-r));
-        if (r > 0)
-                return value_large_open(&large, "av", error, ret_args);
-        return 0;
+        if (r == 0)
+                return 0;
+        /* Before the memfd is looked at: what it would cost is known. */
+        if (large.size > large_max) {
+                (void)error_limits_exceeded(error, "bytes in an out-of-band value", large_max);
+                return -ENOBUFS;
+        }
+        return value_large_open(&large, "av", error, ret_args);
 }
 
 int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, bool large_ok,

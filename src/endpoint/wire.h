@@ -18,9 +18,11 @@
 int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *error, const char **ret_channel);
 
 /* After wire_read_channel(): the "av" args, a new reference, read inline
- * or out of band (value-large.h) from whoever sent them.
- * Return: 0; -EINVAL or -EBADMSG with InvalidArgs in @error. */
-int wire_read_args(sd_bus_message *m, const char *channel, sd_bus_error *error, GVariant **ret_args);
+ * or out of band (value-large.h) from whoever sent them; out of band at
+ * most @large_max bytes. Return: 0; -EINVAL or -EBADMSG with InvalidArgs in
+ * @error; -ENOBUFS with LimitsExceeded past @large_max. */
+int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, sd_bus_error *error,
+                   GVariant **ret_args);
 
 /* Append "s channel, av args"; out of band when @large_ok (the peer said
  * it takes large values) and the args are large enough.

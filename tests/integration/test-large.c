@@ -44,6 +44,7 @@ typedef enum transport {
 
 typedef struct fixture {
         transport kind;
+        uint64_t large_value_limit; /* for the main, 0: its default */
         test_bus *bus;
         test_process *main;
         sd_event *event;
@@ -82,7 +83,7 @@ static void fixture_start(fixture *f, bool large) {
                 int fds[2];
 
                 assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-                config = (test_main_config) { .direct_fd = fds[0] };
+                config = (test_main_config) { .direct_fd = fds[0], .large_value_limit = f->large_value_limit };
                 direct_child_fd = fds[1];
                 assert_int_equal(test_process_spawn(&f->main, direct_main_child, &config), 0);
                 (void)close(fds[0]);
@@ -95,7 +96,8 @@ static void fixture_start(fixture *f, bool large) {
                         return;
                 }
                 assert_int_equal(r, 0);
-                config = (test_main_config) { .address = test_bus_get_address(f->bus), .direct_fd = -1 };
+                config = (test_main_config) { .address = test_bus_get_address(f->bus), .direct_fd = -1,
+                                              .large_value_limit = f->large_value_limit };
                 assert_int_equal(test_process_spawn(&f->main, test_main_child, &config), 0);
                 assert_int_equal(test_process_wait_line(f->main, "ready", WAIT_USEC), 0);
                 assert_int_equal(ipcbus_renderer_open_address(f->r, test_bus_get_address(f->bus)), 0);
@@ -123,6 +125,19 @@ static int setup_direct(void **state) {
 }
 static int setup_daemon_old(void **state) {
         return setup_kind(state, T_DAEMON, false);
+}
+
+/* A main that takes at most 100,000 bytes out of band from a peer. */
+#define TEST_LARGE_LIMIT 100000U
+
+static int setup_direct_limited(void **state) {
+        fixture *f = g_new0(fixture, 1);
+
+        f->kind = T_DIRECT;
+        f->large_value_limit = TEST_LARGE_LIMIT;
+        fixture_start(f, true);
+        *state = f;
+        return 0;
 }
 
 static int teardown(void **state) {
@@ -567,12 +582,34 @@ static void test_hostile_memfds(void **state) {
 
                 call_hostile(bus, h, &error);
                 print_message("%s: %s: %s\n", hostile_names[h], error.name, error.message);
-                assert_string_equal(error.name, "org.freedesktop.DBus.Error.InvalidArgs");
+                /* Over 1 GiB is also over the main's limit, checked first. */
+                assert_string_equal(error.name, h == H_OVER_LIMIT ? "org.freedesktop.DBus.Error.LimitsExceeded"
+                                                                  : "org.freedesktop.DBus.Error.InvalidArgs");
                 /* And the main goes on serving. */
                 assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", ipcbus_args(g_variant_new_string("ok"), NULL),
                                                              0, NULL, &got),
                                  0);
         }
+}
+
+/* IPCBUS_LIMIT_LARGE_VALUE_BYTES: past it LimitsExceeded, counted, and the
+ * main goes on; at it, served. */
+static void test_large_limit(void **state) {
+        fixture *f = *state;
+        g_autoptr(GVariant) small = args_of_size(TEST_LARGE_LIMIT, 'l');
+        g_autoptr(GVariant) large = args_of_size(TEST_LARGE_LIMIT + 1, 'm');
+        g_autoptr(GVariant) got = NULL, got2 = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", small, 0, NULL, &got), 0);
+        assert_echoed(got, small);
+        assert_true(ipcbus_renderer_invoke_sync(f->r, "echo", large, 0, &error, &got2) < 0);
+        print_message("%s: %s\n", error.name, error.message);
+        assert_string_equal(error.name, "org.freedesktop.DBus.Error.LimitsExceeded");
+        assert_non_null(strstr(error.message, "out-of-band"));
+        g_clear_pointer(&got, g_variant_unref);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", small, 0, NULL, &got), 0);
+        assert_echoed(got, small);
 }
 
 int main(void) {
@@ -590,6 +627,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_busctl_gets_inline, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_large_limit, setup_direct_limited, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -410,6 +410,8 @@ int test_main_child(void *userdata) {
 
         order_seen = g_array_new(FALSE, FALSE, sizeof(int32_t));
         CHECK(ipcbus_main_new(&the_main, TEST_MAIN_NAME));
+        if (config->large_value_limit > 0)
+                CHECK(ipcbus_main_set_limit(the_main, IPCBUS_LIMIT_LARGE_VALUE_BYTES, config->large_value_limit));
         CHECK(ipcbus_main_handle(the_main, NULL, "echo", h_echo, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "async-echo", h_async_echo, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "release-held", on_release_held, NULL));

@@ -10,12 +10,14 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define TEST_MAIN_NAME "org.ipcbus.Test"
 
 typedef struct test_main_config {
         const char *address;  /* bus address, or NULL with direct_fd */
         int direct_fd;        /* >= 0: serve this direct connection instead */
+        uint64_t large_value_limit; /* > 0: IPCBUS_LIMIT_LARGE_VALUE_BYTES */
 } test_main_config;
 
 int test_main_child(void *userdata);

@@ -315,12 +315,18 @@ IPCBUS_EXPORT int ipcbus_main_set_class_policy(ipcbus_main *m, const char *class
  * @IPCBUS_LIMIT_ATTACH_PROPERTIES: entries in Attach's properties (default 32)
  * @IPCBUS_LIMIT_PEERS_PER_CONNECTION: renderers and other peers the main
  *   tracks on one bus connection (default 4096)
+ * @IPCBUS_LIMIT_LARGE_VALUE_BYTES: bytes of one argument list a peer sends
+ *   out of band (docs/values.md, "Large values"; default and most
+ *   IPCBUS_VALUE_LARGE_MAX, 1 GiB). Checked on the size the peer announces,
+ *   before its memfd is read: a main that takes no large values from its
+ *   renderers needs none kept in memory, nor the time to read them.
  */
 typedef enum ipcbus_limit {
         IPCBUS_LIMIT_CALLS_PER_PEER,
         IPCBUS_LIMIT_ATTACH_NAME,
         IPCBUS_LIMIT_ATTACH_PROPERTIES,
         IPCBUS_LIMIT_PEERS_PER_CONNECTION,
+        IPCBUS_LIMIT_LARGE_VALUE_BYTES,
         _IPCBUS_LIMIT_MAX,
 } ipcbus_limit;
 
