@@ -438,7 +438,7 @@ static int large_fail(sd_bus_error *error, int r, const char *what) {
         return r;
 }
 
-int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
+static int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
         int r;
 
         assert(m);
@@ -456,7 +456,7 @@ int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *err
         return sd_bus_message_close_container(m);
 }
 
-int value_large_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error) {
+static int value_large_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error) {
         int r;
 
         assert(m);

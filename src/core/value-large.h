@@ -29,21 +29,14 @@ typedef struct ValueLarge {
 /* Whether @value ("av" or "v" contents) is large enough to go out of band. */
 bool value_large_wanted(GVariant *value);
 
-/*
- * value_large_append_args, value_large_append_variant - append @args ("av")
- * or a result (contents of "v"; NULL for undefined) in the out-of-band form.
- * The value is checked as value_append_args()/_variant() do, with
- * IPCBUS_VALUE_LARGE_MAX for the limit. Return: 0; -EINVAL, -ELOOP,
- * -EMSGSIZE with @error set; errno of memfd_create() and sd-bus.
- */
-int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error);
-int value_large_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error);
-
 /* After a message with a large value went out: allocate the memfd for the
  * next one (value-large.c says why). Does nothing if none was sent. */
 void value_large_refill(void);
 
-/* The inline or the out-of-band form as @large_ok and the size say. */
+/* The inline or the out-of-band form as @large_ok and the size say. Out of
+ * band, the value is checked as value_append_args()/_variant() do, with
+ * IPCBUS_VALUE_LARGE_MAX for the limit. Return: 0; -EINVAL, -ELOOP,
+ * -EMSGSIZE with @error set; errno of memfd_create() and sd-bus. */
 int value_append_args_any(sd_bus_message *m, GVariant *args, bool large_ok, sd_bus_error *error);
 int value_append_variant_any(sd_bus_message *m, GVariant *value, bool large_ok, sd_bus_error *error);
 

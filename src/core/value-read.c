@@ -260,22 +260,6 @@ int value_read(sd_bus_message *m, GVariant **ret) {
         return 0;
 }
 
-/* At an element of "av" or inside "v": the out-of-band form, if that is
- * what comes next. Return: 1 read into @ret_large; 0 not there. */
-static int read_large(sd_bus_message *m, ValueLarge *ret_large) {
-        const char *contents;
-        char type;
-        int r;
-
-        r = sd_bus_message_peek_type(m, &type, &contents);
-        if (r <= 0)
-                return r;
-        if (type != 'v' || !streq(contents, VALUE_LARGE_TYPE))
-                return 0;
-        r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret_large->fd, &ret_large->size);
-        return r < 0 ? r : 1;
-}
-
 int value_read_variant(sd_bus_message *m, GVariant **ret) {
         return value_read_variant_or_large(m, ret, NULL);
 }
@@ -289,21 +273,19 @@ int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *r
         assert(m);
         assert(ret);
 
-        if (ret_large) {
-                r = read_large(m, ret_large);
-                if (r < 0)
-                        return r;
-                if (r > 0) {
-                        *ret = NULL;
-                        return 1;
-                }
-        }
-
         r = sd_bus_message_peek_type(m, &type, &contents);
         if (r < 0)
                 return r;
         if (r == 0 || type != 'v')
                 return -ENXIO;
+        /* The out-of-band form, where the caller takes it (value-large.h). */
+        if (ret_large && streq(contents, VALUE_LARGE_TYPE)) {
+                r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret_large->fd, &ret_large->size);
+                if (r < 0)
+                        return r;
+                *ret = NULL;
+                return 1;
+        }
 
         r = sd_bus_message_enter_container(m, 'v', contents);
         if (r < 0)
