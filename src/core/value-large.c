@@ -33,6 +33,7 @@
 #include "util.h"
 #include "value.h"
 #include "value-large.h"
+#include "value-ring.h"
 
 #define SEALS_REQUIRED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
@@ -229,6 +230,11 @@ void value_large_refill(void) {
 
 /* ---- sending ------------------------------------------------------------ */
 
+void value_large_peer_reset(ValueLargePeer *peer) {
+        value_ring_free(peer->ring);
+        *peer = (ValueLargePeer) {};
+}
+
 bool value_large_wanted(GVariant *value) {
         return value && g_variant_get_size(value) >= IPCBUS_VALUE_LARGE_MIN;
 }
@@ -275,104 +281,114 @@ static int write_all(int fd, const void *p, size_t n) {
  * An argument list of basic values (the usual large one: a long string, a
  * byte array) is written without serializing it first: each value's bytes
  * are already in GVariant's form (GLib keeps basic values serialized), so
- * they go to the memfd as they are, between the variant's framing (its NUL
- * and type, the padding to the next element) and the list's offsets.
- * Return: 1 written; 0 not such a list (or too many values for one
- * writev()); -errno.
+ * they go out as they are, between the variant's framing (its NUL and type,
+ * the padding to the next element) and the list's offsets: the pieces.
  */
-static int write_basic_list(int fd, GVariant *args, size_t size) {
+typedef struct Pieces {
+        GVariant **values;
+        size_t n_values;
+        struct iovec *iov;
+        size_t n_iov;
+        uint8_t *framing; /* per value its NUL and type; then the offsets */
+} Pieces;
+
+static void pieces_clear(Pieces *p) {
+        for (size_t i = 0; i < p->n_values; i++)
+                if (p->values[i])
+                        g_variant_unref(p->values[i]);
+        g_free(p->values);
+        g_free(p->iov);
+        g_free(p->framing);
+        *p = (Pieces) {};
+}
+
+/* Return: 1 @p holds @args in pieces; 0 not such a list (or too many
+ * values for one writev()). */
+static int pieces_of_basic_list(GVariant *args, size_t size, Pieces *p) {
         static const uint8_t zeros[8];
         size_t n = g_variant_n_children(args), body = 0, width, total;
-        g_autofree struct iovec *iov = NULL;
-        g_autofree uint8_t *framing = NULL;
-        GVariant **values;
-        size_t n_iov = 0;
-        int r = 1;
+        size_t *ends;
+        uint8_t *offsets;
 
+        *p = (Pieces) {};
         if (n == 0 || 3 * n + 1 > LIST_IOV_MAX)
                 return 0;
-        values = g_newa(GVariant *, n);
+        p->values = g_new0(GVariant *, n);
+        p->n_values = n;
         for (size_t i = 0; i < n; i++) {
                 GVariant *boxed = g_variant_get_child_value(args, i);
 
-                values[i] = g_variant_get_variant(boxed);
+                p->values[i] = g_variant_get_variant(boxed);
                 g_variant_unref(boxed);
-                if (!value_type_is_fast(g_variant_get_type_string(values[i])[0]))
-                        r = 0;
+                if (!value_type_is_fast(g_variant_get_type_string(p->values[i])[0])) {
+                        pieces_clear(p);
+                        return 0;
+                }
         }
-        if (r == 0)
-                goto out;
 
         /* Per element: its padding, its bytes, a NUL and its one-character
          * type; then each element's end, little-endian, 1 to 8 bytes wide. */
-        iov = g_new(struct iovec, 3 * n + 1);
-        framing = g_malloc(2 * n + 8 * n);
+        p->iov = g_new(struct iovec, 3 * n + 1);
+        p->framing = g_malloc(2 * n + 8 * n);
+        ends = g_newa(size_t, n);
         for (size_t i = 0; i < n; i++) {
-                size_t start = (body + 7) & ~(size_t) 7, len = g_variant_get_size(values[i]);
-                uint8_t *tail = framing + 2 * i;
+                size_t start = (body + 7) & ~(size_t) 7, len = g_variant_get_size(p->values[i]);
+                uint8_t *tail = p->framing + 2 * i;
 
                 if (start > body)
-                        iov[n_iov++] = (struct iovec) { (void *) zeros, start - body };
-                iov[n_iov++] = (struct iovec) { (void *) g_variant_get_data(values[i]), len };
+                        p->iov[p->n_iov++] = (struct iovec) { (void *) zeros, start - body };
+                p->iov[p->n_iov++] = (struct iovec) { (void *) g_variant_get_data(p->values[i]), len };
                 tail[0] = '\0';
-                tail[1] = (uint8_t) g_variant_get_type_string(values[i])[0];
-                iov[n_iov++] = (struct iovec) { tail, 2 };
+                tail[1] = (uint8_t) g_variant_get_type_string(p->values[i])[0];
+                p->iov[p->n_iov++] = (struct iovec) { tail, 2 };
                 body = start + len + 2;
-                /* Ends kept in the offsets area, written below. */
-                memcpy(framing + 2 * n + 8 * i, &body, sizeof(size_t));
+                ends[i] = body;
         }
         width = body + n <= G_MAXUINT8 ? 1 : body + 2 * n <= G_MAXUINT16 ? 2 : body + 4 * n <= G_MAXUINT32 ? 4 : 8;
         total = body + width * n;
         if (total != size) {
-                r = 0; /* not the layout we know: let GLib serialize it */
-                goto out;
+                pieces_clear(p); /* not the layout we know: let GLib serialize it */
+                return 0;
         }
-        {
-                uint8_t *offsets = g_malloc(width * n);
-
-                for (size_t i = 0; i < n; i++) {
-                        size_t end;
-
-                        memcpy(&end, framing + 2 * n + 8 * i, sizeof(size_t));
-                        for (size_t b = 0; b < width; b++)
-                                offsets[i * width + b] = (uint8_t) (end >> (8 * b));
-                }
-                iov[n_iov++] = (struct iovec) { offsets, width * n };
-                r = writev_all(fd, iov, n_iov);
-                g_free(offsets);
-                if (r >= 0)
-                        r = 1;
-        }
-out:
+        offsets = p->framing + 2 * n;
         for (size_t i = 0; i < n; i++)
-                g_variant_unref(values[i]);
-        return r;
+                for (size_t b = 0; b < width; b++)
+                        offsets[i * width + b] = (uint8_t) (ends[i] >> (8 * b));
+        p->iov[p->n_iov++] = (struct iovec) { offsets, width * n };
+        return 1;
+}
+
+static void pieces_copy(const Pieces *p, uint8_t *dst) {
+        for (size_t i = 0; i < p->n_iov; i++) {
+                memcpy(dst, p->iov[i].iov_base, p->iov[i].iov_len);
+                dst += p->iov[i].iov_len;
+        }
+}
+
+/* Return: 1 written; 0 not such a list; -errno. */
+static int write_basic_list(int fd, GVariant *args, size_t size) {
+        Pieces p;
+        int r;
+
+        if (pieces_of_basic_list(args, size, &p) == 0)
+                return 0;
+        r = writev_all(fd, p.iov, p.n_iov);
+        pieces_clear(&p);
+        return r < 0 ? r : 1;
 }
 
 /*
  * A sealed memfd holding @value's serialized form, or with @boxed that of a
  * variant holding it: GVariant lays a variant out as its contents, a NUL
- * and the contents' type, so the box costs no copy of the value. The form
- * is normal: what GLib serializes always is, and so is what a peer sent
- * once value_large_open() passed it.
+ * and the contents' type, so the box costs no copy of the value. @value is
+ * in normal form (append_large()), @total its size with the box.
  */
-static int memfd_from_variant(GVariant *value, bool boxed, int *ret_fd, uint64_t *ret_size) {
-        _cleanup_(g_variant_unrefp) GVariant *normal = NULL;
+static int memfd_from_variant(GVariant *value, bool boxed, size_t total, int *ret_fd) {
         _cleanup_(closep) int fd = -1;
-        const char *type;
-        size_t size, total;
+        const char *type = g_variant_get_type_string(value);
+        size_t size = g_variant_get_size(value);
         Buffer b;
         int r;
-
-
-        /* Trusted values (all GLib builds, all we read) answer at once. */
-        if (!g_variant_is_normal_form(value))
-                value = normal = g_variant_get_normal_form(value);
-        type = g_variant_get_type_string(value);
-        size = g_variant_get_size(value);
-        total = size + (boxed ? 1 + strlen(type) : 0);
-        if (total == 0 || total > IPCBUS_VALUE_LARGE_MAX)
-                return -EMSGSIZE;
 
         fd = spare_take(total);
         if (fd < 0)
@@ -410,23 +426,71 @@ static int memfd_from_variant(GVariant *value, bool boxed, int *ret_fd, uint64_t
         if (fcntl(fd, F_ADD_SEALS, SEALS_REQUIRED | F_SEAL_SEAL) < 0)
                 return -errno;
         *ret_fd = TAKE_FD(fd);
-        *ret_size = total;
         return 0;
 }
 
-static int append_large(sd_bus_message *m, GVariant *value, bool boxed) {
+/* The same form written into the ring shared with @peer. Return: 1 sent;
+ * 0 no room there now; -errno. */
+static int append_ring(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed, size_t total) {
+        const char *type = g_variant_get_type_string(value);
+        size_t size = g_variant_get_size(value);
+        uint64_t offset;
+        uint8_t *dst;
+        Pieces p;
+        int fd, r;
+
+        r = value_ring_reserve(&peer->ring, total, &dst, &offset, &fd);
+        if (r <= 0)
+                return r;
+        if (!boxed && pieces_of_basic_list(value, size, &p) > 0) {
+                pieces_copy(&p, dst);
+                pieces_clear(&p);
+        } else
+                g_variant_store(value, dst);
+        if (boxed) {
+                dst[size] = '\0';
+                memcpy(dst + size + 1, type, strlen(type));
+        }
+        /* sd-bus sends a duplicate of @fd; the ring keeps its own. */
+        r = sd_bus_message_append(m, "v", VALUE_RING_TYPE, fd, offset, (uint64_t) total);
+        if (r < 0) {
+                value_ring_release(dst);
+                return r;
+        }
+        return 1;
+}
+
+/*
+ * @value out of band to @peer: through the ring shared with it where it
+ * takes rings and the value fits, else in a memfd of its own. The form is
+ * normal: what GLib serializes always is, and so is what a peer sent once
+ * value_large_open() passed it.
+ */
+static int append_large(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed) {
+        _cleanup_(g_variant_unrefp) GVariant *normal = NULL;
         _cleanup_(closep) int fd = -1;
-        uint64_t size = 0;
+        size_t total;
         int r;
 
-        r = memfd_from_variant(value, boxed, &fd, &size);
+        /* Trusted values (all GLib builds, all we read) answer at once. */
+        if (!g_variant_is_normal_form(value))
+                value = normal = g_variant_get_normal_form(value);
+        total = g_variant_get_size(value) + (boxed ? 1 + strlen(g_variant_get_type_string(value)) : 0);
+        if (total == 0 || total > IPCBUS_VALUE_LARGE_MAX)
+                return -EMSGSIZE;
+
+        r = peer->takes_ring && value_ring_fits(total) ? append_ring(m, peer, value, boxed, total) : 0;
+        if (r == 0) {
+                r = memfd_from_variant(value, boxed, total, &fd);
+                if (r < 0)
+                        return r;
+                /* sd-bus keeps a duplicate of @fd; ours closes here. */
+                r = sd_bus_message_append(m, "v", VALUE_LARGE_TYPE, fd, (uint64_t) total);
+                if (r >= 0)
+                        sent_keep(fd, total);
+        }
         if (r < 0)
                 return r;
-        /* sd-bus keeps a duplicate of @fd; ours closes here. */
-        r = sd_bus_message_append(m, "v", VALUE_LARGE_TYPE, fd, size);
-        if (r < 0)
-                return r;
-        sent_keep(fd, size);
         atomic_fetch_add(&counted_sent, 1);
         return 0;
 }
@@ -438,7 +502,7 @@ static int large_fail(sd_bus_error *error, int r, const char *what) {
         return r;
 }
 
-static int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
+static int value_large_append_args(sd_bus_message *m, ValueLargePeer *peer, GVariant *args, sd_bus_error *error) {
         int r;
 
         assert(m);
@@ -450,13 +514,14 @@ static int value_large_append_args(sd_bus_message *m, GVariant *args, sd_bus_err
         r = sd_bus_message_open_container(m, 'a', "v");
         if (r < 0)
                 return r;
-        r = append_large(m, args, false);
+        r = append_large(m, peer, args, false);
         if (r < 0)
                 return large_fail(error, r, "the arguments");
         return sd_bus_message_close_container(m);
 }
 
-static int value_large_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error) {
+static int value_large_append_variant(sd_bus_message *m, ValueLargePeer *peer, GVariant *value,
+                                      sd_bus_error *error) {
         int r;
 
         assert(m);
@@ -466,19 +531,19 @@ static int value_large_append_variant(sd_bus_message *m, GVariant *value, sd_bus
         if (r < 0)
                 return r;
         /* The memfd holds the "v", so that the value brings its type. */
-        r = append_large(m, value, true);
+        r = append_large(m, peer, value, true);
         return r < 0 ? large_fail(error, r, "the value") : 0;
 }
 
-int value_append_args_any(sd_bus_message *m, GVariant *args, bool large_ok, sd_bus_error *error) {
-        if (large_ok && value_large_wanted(args))
-                return value_large_append_args(m, args, error);
+int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *peer, sd_bus_error *error) {
+        if (peer && peer->takes && value_large_wanted(args))
+                return value_large_append_args(m, peer, args, error);
         return value_append_args(m, args, error);
 }
 
-int value_append_variant_any(sd_bus_message *m, GVariant *value, bool large_ok, sd_bus_error *error) {
-        if (large_ok && value_large_wanted(value))
-                return value_large_append_variant(m, value, error);
+int value_append_variant_any(sd_bus_message *m, GVariant *value, ValueLargePeer *peer, sd_bus_error *error) {
+        if (peer && peer->takes && value_large_wanted(value))
+                return value_large_append_variant(m, peer, value, error);
         return value_append_variant(m, value, error);
 }
 
@@ -519,24 +584,15 @@ static int read_all(int fd, void *p, size_t n) {
         return 0;
 }
 
-int value_large_open(const ValueLarge *large, const char *type, sd_bus_error *error, GVariant **ret) {
-        _cleanup_(g_variant_unrefp) GVariant *v = NULL;
-        const char *problem = NULL;
-        GBytes *bytes;
-        Buffer *b;
+/* The bytes of a value in a memfd of its own. */
+static int open_memfd(const ValueLarge *large, sd_bus_error *error, GBytes **ret) {
         struct stat st;
+        Buffer *b;
         int seals, r;
-
-        assert(large);
-        assert(streq(type, "av") || streq(type, "v"));
-        assert(ret);
 
         /* Nothing is mapped or read before the descriptor is known to be a
          * sealed memfd of exactly the announced size with no holes: then
          * it can neither change nor fault under us, nor make us allocate. */
-        if (large->size == 0 || large->size > IPCBUS_VALUE_LARGE_MAX)
-                return open_fail(error, "%" PRIu64 " bytes announced; the limit is 1 to %u", large->size,
-                                 IPCBUS_VALUE_LARGE_MAX);
         seals = fcntl(large->fd, F_GET_SEALS);
         if (seals < 0)
                 return open_fail(error, "the descriptor is not a memfd that takes seals (%s)", g_strerror(errno));
@@ -564,7 +620,7 @@ int value_large_open(const ValueLarge *large, const char *type, sd_bus_error *er
                         g_free(b);
                         return open_fail(error, "cannot read the memfd: %s", g_strerror(-r));
                 }
-                bytes = g_bytes_new_with_free_func(b->data, large->size, buffer_give_bytes, b);
+                *ret = g_bytes_new_with_free_func(b->data, large->size, buffer_give_bytes, b);
         } else {
                 /* Sealed: the pages cannot change or go, and mapping them
                  * shares the sender's memory instead of copying it. */
@@ -575,8 +631,53 @@ int value_large_open(const ValueLarge *large, const char *type, sd_bus_error *er
                         return open_fail(error, "cannot map the memfd: %s", g_strerror(errno));
                 }
                 *b = (Buffer) { p, large->size };
-                bytes = g_bytes_new_with_free_func(p, large->size, mapping_unmap, b);
+                *ret = g_bytes_new_with_free_func(p, large->size, mapping_unmap, b);
         }
+        return 0;
+}
+
+/* The bytes of a value in the ring its sender shares with us: copied out
+ * first, so that nothing the sender writes later changes what we check. */
+static int open_ring(const ValueLarge *large, sd_bus_error *error, GBytes **ret) {
+        const char *problem = NULL;
+        Buffer *b;
+        int r;
+
+        if (large->size > VALUE_RING_MAP_MAX)
+                return open_fail(error, "%" PRIu64 " bytes announced in a ring; a ring holds at most %u",
+                                 large->size, VALUE_RING_MAP_MAX);
+        b = g_new(Buffer, 1);
+        r = buffer_take(large->size, b);
+        if (r < 0) {
+                g_free(b);
+                return open_fail(error, "no buffer for the value: %s", g_strerror(-r));
+        }
+        r = value_ring_copy_out(large->fd, large->offset, large->size, b->data, &problem);
+        if (r < 0) {
+                buffer_give(*b);
+                g_free(b);
+                return open_fail(error, "%s", problem);
+        }
+        *ret = g_bytes_new_with_free_func(b->data, large->size, buffer_give_bytes, b);
+        return 0;
+}
+
+int value_large_open(const ValueLarge *large, const char *type, sd_bus_error *error, GVariant **ret) {
+        _cleanup_(g_variant_unrefp) GVariant *v = NULL;
+        const char *problem = NULL;
+        GBytes *bytes = NULL;
+        int r;
+
+        assert(large);
+        assert(streq(type, "av") || streq(type, "v"));
+        assert(ret);
+
+        if (large->size == 0 || large->size > IPCBUS_VALUE_LARGE_MAX)
+                return open_fail(error, "%" PRIu64 " bytes announced; the limit is 1 to %u", large->size,
+                                 IPCBUS_VALUE_LARGE_MAX);
+        r = large->ring ? open_ring(large, error, &bytes) : open_memfd(large, error, &bytes);
+        if (r < 0)
+                return r;
 
         r = value_normal_check(type, g_bytes_get_data(bytes, NULL), large->size, &problem);
         if (r < 0) {

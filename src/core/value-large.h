@@ -5,10 +5,12 @@
  * Large values out of band (docs/wire-contract.md, "Large values"): an
  * argument list ("av") or a result ("v") whose GVariant serialized size is
  * at least IPCBUS_VALUE_LARGE_MIN travels, between ipcbus peers that both
- * said they take it, as a sealed memfd holding that serialized form, in the
- * place of the value: an "av" whose one element is a "(ht)" (the memfd and
- * its size), or a "v" holding a "(ht)". Values never hold 'h' otherwise, so
- * the form cannot be mistaken for a value.
+ * said they take it, out of the message, in the place of the value: an
+ * "av" whose one element is the form, or a "v" holding it. Two forms:
+ * "(htt)", the value at an offset in a ring the sender shares with the
+ * receiver (value-ring.h), where both said they take rings and the value
+ * fits; else "(ht)", a sealed memfd holding the value and nothing else.
+ * Values never hold 'h' otherwise, so neither can be mistaken for a value.
  */
 
 #include <glib.h>
@@ -16,15 +18,30 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-/* The type of the out-of-band form, inside its "av" or "v". */
+/* The type of the memfd form, inside its "av" or "v" (the ring's is
+ * VALUE_RING_TYPE). */
 #define VALUE_LARGE_TYPE "(ht)"
 
-/* What the peer sent in the place of a value: its memfd (owned by the
- * message) and the size it announced. */
+/* What the peer sent in the place of a value: its memfd or ring (owned by
+ * the message), the size it announced and, in a ring, where. */
 typedef struct ValueLarge {
         int fd;
+        bool ring;
+        uint64_t offset;
         uint64_t size;
 } ValueLarge;
+
+/* What a sender knows of one peer for large values: what the peer said it
+ * takes, and the ring shared with it once one was needed. Part of the web
+ * contents (toward a renderer) and of the renderer (toward its main). */
+typedef struct ValueLargePeer {
+        bool takes;      /* ENDPOINT_FEATURE_LARGE_VALUES: the memfd form */
+        bool takes_ring; /* ENDPOINT_FEATURE_LARGE_VALUES_RING too */
+        struct ValueRing *ring;
+} ValueLargePeer;
+
+/* Forget what the peer said and free the ring (a new peer, or none). */
+void value_large_peer_reset(ValueLargePeer *peer);
 
 /* Whether @value ("av" or "v" contents) is large enough to go out of band. */
 bool value_large_wanted(GVariant *value);
@@ -33,12 +50,13 @@ bool value_large_wanted(GVariant *value);
  * next one (value-large.c says why). Does nothing if none was sent. */
 void value_large_refill(void);
 
-/* The inline or the out-of-band form as @large_ok and the size say. Out of
- * band, the value is checked as value_append_args()/_variant() do, with
+/* The inline or an out-of-band form toward @peer (NULL: a peer that takes
+ * none) as what it takes and the size say. Out of band, the value is
+ * checked as value_append_args()/_variant() do, with
  * IPCBUS_VALUE_LARGE_MAX for the limit. Return: 0; -EINVAL, -ELOOP,
  * -EMSGSIZE with @error set; errno of memfd_create() and sd-bus. */
-int value_append_args_any(sd_bus_message *m, GVariant *args, bool large_ok, sd_bus_error *error);
-int value_append_variant_any(sd_bus_message *m, GVariant *value, bool large_ok, sd_bus_error *error);
+int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *peer, sd_bus_error *error);
+int value_append_variant_any(sd_bus_message *m, GVariant *value, ValueLargePeer *peer, sd_bus_error *error);
 
 /*
  * value_large_open - the value a peer sent out of band
@@ -47,8 +65,9 @@ int value_append_variant_any(sd_bus_message *m, GVariant *value, bool large_ok, 
  * Before anything is read: the size announced must be 1 to
  * IPCBUS_VALUE_LARGE_MAX; the descriptor a memfd sealed against writing,
  * growing and shrinking, holding exactly that many bytes, none of them a
- * hole. Then the bytes must be a normal-form GVariant of @type that D-Bus
- * could carry (value_normal_check()).
+ * hole (or for a ring, what value_ring_copy_out() checks). Then the bytes
+ * must be a normal-form GVariant of @type that D-Bus could carry
+ * (value_normal_check()).
  *
  * Return: 0 and a new reference; -EBADMSG with InvalidArgs in @error saying
  * what is wrong; -ENOMEM.

@@ -5,6 +5,7 @@
 #include "value.h"
 #include "util.h"
 #include "value-large.h"
+#include "value-ring.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -260,6 +261,24 @@ int value_read(sd_bus_message *m, GVariant **ret) {
         return 0;
 }
 
+/* The out-of-band forms (value-large.h): whether the variant ahead, of
+ * @contents, is one; if so it is read into @ret (fd -1: unreadable). */
+static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret) {
+        *ret = (ValueLarge) { .fd = -1 };
+        if (streq(contents, VALUE_LARGE_TYPE)) {
+                if (sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret->fd, &ret->size) < 0)
+                        ret->fd = -1;
+                return true;
+        }
+        if (streq(contents, VALUE_RING_TYPE)) {
+                ret->ring = true;
+                if (sd_bus_message_read(m, "v", VALUE_RING_TYPE, &ret->fd, &ret->offset, &ret->size) < 0)
+                        ret->fd = -1;
+                return true;
+        }
+        return false;
+}
+
 int value_read_variant(sd_bus_message *m, GVariant **ret) {
         return value_read_variant_or_large(m, ret, NULL);
 }
@@ -279,10 +298,9 @@ int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *r
         if (r == 0 || type != 'v')
                 return -ENXIO;
         /* The out-of-band form, where the caller takes it (value-large.h). */
-        if (ret_large && streq(contents, VALUE_LARGE_TYPE)) {
-                r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret_large->fd, &ret_large->size);
-                if (r < 0)
-                        return r;
+        if (ret_large && contents[0] == '(' && read_large(m, contents, ret_large)) {
+                if (ret_large->fd < 0)
+                        return -EBADMSG;
                 *ret = NULL;
                 return 1;
         }
@@ -441,10 +459,11 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, ValueLarge *ret_la
                 /* The list's first element may be the out-of-band form,
                  * where the caller takes it (value-large.h). */
                 if (ret_large && c.n == 0 && w.n == 0 && contents[0] == '(' &&
-                    streq(contents, VALUE_LARGE_TYPE)) {
-                        r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret_large->fd, &ret_large->size);
-                        if (r < 0)
+                    read_large(m, contents, ret_large)) {
+                        if (ret_large->fd < 0) {
+                                r = -EBADMSG;
                                 break;
+                        }
                         args_writer_clear(&w);
                         child_list_clear(&c);
                         *ret = NULL;

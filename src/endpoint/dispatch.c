@@ -183,7 +183,7 @@ int dispatch_invoke(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_err
 /* The reply to a SendSync: @value boxed on the generic face, as declared on
  * the typed one. */
 static int dispatch_return_sync(sd_bus_message *msg, const char *channel, const typed_channel *t, bool typed_face,
-                                bool large_ok, GVariant *value, sd_bus_error *error) {
+                                ValueLargePeer *large, GVariant *value, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -195,7 +195,7 @@ static int dispatch_return_sync(sd_bus_message *msg, const char *channel, const 
         if (typed_face && !streq(t->result, "v"))
                 r = value_append(reply, value, 0, error);
         else
-                r = value_append_variant_any(reply, value, large_ok && !typed_face, error);
+                r = value_append_variant_any(reply, value, typed_face ? NULL : large, error);
         if (r < 0)
                 return r;
         r = sd_bus_send(NULL, reply, NULL);
@@ -232,7 +232,7 @@ static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *m
                 return error_no_return_value(error, channel);
         }
         return dispatch_return_sync(msg, channel, t && t->result ? t : NULL, typed_face,
-                                    ep->ops->takes_large(ep, sender), event->return_value, error);
+                                    ep->ops->large_peer(ep, sender), event->return_value, error);
 }
 
 int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_error *error) {

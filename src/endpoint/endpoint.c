@@ -18,6 +18,8 @@ void endpoint_init(endpoint *ep, const endpoint_ops *ops) {
         /* A switch for debugging (the inline form shows in busctl monitor)
          * and for standing in for an older peer in tests. */
         ep->large_values = !large || !streq(large, "0");
+        /* "memfd": a memfd per value only, as before rings (tests, A/B). */
+        ep->large_rings = ep->large_values && !streq_ptr(large, "memfd");
         ep->large_value_max = IPCBUS_VALUE_LARGE_MAX;
         registry_init(&ep->registry, &ep->log);
 }

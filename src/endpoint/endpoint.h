@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "connection.h"
 #include "log.h"
+#include "value-large.h"
 
 typedef struct endpoint endpoint;
 
@@ -46,9 +47,9 @@ typedef struct endpoint_ops {
         int (*check_event)(endpoint *ep, const char *channel, GVariant *args, struct typed_channel **ret);
         int (*emit_event)(endpoint *ep, connection *c, const char *destination, const struct typed_channel *t,
                           GVariant *args);
-        /* Whether results for @peer (the caller; NULL in a renderer: its
-         * main) may go out of band: both sides said they take large values. */
-        bool (*takes_large)(endpoint *ep, ipcbus_web_contents *peer);
+        /* What results for @peer (the caller; NULL in a renderer: its
+         * main) may go out of band as (value-large.h); NULL: inline only. */
+        ValueLargePeer *(*large_peer)(endpoint *ep, ipcbus_web_contents *peer);
         /* Stop serving @c, as when it closes (the main: its renderers
          * detach). Once per connection. */
         void (*drop_connection)(endpoint *ep, connection *c);
@@ -65,14 +66,18 @@ struct endpoint {
         /* We take and send large values out of band (value-large.h), unless
          * IPCBUS_LARGE_VALUES=0 said otherwise when we were created. */
         bool large_values;
+        /* ... and through rings (value-ring.h), unless it said "memfd". */
+        bool large_rings;
         /* Bytes of the largest argument list taken out of band from a peer
          * (IPCBUS_LIMIT_LARGE_VALUE_BYTES in a main). */
         uint64_t large_value_max;
 };
 
-/* The feature a peer names to say it takes large values out of band: in
- * Attach's "features" (as) and in Main1's Features property. */
+/* The features a peer names to say it takes large values out of band, in
+ * a memfd each and in a ring (value-large.h): in Attach's "features" (as)
+ * and in Main1's Features property. */
 #define ENDPOINT_FEATURE_LARGE_VALUES "large-values"
+#define ENDPOINT_FEATURE_LARGE_VALUES_RING "large-values-ring"
 
 void endpoint_init(endpoint *ep, const endpoint_ops *ops);
 

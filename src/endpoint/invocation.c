@@ -84,7 +84,7 @@ int ipcbus_invocation_return_value(ipcbus_invocation *inv, GVariant *value) {
         if (r < 0)
                 return r;
         if (!inv->typed_reply)
-                r = value_append_variant_any(reply, v, inv->conn->ep->ops->takes_large(inv->conn->ep, inv->sender),
+                r = value_append_variant_any(reply, v, inv->conn->ep->ops->large_peer(inv->conn->ep, inv->sender),
                                              &error);
         else if (streq(inv->typed->result ? inv->typed->result : "", "v"))
                 r = value_append_variant(reply, v, &error);

@@ -29,8 +29,8 @@ static int main_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const char *
         return ipcbus_web_contents_send(sender, channel, args);
 }
 
-static bool main_ep_takes_large(endpoint *ep, ipcbus_web_contents *peer) {
-        return peer && peer->large_values;
+static ValueLargePeer *main_ep_large_peer(endpoint *ep, ipcbus_web_contents *peer) {
+        return peer ? &peer->large : NULL;
 }
 
 static void main_ep_drop_connection(endpoint *ep, connection *c) {
@@ -45,7 +45,7 @@ static const endpoint_ops main_endpoint_ops = {
         .typed = main_typed_lookup,
         .check_event = main_typed_check_event,
         .emit_event = main_typed_emit,
-        .takes_large = main_ep_takes_large,
+        .large_peer = main_ep_large_peer,
         .drop_connection = main_ep_drop_connection,
 };
 
@@ -174,9 +174,11 @@ static int method_send_sync(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
 /* Whether the "as" next in @msg names @feature; the list is only read,
  * never kept. Return: 0/1; -EINVAL when it is not an "as". */
-static int read_features_has(sd_bus_message *msg, const char *feature) {
+/* Return: the features of ours in the list (FEATURE_*), or -errno. */
+enum { FEATURE_LARGE = 1, FEATURE_LARGE_RING = 2 };
+static int read_features(sd_bus_message *msg) {
         const char *s;
-        bool found = false;
+        int found = 0;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'v', "as");
@@ -185,9 +187,12 @@ static int read_features_has(sd_bus_message *msg, const char *feature) {
         r = sd_bus_message_enter_container(msg, 'a', "s");
         if (r <= 0)
                 return -EINVAL;
-        while ((r = sd_bus_message_read_basic(msg, 's', &s)) > 0)
-                if (streq(s, feature))
-                        found = true;
+        while ((r = sd_bus_message_read_basic(msg, 's', &s)) > 0) {
+                if (streq(s, ENDPOINT_FEATURE_LARGE_VALUES))
+                        found |= FEATURE_LARGE;
+                if (streq(s, ENDPOINT_FEATURE_LARGE_VALUES_RING))
+                        found |= FEATURE_LARGE_RING;
+        }
         if (r < 0)
                 return r;
         r = sd_bus_message_exit_container(msg);
@@ -200,9 +205,9 @@ static int read_features_has(sd_bus_message *msg, const char *feature) {
  * that later versions can add some, but their number and the name's size
  * are capped: a peer may not make the main keep whatever it sends. */
 static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *error, char **ret_name,
-                            bool *ret_large, ipcbus_limit *ret_limit) {
+                            int *ret_features, ipcbus_limit *ret_limit) {
         _cleanup_(freep) char *name = NULL;
-        bool large = false;
+        int features = 0;
         uint64_t n = 0;
         int r;
 
@@ -230,10 +235,10 @@ static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *e
                         g_free(name);
                         name = g_strdup(value);
                 } else if (streq(key, "features")) {
-                        r = read_features_has(msg, ENDPOINT_FEATURE_LARGE_VALUES);
+                        r = read_features(msg);
                         if (r < 0)
                                 return error_invalid_args(error, "Property 'features' must be a list of strings");
-                        large = r > 0;
+                        features = r;
                 } else {
                         r = sd_bus_message_skip(msg, "v");
                         if (r < 0)
@@ -249,7 +254,7 @@ static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *e
         if (r < 0)
                 return r;
         *ret_name = TAKE_PTR(name);
-        *ret_large = large;
+        *ret_features = features;
         return 0;
 }
 
@@ -260,10 +265,11 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = NULL;
         _cleanup_(freep) char *name = NULL;
         ipcbus_limit limit = IPCBUS_LIMIT_ATTACH_PROPERTIES;
-        bool fresh = false, large = false;
+        bool fresh = false;
+        int features = 0;
         int r;
 
-        r = read_attach_name(m, msg, error, &name, &large, &limit);
+        r = read_attach_name(m, msg, error, &name, &features, &limit);
         if (r == -ENOBUFS) {
                 _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *peer = NULL;
 
@@ -296,7 +302,9 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                 wc->name = TAKE_PTR(name);
         }
         /* From now on its arguments and results may go out of band. */
-        wc->large_values = m->ep.large_values && large;
+        wc->large.takes = m->ep.large_values && (features & FEATURE_LARGE);
+        /* The ring is a way of the memfd form's, never alone. */
+        wc->large.takes_ring = wc->large.takes && m->ep.large_rings && (features & FEATURE_LARGE_RING);
 
         r = sd_bus_reply_method_return(msg, "t", wc->id);
         if (r < 0)
@@ -327,6 +335,9 @@ static int main_get_features_property(sd_bus *bus, const char *path, const char 
         connection *c = userdata;
         ipcbus_main *m = c->owner;
 
+        if (m->ep.large_rings)
+                return sd_bus_message_append(reply, "as", 2, ENDPOINT_FEATURE_LARGE_VALUES,
+                                             ENDPOINT_FEATURE_LARGE_VALUES_RING);
         if (m->ep.large_values)
                 return sd_bus_message_append(reply, "as", 1, ENDPOINT_FEATURE_LARGE_VALUES);
         return sd_bus_message_append(reply, "as", 0);
@@ -743,7 +754,7 @@ static bool main_broadcast_large(ipcbus_main *m, connection *c, GVariant *args) 
                 return false; /* one peer: web contents' send decides */
         g_hash_table_iter_init(&it, m->by_id);
         while (g_hash_table_iter_next(&it, NULL, (void **)&wc))
-                if (wc->conn == c && wc->large_values)
+                if (wc->conn == c && wc->large.takes)
                         return true;
         return false;
 }
@@ -792,7 +803,7 @@ int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {
                 }
                 /* A direct connection has one peer: its own form. */
                 r = wire_message_new(c->bus, m->path, NULL, channel, a,
-                                     c->direct && c->peer && ((ipcbus_web_contents *)c->peer)->large_values,
+                                     c->direct && c->peer ? &((ipcbus_web_contents *)c->peer)->large : NULL,
                                      &error, &msg);
                 if (r < 0) {
                         log_emit(&m->ep.log, LOG_ERR, "Cannot broadcast on '%s': %s", channel,

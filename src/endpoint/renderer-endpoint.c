@@ -30,8 +30,8 @@ static int renderer_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const ch
 }
 
 /* Its only caller is its main (renderer_admit() sees to that). */
-static bool renderer_ep_takes_large(endpoint *ep, ipcbus_web_contents *peer) {
-        return ((ipcbus_renderer *)ep)->main_large;
+static ValueLargePeer *renderer_ep_large_peer(endpoint *ep, ipcbus_web_contents *peer) {
+        return &((ipcbus_renderer *)ep)->main_large;
 }
 
 static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held);
@@ -41,7 +41,7 @@ static const endpoint_ops renderer_endpoint_ops = {
         .unref = renderer_ep_unref,
         .admit = renderer_admit,
         .reply = renderer_ep_reply,
-        .takes_large = renderer_ep_takes_large,
+        .large_peer = renderer_ep_large_peer,
 };
 
 int ipcbus_renderer_new(ipcbus_renderer **ret, const char *main_name) {
@@ -200,7 +200,7 @@ static void renderer_set_owner(ipcbus_renderer *r, const char *owner) {
         if (streq_ptr(old, r->main_owner))
                 return;
         /* Another main: what it takes is asked again at Attach. */
-        r->main_large = false;
+        value_large_peer_reset(&r->main_large);
 
         if (had) {
                 /* Calls to the old main end now: it will not answer. */
@@ -314,7 +314,7 @@ static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held)
 
                 log_emit(&r->ep.log, LOG_ERR, "Connection to the main '%s' closed", r->main_name);
                 r->has_main = false;
-                r->main_large = false;
+                value_large_peer_reset(&r->main_large);
                 r->attach = ATTACH_NONE;
                 r->id = 0;
                 renderer_fail_pending(r, -ENOTCONN);

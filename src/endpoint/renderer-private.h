@@ -39,7 +39,7 @@ struct ipcbus_renderer {
         ipcbus_slot *attach_call;
         /* The main's Features property named large values (asked after
          * each Attach): our values above the threshold go out of band. */
-        bool main_large;
+        ValueLargePeer main_large; /* what the main takes out of band, our ring to it */
 
         /* renderer-sync.c: a blocking call waiting, and what arrived
          * meanwhile, held back until the loop replays it. */

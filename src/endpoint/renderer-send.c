@@ -300,7 +300,8 @@ static int renderer_new_attach(ipcbus_renderer *r, sd_bus_message **ret) {
         if (k >= 0 && r->attach_name)
                 k = sd_bus_message_append(call, "{sv}", "name", "s", r->attach_name);
         if (k >= 0 && r->ep.large_values)
-                k = sd_bus_message_append(call, "{sv}", "features", "as", 1, ENDPOINT_FEATURE_LARGE_VALUES);
+                k = sd_bus_message_append(call, "{sv}", "features", "as", 2, ENDPOINT_FEATURE_LARGE_VALUES,
+                                          ENDPOINT_FEATURE_LARGE_VALUES_RING);
         if (k >= 0)
                 k = sd_bus_message_close_container(call);
         if (k < 0)
@@ -329,13 +330,18 @@ static int renderer_new_features_call(ipcbus_renderer *r, sd_bus_message **ret) 
 static void renderer_learn_features(ipcbus_renderer *r, GVariant *features) {
         const char **names;
 
-        r->main_large = false;
+        value_large_peer_reset(&r->main_large);
         if (!r->ep.large_values || !features || !g_variant_is_of_type(features, G_VARIANT_TYPE_STRING_ARRAY))
                 return;
         names = g_variant_get_strv(features, NULL);
-        for (size_t i = 0; names[i]; i++)
+        for (size_t i = 0; names[i]; i++) {
                 if (streq(names[i], ENDPOINT_FEATURE_LARGE_VALUES))
-                        r->main_large = true;
+                        r->main_large.takes = true;
+                if (streq(names[i], ENDPOINT_FEATURE_LARGE_VALUES_RING))
+                        r->main_large.takes_ring = true;
+        }
+        /* The ring is a way of the memfd form's, never alone. */
+        r->main_large.takes_ring = r->main_large.takes_ring && r->main_large.takes && r->ep.large_rings;
         g_free(names);
 }
 
@@ -501,7 +507,7 @@ int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args
         if (!r->conn)
                 return -ENOTCONN;
         k = wire_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
-                             a, r->main_large, &error, &msg);
+                             a, &r->main_large, &error, &msg);
         if (k < 0) {
                 renderer_log_refused(r, "send", channel, k, &error);
                 return k;
@@ -540,7 +546,7 @@ static int renderer_new_channel_call(ipcbus_renderer *r, const char *member, con
         k = renderer_new_call(r, member, &call);
         if (k < 0)
                 return k;
-        k = wire_append_channel_args(call, channel, args, r->main_large, error);
+        k = wire_append_channel_args(call, channel, args, &r->main_large, error);
         if (k < 0)
                 return k;
         *ret = TAKE_PTR(call);

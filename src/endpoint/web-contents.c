@@ -40,6 +40,7 @@ ipcbus_web_contents *ipcbus_web_contents_unref(ipcbus_web_contents *wc) {
                 g_hash_table_unref(wc->refusals_logged);
         g_free(wc->name);
         g_free(wc->bus_name);
+        value_large_peer_reset(&wc->large);
         g_free(wc);
         return NULL;
 }
@@ -111,7 +112,7 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         if (r < 0)
                 return r;
 
-        r = wire_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, a, wc->large_values, &error, &msg);
+        r = wire_message_new(wc->conn->bus, wc->path, wc->bus_name, channel, a, &wc->large, &error, &msg);
         if (r < 0) {
                 log_emit(&wc->ep->log, LOG_ERR, "send on '%s' refused: %s", channel,
                          error.message ? error.message : g_strerror(-r));
@@ -171,7 +172,7 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                                            IPCBUS_INTERFACE_RENDERER, "Invoke");
         if (r < 0)
                 return r;
-        r = wire_append_channel_args(call, channel, a, wc->large_values, &error);
+        r = wire_append_channel_args(call, channel, a, &wc->large, &error);
         if (r < 0) {
                 log_emit(&wc->ep->log, LOG_ERR, "invoke on '%s' refused: %s", channel,
                          error.message ? error.message : g_strerror(-r));

@@ -8,6 +8,7 @@
 
 #include "connection.h"
 #include "creds.h"
+#include "value-large.h"
 
 struct ipcbus_web_contents {
         unsigned n_ref;
@@ -20,7 +21,7 @@ struct ipcbus_web_contents {
         char *bus_name;        /* unique name, NULL on a direct connection */
         bool attached;
         bool known;            /* in the main's tables (by_bus_name, or its direct connection) */
-        bool large_values;     /* said at Attach it takes large values out of band (value-large.h) */
+        ValueLargePeer large;  /* what it said at Attach it takes out of band, our ring to it (value-large.h) */
         sd_bus_slot *owner_watch; /* NameOwnerChanged for bus_name */
 
         peer_creds creds;      /* asked for on first use */

@@ -56,7 +56,7 @@ int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, s
         return value_large_open(&large, "av", error, ret_args);
 }
 
-int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, bool large_ok,
+int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, ValueLargePeer *large,
                              sd_bus_error *error) {
         int r;
 
@@ -66,7 +66,7 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
         r = sd_bus_message_append_basic(m, 's', channel);
         if (r < 0)
                 return r;
-        return value_append_args_any(m, args, large_ok, error);
+        return value_append_args_any(m, args, large, error);
 }
 
 /* A Channel1 signal, unicast to @destination or (NULL) broadcast. */
@@ -88,14 +88,14 @@ static int wire_signal_new(sd_bus *bus, const char *path, const char *destinatio
 }
 
 int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
-                     bool large_ok, sd_bus_error *error, sd_bus_message **ret) {
+                     ValueLargePeer *large, sd_bus_error *error, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
         r = wire_signal_new(bus, path, destination, "Message", &m);
         if (r < 0)
                 return r;
-        r = wire_append_channel_args(m, channel, args, large_ok, error);
+        r = wire_append_channel_args(m, channel, args, large, error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);

@@ -9,6 +9,8 @@
 
 #include <ipcbus/ipcbus.h>
 
+#include "value-large.h"
+
 /**
  * wire_read_channel - check @m's signature and read its channel
  * @signature: "sav" (Message, Invoke, SendSync) or "svah" (PostMessage)
@@ -27,7 +29,7 @@ int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, s
 /* Append "s channel, av args"; out of band when @large_ok (the peer said
  * it takes large values) and the args are large enough.
  * Return: 0; -EINVAL with the reason in @error. */
-int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, bool large_ok,
+int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, ValueLargePeer *large,
                              sd_bus_error *error);
 
 /**
@@ -37,7 +39,7 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
  * Return: 0; -EINVAL with the reason in @error; sd-bus errors.
  */
 int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
-                     bool large_ok, sd_bus_error *error, sd_bus_message **ret);
+                     ValueLargePeer *large, sd_bus_error *error, sd_bus_message **ret);
 
 /* Decode a "v" method reply: the value (inline or out of band), or the
  * error it carries. */

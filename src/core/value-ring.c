@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Large values through a ring shared with one peer (value-ring.h).
+ *
+ * Why a ring and not a memfd per value: measured here for 1 MiB, a fresh
+ * memfd costs the kernel four passes over 256 pages (allocate them, write,
+ * read, free them), each page taking the LRU and page-cache locks that are
+ * dear on these virtual machines: about 300 µs a hop of a 1 MiB round trip
+ * of 1.1 ms. A ring stays allocated and mapped in both processes: a hop is
+ * then one memcpy() into it and one out of it (about 20 µs each for 1 MiB).
+ *
+ * The sender side is a ValueRing per peer (the web contents, the renderer's
+ * main): regions are handed out in order and taken back in order, each
+ * once its mark is zero (the receiver has copied it out). Values a peer
+ * reads out of order (a reply read while earlier signals wait in sd-bus's
+ * queue) are thus taken back late, never early. A peer that never reads a
+ * value (it dropped the message unread, or died) would hold the ring: after
+ * RING_STALLS_MAX sends that found no room behind the same region, the ring
+ * is left to the messages still holding it and a new one made.
+ *
+ * The receiver side maps each ring it is sent once and keeps the mapping
+ * for the next values (RING_MAPS_KEPT, the most recently used).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "util.h"
+#include "value-ring.h"
+
+#define RING_SIZE_MIN (256U * 1024U)
+#define RING_ALIGN 64U            /* regions start on a cache line */
+#define RING_MARK 8U              /* the mark: the 8 bytes before a value */
+#define RING_REGIONS_MAX 64U      /* regions in flight at once */
+#define RING_STALLS_MAX 16U
+#define RING_MAPS_KEPT 8U
+#define RING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+
+/* ---- the sender's ring ---------------------------------------------- */
+
+typedef struct Region {
+        size_t start, end; /* [start, end): the mark at start + RING_ALIGN - RING_MARK */
+} Region;
+
+struct ValueRing {
+        int fd;
+        uint8_t *map;
+        size_t size;
+        size_t head;                       /* where the next region may start */
+        Region regions[RING_REGIONS_MAX];  /* in flight, oldest first, circular */
+        unsigned first, n;
+        unsigned stalls;
+        size_t stall_start;                /* the oldest region when stalls began */
+};
+
+void value_ring_free(ValueRing *ring) {
+        if (!ring)
+                return;
+        if (ring->map)
+                (void)munmap(ring->map, ring->size);
+        if (ring->fd >= 0)
+                (void)close(ring->fd);
+        g_free(ring);
+}
+
+static uint64_t *region_mark(ValueRing *ring, size_t start) {
+        return (uint64_t *) (ring->map + start + RING_ALIGN - RING_MARK);
+}
+
+static int ring_new(size_t size, ValueRing **ret) {
+        _cleanup_(closep) int fd = -1;
+        ValueRing *ring;
+        void *p;
+
+        fd = memfd_create("ipcbus-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        /* Allocated now, all of it: a receiver refuses holes, and the pages
+         * are the point of keeping a ring. */
+        if (ftruncate(fd, (off_t) size) < 0 || fallocate(fd, 0, 0, (off_t) size) < 0)
+                return -errno;
+        if (fcntl(fd, F_ADD_SEALS, RING_SEALS | F_SEAL_SEAL) < 0)
+                return -errno;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        ring = g_new0(ValueRing, 1);
+        ring->fd = TAKE_FD(fd);
+        ring->map = p;
+        ring->size = size;
+        *ret = ring;
+        return 0;
+}
+
+/* Take back, oldest first, the regions the peer has read. */
+static void ring_reclaim(ValueRing *ring) {
+        while (ring->n > 0) {
+                Region *r = &ring->regions[ring->first];
+
+                if (__atomic_load_n(region_mark(ring, r->start), __ATOMIC_ACQUIRE) != 0)
+                        break;
+                ring->first = (ring->first + 1) % RING_REGIONS_MAX;
+                ring->n--;
+        }
+        if (ring->n == 0)
+                ring->head = 0;
+}
+
+/* Where @need bytes fit in order behind the regions in flight, or -1. */
+static ssize_t ring_place(ValueRing *ring, size_t need) {
+        size_t tail;
+
+        if (ring->n == RING_REGIONS_MAX)
+                return -1;
+        if (ring->n == 0)
+                return need <= ring->size ? 0 : -1;
+        tail = ring->regions[ring->first].start;
+        if (ring->head > tail) {
+                /* In use: [tail, head). Room after head, else from 0. */
+                if (need <= ring->size - ring->head)
+                        return (ssize_t) ring->head;
+                return need <= tail ? 0 : -1;
+        }
+        /* Wrapped (head < tail) or full (head == tail). */
+        return ring->head < tail && need <= tail - ring->head ? (ssize_t) ring->head : -1;
+}
+
+static size_t ring_size_for(size_t need) {
+        size_t size = RING_SIZE_MIN;
+
+        while (size < 4 * need && size < VALUE_RING_SIZE_MAX)
+                size *= 2;
+        return size;
+}
+
+int value_ring_reserve(ValueRing **ringp, size_t size, uint8_t **ret_data, uint64_t *ret_offset, int *ret_fd) {
+        size_t need = (RING_ALIGN + size + RING_ALIGN - 1) & ~(size_t) (RING_ALIGN - 1);
+        ValueRing *ring = *ringp;
+        ssize_t at;
+        int r;
+
+        assert(value_ring_fits(size));
+
+        if (ring) {
+                ring_reclaim(ring);
+                /* Too small for values this large: a larger one. */
+                if (ring->size < ring_size_for(need)) {
+                        value_ring_free(ring);
+                        ring = *ringp = NULL;
+                }
+        }
+        if (!ring) {
+                r = ring_new(ring_size_for(need), &ring);
+                if (r < 0)
+                        return r;
+                *ringp = ring;
+        }
+
+        at = ring_place(ring, need);
+        if (at < 0) {
+                /* The same oldest region unread through all these sends:
+                 * its message is gone unread. A new ring; the messages in
+                 * flight keep the old one alive as long as they need it. */
+                if (ring->stalls == 0 || ring->stall_start != ring->regions[ring->first].start) {
+                        ring->stalls = 0;
+                        ring->stall_start = ring->regions[ring->first].start;
+                }
+                if (++ring->stalls >= RING_STALLS_MAX) {
+                        value_ring_free(ring);
+                        *ringp = NULL;
+                }
+                return 0;
+        }
+        ring->stalls = 0;
+        ring->regions[(ring->first + ring->n) % RING_REGIONS_MAX] = (Region) { (size_t) at, (size_t) at + need };
+        ring->n++;
+        ring->head = (size_t) at + need;
+        /* Set before the message goes: the socket orders it before the
+         * peer's read of it. */
+        *region_mark(ring, (size_t) at) = 1;
+
+        *ret_data = ring->map + at + RING_ALIGN;
+        *ret_offset = (uint64_t) at + RING_ALIGN;
+        *ret_fd = ring->fd;
+        return 1;
+}
+
+void value_ring_release(uint8_t *data) {
+        /* As the peer would: it is taken back in its turn. */
+        __atomic_store_n((uint64_t *) (data - RING_MARK), 0, __ATOMIC_RELEASE);
+}
+
+/* ---- the receiver's mappings ------------------------------------------- */
+
+typedef struct RingMap {
+        dev_t dev;
+        ino_t ino;
+        uint8_t *map;
+        size_t size;
+        uint64_t used; /* when last used, for replacing the least recent */
+} RingMap;
+
+static GMutex maps_lock;
+static RingMap maps[RING_MAPS_KEPT];
+static uint64_t maps_clock;
+
+/* A mapping of the ring @fd, made (after its checks) or found. Locked. */
+static int maps_get_locked(int fd, RingMap **ret, const char **ret_problem) {
+        RingMap *slot = &maps[0];
+        struct stat st;
+        int seals;
+        void *p;
+
+        if (fstat(fd, &st) < 0) {
+                *ret_problem = "the ring cannot be looked at (fstat failed)";
+                return -EBADMSG;
+        }
+        for (size_t i = 0; i < RING_MAPS_KEPT; i++) {
+                if (maps[i].map && maps[i].dev == st.st_dev && maps[i].ino == st.st_ino) {
+                        maps[i].used = ++maps_clock;
+                        *ret = &maps[i];
+                        return 0;
+                }
+                if (!maps[i].map || maps[i].used < slot->used)
+                        slot = &maps[i];
+                if (!slot->map)
+                        break;
+        }
+
+        /* First sight: nothing is mapped before the ring is known to keep
+         * its size (no SIGBUS beyond an end that moved) and to have no
+         * holes (no allocation on our account, no fault past memory). */
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0) {
+                *ret_problem = "the ring is not a memfd that takes seals";
+                return -EBADMSG;
+        }
+        if ((seals & RING_SEALS) != RING_SEALS) {
+                *ret_problem = "the ring is not sealed against growing and shrinking (F_SEAL_GROW, F_SEAL_SHRINK)";
+                return -EBADMSG;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t) st.st_size > VALUE_RING_MAP_MAX ||
+            st.st_size % 4096 != 0) {
+                *ret_problem = "the ring's size is not whole pages of at most 16 MiB";
+                return -EBADMSG;
+        }
+        if ((uint64_t) st.st_blocks * 512U < (uint64_t) st.st_size) {
+                *ret_problem = "the ring has holes";
+                return -EBADMSG;
+        }
+        p = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED) {
+                *ret_problem = errno == ENOMEM ? "no memory to map the ring"
+                                               : "the ring cannot be mapped for reading and writing";
+                return errno == ENOMEM ? -ENOMEM : -EBADMSG;
+        }
+        if (slot->map)
+                (void)munmap(slot->map, slot->size);
+        *slot = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock };
+        *ret = slot;
+        return 0;
+}
+
+int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const char **ret_problem) {
+        RingMap *map;
+        int r;
+
+        assert(dst);
+        assert(ret_problem);
+
+        if (size == 0 || size > VALUE_RING_MAP_MAX) {
+                *ret_problem = "the size announced is 0 or more than a ring holds";
+                return -EBADMSG;
+        }
+        if (offset < RING_MARK || offset % RING_MARK != 0 || offset > VALUE_RING_MAP_MAX) {
+                *ret_problem = "the offset announced is not a multiple of 8 past the ring's start";
+                return -EBADMSG;
+        }
+
+        g_mutex_lock(&maps_lock);
+        r = maps_get_locked(fd, &map, ret_problem);
+        if (r >= 0 && offset + size > map->size) {
+                *ret_problem = "the value announced runs past the ring's end";
+                r = -EBADMSG;
+        }
+        if (r >= 0) {
+                memcpy(dst, map->map + offset, size);
+                /* Read: the sender may reuse the region. */
+                __atomic_store_n((uint64_t *) (map->map + offset - RING_MARK), 0, __ATOMIC_RELEASE);
+        }
+        g_mutex_unlock(&maps_lock);
+        return r;
+}

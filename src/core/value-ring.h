@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Large values through a ring (docs/wire-contract.md, "Large values out of
+ * band"): memory a sender shares with one peer and writes value after
+ * value into, so that no page is allocated, faulted or freed per value. The
+ * message carries "(htt)": the ring's memfd, where the value starts in it
+ * and its size. The eight bytes before the value are its mark: the sender
+ * sets them when it writes the value, the receiver zeroes them once it has
+ * copied the value out, and the sender reuses a region only after that.
+ *
+ * The receiver trusts nothing in the ring: it copies the value out first
+ * and checks the copy (value_large_open()). A sender that writes during the
+ * copy, or a receiver that zeroes marks it should not, harms only itself.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The form inside its "av" or "v": memfd, offset, size. */
+#define VALUE_RING_TYPE "(htt)"
+
+/* A ring is at most this large, so values up to half of it go through it. */
+#define VALUE_RING_SIZE_MAX (8U * 1024U * 1024U)
+/* A receiver maps rings up to this large (room for senders that grow). */
+#define VALUE_RING_MAP_MAX (16U * 1024U * 1024U)
+
+typedef struct ValueRing ValueRing;
+
+void value_ring_free(ValueRing *ring);
+
+/*
+ * value_ring_reserve - room for @size bytes in *@ring toward one peer
+ *
+ * Makes or grows the ring as needed. Return: 1 and the region's start in
+ * @ret_data (write the value there) with its offset in @ret_offset and the
+ * ring's memfd (owned by the ring) in @ret_fd; 0 when there is no room now
+ * (the caller sends the value another way); -errno.
+ */
+int value_ring_reserve(ValueRing **ring, size_t size, uint8_t **ret_data, uint64_t *ret_offset, int *ret_fd);
+
+/* Give back a region value_ring_reserve() returned at @data unsent. */
+void value_ring_release(uint8_t *data);
+
+/* Whether @size bytes would go through a ring at all. */
+static inline int value_ring_fits(size_t size) {
+        return size > 0 && size <= VALUE_RING_SIZE_MAX / 2 - 64;
+}
+
+/*
+ * value_ring_copy_out - copy the value a peer announced at @offset, @size
+ * in the ring @fd into @dst, and mark its region read.
+ *
+ * Before anything is touched: the descriptor must be a memfd sealed
+ * against growing and shrinking, no larger than VALUE_RING_MAP_MAX, with no
+ * holes; @offset at least 8 and a multiple of 8; the value within the ring.
+ * Rings are mapped once and kept (a few, the most recently used).
+ *
+ * Return: 0; -EBADMSG or -ENOMEM with a static description of what is
+ * wrong in @ret_problem.
+ */
+int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const char **ret_problem);
