@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The ring large values travel through (value-ring.h), both ends in one
+ * process: the sender's ValueRing and the receiver's copy out of the same
+ * memfd through a mapping of its own, as another process would have it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "value-ring.h"
+
+typedef struct Sent {
+        uint8_t *data;
+        uint64_t offset;
+        int fd;
+        size_t size;
+        uint8_t fill;
+} Sent;
+
+/* Reserve @size bytes and fill them with @fill. Return: what reserve did. */
+static int send_one(ValueRing **ring, size_t size, uint8_t fill, Sent *ret) {
+        int r;
+
+        *ret = (Sent) { .size = size, .fill = fill };
+        r = value_ring_reserve(ring, size, &ret->data, &ret->offset, &ret->fd);
+        if (r > 0)
+                memset(ret->data, fill, size);
+        return r;
+}
+
+/* What the receiver does: copy out (which marks the region read), check. */
+static void receive_one(const Sent *s) {
+        g_autofree uint8_t *copy = g_malloc(s->size);
+        const char *problem = NULL;
+
+        assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, &problem), 0);
+        assert_null(problem);
+        for (size_t i = 0; i < s->size; i++)
+                if (copy[i] != s->fill)
+                        fail_msg("byte %zu of the value filled with '%c' is '%c'", i, s->fill, copy[i]);
+}
+
+static ino_t inode_of(int fd) {
+        struct stat st;
+
+        assert_int_equal(fstat(fd, &st), 0);
+        return st.st_ino;
+}
+
+static bool overlaps(const Sent *a, const Sent *b) {
+        return a->fd == b->fd && a->offset < b->offset + b->size && b->offset < a->offset + a->size;
+}
+
+static void test_ring_carries_values(void **state) {
+        ValueRing *ring = NULL;
+        Sent s;
+
+        /* Many more values than the ring holds at once: regions come back. */
+        for (unsigned i = 0; i < 200; i++) {
+                assert_int_equal(send_one(&ring, 100000 + i, (uint8_t) ('a' + i % 26), &s), 1);
+                assert_int_equal(s.offset % 8, 0);
+                receive_one(&s);
+        }
+        value_ring_free(ring);
+}
+
+/*
+ * A value read out of order (a reply read while an earlier signal waits
+ * in sd-bus's queue) must not let the sender reuse the earlier region.
+ */
+static void test_ring_reuses_regions_in_order_only(void **state) {
+        ValueRing *ring = NULL;
+        Sent before, first, later[64];
+        bool wrapped = false;
+        unsigned n = 0;
+        int r;
+
+        /* The unread one not at the ring's start, so that others wrap. */
+        assert_int_equal(send_one(&ring, 200000, 'B', &before), 1);
+        assert_int_equal(send_one(&ring, 200000, 'F', &first), 1);
+        receive_one(&before);
+        /* Everything after it is read at once; it waits. */
+        for (;;) {
+                assert_true(n < G_N_ELEMENTS(later));
+                r = send_one(&ring, 200000, (uint8_t) ('a' + n % 26), &later[n]);
+                assert_true(r >= 0);
+                if (r == 0)
+                        break;
+                assert_false(overlaps(&later[n], &first));
+                wrapped = wrapped || later[n].offset < first.offset;
+                receive_one(&later[n]);
+                n++;
+        }
+        /* Wrapped, and now blocked by the one unread. */
+        assert_true(wrapped);
+        assert_true(n >= 2);
+        receive_one(&first);
+        assert_int_equal(send_one(&ring, 200000, 'x', &later[0]), 1);
+        receive_one(&later[0]);
+        value_ring_free(ring);
+}
+
+/* A value never read (its message dropped) holds the ring only so long:
+ * then a new ring, and the old one still serves the message holding it. */
+static void test_ring_left_when_stalled(void **state) {
+        ValueRing *ring = NULL;
+        Sent unread, s;
+        ino_t old;
+        int kept, r = 1;
+        unsigned tries = 0;
+
+        assert_int_equal(send_one(&ring, 1000000, 'U', &unread), 1);
+        /* The message in flight holds its own descriptor of the ring. */
+        kept = fcntl(unread.fd, F_DUPFD_CLOEXEC, 3);
+        assert_true(kept >= 0);
+        unread.fd = kept;
+        old = inode_of(kept);
+
+        while ((r = send_one(&ring, 1000000, 's', &s)) == 1) {
+                assert_true(++tries < 100);
+                assert_false(overlaps(&s, &unread));
+                /* Read, so only the first one holds the ring. */
+                receive_one(&s);
+        }
+        tries = 0;
+        while (r == 0) {
+                tries++;
+                assert_true(tries <= 16);
+                r = send_one(&ring, 1000000, 'n', &s);
+        }
+        assert_int_equal(r, 1);
+        assert_true(inode_of(s.fd) != old);
+        receive_one(&s);
+        /* The old ring's value is still there for its message. */
+        receive_one(&unread);
+        close(kept);
+        value_ring_free(ring);
+}
+
+static void test_ring_grows_for_larger_values(void **state) {
+        ValueRing *ring = NULL;
+        Sent small, large;
+        struct stat st;
+
+        assert_int_equal(send_one(&ring, 20000, 's', &small), 1);
+        receive_one(&small);
+        assert_int_equal(fstat(small.fd, &st), 0);
+        assert_true(st.st_size < 4 * 1024 * 1024);
+        assert_int_equal(send_one(&ring, 3 * 1024 * 1024, 'L', &large), 1);
+        receive_one(&large);
+        assert_int_equal(fstat(large.fd, &st), 0);
+        assert_int_equal(st.st_size, VALUE_RING_SIZE_MAX);
+        assert_false(value_ring_fits(VALUE_RING_SIZE_MAX / 2));
+        assert_true(value_ring_fits(1));
+        value_ring_free(ring);
+}
+
+/* Receivers keep a few mappings: more rings than that in turn still work. */
+static void test_ring_many_senders(void **state) {
+        ValueRing *rings[12] = {};
+        Sent s;
+
+        for (unsigned round = 0; round < 3; round++)
+                for (unsigned i = 0; i < G_N_ELEMENTS(rings); i++) {
+                        assert_int_equal(send_one(&rings[i], 70000, (uint8_t) ('A' + i), &s), 1);
+                        receive_one(&s);
+                }
+        for (unsigned i = 0; i < G_N_ELEMENTS(rings); i++)
+                value_ring_free(rings[i]);
+}
+
+/* ---- what a hostile sender may announce ----------------------------------- */
+
+static int memfd_of(size_t size, bool allocate, unsigned seals) {
+        int fd = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t) size), 0);
+        if (allocate)
+                assert_int_equal(fallocate(fd, 0, 0, (off_t) size), 0);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
+
+static void expect_refused(int fd, uint64_t offset, uint64_t size, const char *problem_part) {
+        static uint8_t buffer[1 << 20];
+        const char *problem = NULL;
+        int r;
+
+        r = value_ring_copy_out(fd, offset, size, buffer, &problem);
+        assert_int_equal(r, -EBADMSG);
+        assert_non_null(problem);
+        if (!strstr(problem, problem_part))
+                fail_msg("refused with \"%s\", expected it to say \"%s\"", problem, problem_part);
+}
+
+static void test_ring_refuses_hostile_forms(void **state) {
+        const unsigned good = F_SEAL_SHRINK | F_SEAL_GROW;
+        int fd, pipes[2];
+
+        fd = memfd_of(1 << 20, true, 0);
+        expect_refused(fd, 64, 100, "not sealed against growing and shrinking");
+        close(fd);
+        fd = memfd_of(1 << 20, true, F_SEAL_SHRINK);
+        expect_refused(fd, 64, 100, "not sealed against growing and shrinking");
+        close(fd);
+        fd = memfd_of(1 << 20, false, good);
+        expect_refused(fd, 64, 100, "holes");
+        close(fd);
+        fd = memfd_of(32 << 20, true, good);
+        expect_refused(fd, 64, 100, "at most 16 MiB");
+        close(fd);
+        fd = memfd_of((1 << 20) + 100, true, good);
+        expect_refused(fd, 64, 100, "whole pages");
+        close(fd);
+        /* Sealed against writing: it cannot be mapped to mark what was read. */
+        fd = memfd_of(1 << 20, true, good | F_SEAL_WRITE);
+        expect_refused(fd, 64, 100, "cannot be mapped");
+        close(fd);
+
+        fd = memfd_of(1 << 20, true, good);
+        expect_refused(fd, 0, 100, "offset");
+        expect_refused(fd, 4, 100, "offset");
+        expect_refused(fd, 12, 100, "offset");
+        expect_refused(fd, 64, 0, "size");
+        expect_refused(fd, 64, (1 << 20) - 63, "past the ring's end");
+        expect_refused(fd, (1 << 20) + 8, 1, "past the ring's end");
+        expect_refused(fd, UINT64_MAX - 7, 16, "offset");
+        expect_refused(fd, 64, UINT64_MAX, "size");
+        close(fd);
+
+        assert_int_equal(pipe2(pipes, O_CLOEXEC), 0);
+        expect_refused(pipes[0], 64, 100, "memfd");
+        close(pipes[0]);
+        close(pipes[1]);
+}
+
+/* A well-formed ring from anyone is read, and only its one mark written. */
+static void test_ring_foreign_sender(void **state) {
+        int fd = memfd_of(1 << 20, true, F_SEAL_SHRINK | F_SEAL_GROW);
+        uint8_t *map = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        const char *problem = NULL;
+        uint8_t out[256];
+
+        assert_true(map != MAP_FAILED);
+        memset(map, 0xee, 1 << 20);
+        memcpy(map + 4096, "hello", 5);
+        assert_int_equal(value_ring_copy_out(fd, 4096, 5, out, &problem), 0);
+        assert_memory_equal(out, "hello", 5);
+        for (size_t i = 0; i < 1 << 20; i++) {
+                uint8_t want = i >= 4088 && i < 4096 ? 0 : i >= 4096 && i < 4101 ? (uint8_t) "hello"[i - 4096] : 0xee;
+
+                if (map[i] != want)
+                        fail_msg("byte %zu of the ring is %#x, expected %#x", i, map[i], want);
+        }
+        munmap(map, 1 << 20);
+        close(fd);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ring_carries_values),
+                cmocka_unit_test(test_ring_reuses_regions_in_order_only),
+                cmocka_unit_test(test_ring_left_when_stalled),
+                cmocka_unit_test(test_ring_grows_for_larger_values),
+                cmocka_unit_test(test_ring_many_senders),
+                cmocka_unit_test(test_ring_refuses_hostile_forms),
+                cmocka_unit_test(test_ring_foreign_sender),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
