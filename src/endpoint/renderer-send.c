@@ -299,9 +299,11 @@ static int renderer_new_attach(ipcbus_renderer *r, sd_bus_message **ret) {
         k = sd_bus_message_open_container(call, 'a', "{sv}");
         if (k >= 0 && r->attach_name)
                 k = sd_bus_message_append(call, "{sv}", "name", "s", r->attach_name);
-        if (k >= 0 && r->ep.large_values)
+        if (k >= 0 && r->ep.large_rings)
                 k = sd_bus_message_append(call, "{sv}", "features", "as", 2, ENDPOINT_FEATURE_LARGE_VALUES,
                                           ENDPOINT_FEATURE_LARGE_VALUES_RING);
+        else if (k >= 0 && r->ep.large_values)
+                k = sd_bus_message_append(call, "{sv}", "features", "as", 1, ENDPOINT_FEATURE_LARGE_VALUES);
         if (k >= 0)
                 k = sd_bus_message_close_container(call);
         if (k < 0)

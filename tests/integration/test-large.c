@@ -49,6 +49,7 @@ typedef struct fixture {
         test_process *main;
         sd_event *event;
         ipcbus_renderer *r;
+        bool memfd_only; /* the renderer takes a memfd per value, no rings */
         bool skip;
 } fixture;
 
@@ -73,6 +74,8 @@ static void fixture_start(fixture *f, bool large) {
         assert_int_equal(sd_event_new(&f->event), 0);
         if (!large)
                 assert_int_equal(setenv("IPCBUS_LARGE_VALUES", "0", 1), 0);
+        else if (f->memfd_only)
+                assert_int_equal(setenv("IPCBUS_LARGE_VALUES", "memfd", 1), 0);
         assert_int_equal(ipcbus_renderer_new(&f->r, TEST_MAIN_NAME), 0);
         assert_int_equal(unsetenv("IPCBUS_LARGE_VALUES"), 0);
         assert_int_equal(ipcbus_renderer_attach_event(f->r, f->event, 0), 0);
@@ -125,6 +128,18 @@ static int setup_direct(void **state) {
 }
 static int setup_daemon_old(void **state) {
         return setup_kind(state, T_DAEMON, false);
+}
+
+/* A renderer that takes large values in memfds only (as the ipcbus before
+ * rings): the main must not send it the ring form. */
+static int setup_daemon_memfd(void **state) {
+        fixture *f = g_new0(fixture, 1);
+
+        f->kind = T_DAEMON;
+        f->memfd_only = true;
+        fixture_start(f, true);
+        *state = f;
+        return 0;
 }
 
 /* A main that takes at most 100,000 bytes out of band from a peer. */
@@ -321,11 +336,106 @@ static void check_paths(fixture *f, size_t size, bool large) {
         inbox_clear(&bcast);
 }
 
+/* Mappings of rings in @pid's address space ("/memfd:ipcbus-ring"). */
+static unsigned ring_mappings(pid_t pid) {
+        char path[64], line[512];
+        unsigned n = 0;
+        FILE *file;
+
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+        file = fopen(path, "re");
+        assert_non_null(file);
+        while (fgets(line, sizeof(line), file))
+                if (strstr(line, "memfd:ipcbus-ring"))
+                        n++;
+        fclose(file);
+        return n;
+}
+
 static void test_paths(void **state) {
         fixture *f = *state;
 
+        unsigned before;
+
         SKIP_IF_NO_BUS(f);
+        /* The main, forked from us, may have inherited mappings of ours. */
+        before = ring_mappings(test_process_get_pid(f->main));
         check_paths(f, MIB, true);
+        /* Through rings: the main's own toward us, and ours it maps. */
+        assert_true(ring_mappings(test_process_get_pid(f->main)) >= before + 2);
+}
+
+/* A renderer that takes memfds but not rings: every path out of band, in
+ * memfds, and the main makes no ring. */
+static void test_paths_memfd_only(void **state) {
+        fixture *f = *state;
+        unsigned before = ring_mappings(test_process_get_pid(f->main));
+
+        check_paths(f, MIB, true);
+        assert_int_equal(ring_mappings(test_process_get_pid(f->main)), before);
+}
+
+/* ---- values read late, and more than a ring holds ----------------------------- */
+
+/*
+ * The main sends @n messages of @size bytes, then answers the SendSync
+ * with a value as large: we read the answer first, while the messages wait
+ * in sd-bus's queue, so the main's ring regions are read out of order; 24
+ * messages of 1 MiB are more than a ring holds, so some go in memfds of
+ * their own and the ring is left for a new one. Every message must then
+ * arrive whole, in order, with the content sent.
+ */
+typedef struct burst {
+        unsigned n;
+        size_t size;
+        bool bad;
+        bool done; /* all 24 came */
+} burst;
+
+static int on_burst(ipcbus_event *e, GVariant *args, void *userdata) {
+        burst *b = userdata;
+        g_autoptr(GVariant) v = ipcbus_args_get(args, 0);
+        const char *s = v && g_variant_is_of_type(v, G_VARIANT_TYPE_STRING) ? g_variant_get_string(v, NULL) : "";
+        char want = (char)('A' + b->n % 26);
+
+        if (strlen(s) != b->size)
+                b->bad = true;
+        for (size_t i = 0; !b->bad && i < b->size; i++)
+                if (s[i] != want)
+                        b->bad = true;
+        if (b->bad)
+                print_message("message %u: wrong content\n", b->n);
+        b->n++;
+        b->done = b->n >= 24;
+        return 0;
+}
+
+static void test_read_late(void **state) {
+        fixture *f = *state;
+        burst b = { .size = MIB };
+        g_autoptr(GVariant) answer = NULL;
+        const char *s;
+
+        SKIP_IF_NO_BUS(f);
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "burst", on_burst, &b), 0);
+        for (unsigned round = 0; round < 2; round++) {
+                b.n = 0;
+                b.done = false;
+                g_clear_pointer(&answer, g_variant_unref);
+                assert_int_equal(ipcbus_renderer_send_sync(f->r, "sync-burst",
+                                                           ipcbus_args(g_variant_new_uint32(24),
+                                                                       g_variant_new_uint64(MIB), NULL),
+                                                           NULL, &answer),
+                                 0);
+                s = g_variant_get_string(answer, NULL);
+                assert_int_equal(strlen(s), MIB);
+                assert_true(s[0] == '#' && s[MIB - 1] == '#');
+                /* None of the messages was read before the answer. */
+                assert_int_equal(b.n, 0);
+                assert_true(harness_run_until(&(harness) { .event = f->event }, &b.done, 60000));
+                assert_false(b.bad);
+        }
+        assert_true(ipcbus_renderer_remove_all_listeners(f->r, "burst") >= 0);
 }
 
 /* A renderer that never said it takes large values (as an older ipcbus):
@@ -456,14 +566,42 @@ typedef enum hostile {
         H_BAD_UTF8,
         H_HANDLE_INSIDE,
         H_EXTRA_ELEMENT,
+        /* The ring form, "(htt)" */
+        H_RING_UNSEALED,
+        H_RING_SPARSE,
+        H_RING_PAST_END,
+        H_RING_UNALIGNED,
+        H_RING_WRITE_SEALED,
+        H_RING_NOT_NORMAL,
+        H_RING_OVER_LIMIT,
         _H_MAX,
 } hostile;
 
 static const char *const hostile_names[_H_MAX] = {
         "unsealed", "no shrink seal", "F_SEAL_FUTURE_WRITE only", "sparse", "more announced than held",
         "less announced than held", "over the limit", "zero bytes", "a pipe", "not in normal form",
-        "invalid UTF-8", "a value holding 'h'", "a second element",
+        "invalid UTF-8", "a value holding 'h'", "a second element", "ring: unsealed", "ring: sparse",
+        "ring: value past its end", "ring: offset not a multiple of 8", "ring: sealed against writing",
+        "ring: not in normal form", "ring: over the limit",
 };
+
+#define RING_SIZE (1024U * 1024U)
+#define RING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+
+/* A ring as another sender would make it: @n bytes of @data at @offset. */
+static int ring_with(const void *data, size_t n, uint64_t offset, bool allocate, unsigned seals) {
+        int fd = memfd_create("foreign-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, RING_SIZE), 0);
+        if (allocate)
+                assert_int_equal(fallocate(fd, 0, 0, RING_SIZE), 0);
+        if (n)
+                assert_int_equal(pwrite(fd, data, n, (off_t)offset), (ssize_t)n);
+        if (seals)
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+        return fd;
+}
 
 /* A sealed memfd holding @n bytes of @data. */
 static int memfd_with(const void *data, size_t n, unsigned seals) {
@@ -484,7 +622,8 @@ static void call_hostile(sd_bus *bus, hostile h, sd_bus_error *error) {
         g_autoptr(GVariant) good = args_of_size(IPCBUS_VALUE_LARGE_MIN, 'h');
         const void *data = g_variant_get_data(good);
         size_t size = g_variant_get_size(good);
-        uint64_t announced = size;
+        uint64_t announced = size, offset = 4096;
+        bool ring = h >= H_RING_UNSEALED;
         int fd = -1, pipes[2];
 
         switch (h) {
@@ -554,6 +693,35 @@ static void call_hostile(sd_bus *bus, hostile h, sd_bus_error *error) {
         case _H_MAX:
                 fd = memfd_with(data, size, SEALED);
                 break;
+        case H_RING_UNSEALED:
+                fd = ring_with(data, size, offset, true, 0);
+                break;
+        case H_RING_SPARSE:
+                fd = ring_with(data, size, offset, false, RING_SEALS);
+                break;
+        case H_RING_PAST_END:
+                fd = ring_with(data, size, offset, true, RING_SEALS);
+                offset = RING_SIZE - size + 8;
+                break;
+        case H_RING_UNALIGNED:
+                fd = ring_with(data, size, 4099, true, RING_SEALS);
+                offset = 4099;
+                break;
+        case H_RING_WRITE_SEALED:
+                fd = ring_with(data, size, offset, true, RING_SEALS | F_SEAL_WRITE);
+                break;
+        case H_RING_NOT_NORMAL: {
+                g_autofree uint8_t *bad = g_memdup2(data, size);
+
+                bad[size - 1] = 0xff;
+                bad[size - 2] = 0xff;
+                fd = ring_with(bad, size, offset, true, RING_SEALS);
+                break;
+        }
+        case H_RING_OVER_LIMIT:
+                fd = ring_with(data, size, offset, true, RING_SEALS);
+                announced = (uint64_t)IPCBUS_VALUE_LARGE_MAX + 1;
+                break;
         }
 
         assert_int_equal(sd_bus_message_new_method_call(bus, &m, TEST_MAIN_NAME, "/org/ipcbus/Test",
@@ -561,7 +729,10 @@ static void call_hostile(sd_bus *bus, hostile h, sd_bus_error *error) {
                          0);
         assert_true(sd_bus_message_append(m, "s", "echo") >= 0);
         assert_true(sd_bus_message_open_container(m, 'a', "v") >= 0);
-        assert_true(sd_bus_message_append(m, "v", "(ht)", fd, announced) >= 0);
+        if (ring)
+                assert_true(sd_bus_message_append(m, "v", "(htt)", fd, offset, announced) >= 0);
+        else
+                assert_true(sd_bus_message_append(m, "v", "(ht)", fd, announced) >= 0);
         if (h == H_EXTRA_ELEMENT)
                 assert_true(sd_bus_message_append(m, "v", "s", "more") >= 0);
         assert_true(sd_bus_message_close_container(m) >= 0);
@@ -583,13 +754,56 @@ static void test_hostile_memfds(void **state) {
                 call_hostile(bus, h, &error);
                 print_message("%s: %s: %s\n", hostile_names[h], error.name, error.message);
                 /* Over 1 GiB is also over the main's limit, checked first. */
-                assert_string_equal(error.name, h == H_OVER_LIMIT ? "org.freedesktop.DBus.Error.LimitsExceeded"
-                                                                  : "org.freedesktop.DBus.Error.InvalidArgs");
+                assert_string_equal(error.name, h == H_OVER_LIMIT || h == H_RING_OVER_LIMIT
+                                                        ? "org.freedesktop.DBus.Error.LimitsExceeded"
+                                                        : "org.freedesktop.DBus.Error.InvalidArgs");
                 /* And the main goes on serving. */
                 assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", ipcbus_args(g_variant_new_string("ok"), NULL),
                                                              0, NULL, &got),
                                  0);
         }
+}
+
+/* A ring made by another program (the contract, not ipcbus, says how) is
+ * read, and only the 8 bytes before the value are written: zeroed. */
+static void test_foreign_ring(void **state) {
+        fixture *f = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) args = args_of_size(100000, 'f');
+        g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
+        const size_t size = g_variant_get_size(args);
+        uint8_t *map;
+        const char *s;
+        int fd;
+
+        SKIP_IF_NO_BUS(f);
+        assert_int_equal(test_bus_connect(f->bus, &bus), 0);
+        fd = ring_with(g_variant_get_data(args), size, 8192, true, RING_SEALS);
+        map = mmap(NULL, RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        assert_true(map != MAP_FAILED);
+        memset(map + 8184, 0x5a, 8); /* the mark: "not read yet" */
+
+        assert_int_equal(sd_bus_message_new_method_call(bus, &m, TEST_MAIN_NAME, "/org/ipcbus/Test",
+                                                        "org.ipcbus.Main1", "Invoke"),
+                         0);
+        assert_true(sd_bus_message_append(m, "s", "echo") >= 0);
+        assert_true(sd_bus_message_open_container(m, 'a', "v") >= 0);
+        assert_true(sd_bus_message_append(m, "v", "(htt)", fd, (uint64_t)8192, (uint64_t)size) >= 0);
+        assert_true(sd_bus_message_close_container(m) >= 0);
+        assert_int_equal(sd_bus_call(bus, m, test_deadline_usec(WAIT_USEC), &error, &reply), 1);
+        /* A plain client never said it takes large values: inline back. */
+        assert_true(sd_bus_message_enter_container(reply, 'v', "av") > 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "v") > 0);
+        assert_true(sd_bus_message_read(reply, "v", "s", &s) > 0);
+        assert_string_equal(s, g_variant_get_string(value, NULL));
+        for (size_t i = 0; i < 8; i++)
+                assert_int_equal(map[8184 + i], 0);
+        assert_int_equal(map[8192 + size], 0);
+        assert_int_equal(map[8183], 0);
+        munmap(map, RING_SIZE);
+        (void)close(fd);
 }
 
 /* IPCBUS_LIMIT_LARGE_VALUE_BYTES: past it LimitsExceeded, counted, and the
@@ -621,12 +835,17 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_paths, setup_broker, teardown),
                 cmocka_unit_test_setup_teardown(test_paths, setup_direct, teardown),
                 cmocka_unit_test_setup_teardown(test_paths_inline_for_old_peer, setup_daemon_old, teardown),
+                cmocka_unit_test_setup_teardown(test_paths_memfd_only, setup_daemon_memfd, teardown),
+                cmocka_unit_test_setup_teardown(test_read_late, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_read_late, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_read_late, setup_direct, teardown),
                 cmocka_unit_test_setup_teardown(test_sizes, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_sizes, setup_broker, teardown),
                 cmocka_unit_test_setup_teardown(test_sizes, setup_direct, teardown),
                 cmocka_unit_test_setup_teardown(test_busctl_gets_inline, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_foreign_ring, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_large_limit, setup_direct_limited, teardown),
         };
 

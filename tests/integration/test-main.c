@@ -176,6 +176,32 @@ static int on_sync_echo(ipcbus_event *e, GVariant *args, void *userdata) {
         return ipcbus_event_set_return_value(e, args) < 0 ? -EIO : 0;
 }
 
+/* sendSync "sync-burst" (u n, t size): first n messages "burst" to the
+ * sender, the i-th one string of @size bytes of 'A' + i % 26, then a
+ * return value of the same size of '#': the sender reads the reply before
+ * the messages, which wait in its queue (issue 9: a ring region read late). */
+static int on_sync_burst(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) count = ipcbus_args_get(args, 0), size = ipcbus_args_get(args, 1);
+        uint32_t n = count ? g_variant_get_uint32(count) : 0;
+        uint64_t bytes = size ? g_variant_get_uint64(size) : 0;
+        char *s;
+
+        if (bytes > 64 * 1024 * 1024)
+                return -EINVAL;
+        for (uint32_t i = 0; i < n; i++) {
+                s = g_malloc(bytes + 1);
+                memset(s, 'A' + (int) (i % 26), bytes);
+                s[bytes] = '\0';
+                if (ipcbus_web_contents_send(ipcbus_event_get_sender(e), "burst",
+                                             ipcbus_args(g_variant_new_take_string(s), NULL)) < 0)
+                        return -EIO;
+        }
+        s = g_malloc(bytes + 1);
+        memset(s, '#', bytes);
+        s[bytes] = '\0';
+        return ipcbus_event_set_return_value(e, g_variant_new_take_string(s)) < 0 ? -EIO : 0;
+}
+
 static int h_large_counts(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         uint64_t sent, received;
 
@@ -429,6 +455,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sync-ping", on_sync_ping, (void *)"second"));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-none", on_sync_none, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-echo", on_sync_echo, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sync-burst", on_sync_burst, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "large-counts", h_large_counts, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-fail", on_sync_fail, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
