@@ -242,6 +242,15 @@ static void write_large_value_seeds(const char *root) {
                         g_byte_array_append(b, &flags, 1);
                         g_byte_array_append(b, g_variant_get_data(v), (guint)g_variant_get_size(v));
                         write_file(dir, name, b);
+
+                        /* The same in a ring, at an offset of 8 * (1 + i). */
+                        g_free(name);
+                        name = g_strdup_printf("ring-%s-%zu", result ? "result" : "args", i);
+                        flags = (uint8_t)(result | 8 | (i % 16) << 4);
+                        g_byte_array_set_size(b, 0);
+                        g_byte_array_append(b, &flags, 1);
+                        g_byte_array_append(b, g_variant_get_data(v), (guint)g_variant_get_size(v));
+                        write_file(dir, name, b);
                 }
         }
 }
