@@ -98,6 +98,7 @@ ipcbus_renderer *ipcbus_renderer_unref(ipcbus_renderer *r) {
         while (r->ep.calls.head)
                 slot_disconnect(r->ep.calls.head->data);
         renderer_close(r);
+        value_large_peer_reset(&r->main_large);
         endpoint_done(&r->ep);
         g_free(r->main_owner);
         g_free(r->attach_name);
