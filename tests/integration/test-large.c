@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Large values out of band (issue 9): arguments, results and messages of at
- * least IPCBUS_VALUE_LARGE_MIN bytes travel as sealed memfds between an
- * ipcbus main (test-main.c, in a child process) and an ipcbus renderer
- * here, on every path, through dbus-daemon, through dbus-broker (skipped
- * where it cannot start) and on a direct connection. Also: a generic client
- * (busctl) and a renderer that never said it takes them get the inline
- * form; every hostile memfd a peer can send is refused with InvalidArgs and
- * the main keeps serving.
+ * least IPCBUS_VALUE_LARGE_MIN bytes travel through rings (up to 4 MiB) or
+ * as sealed memfds between an ipcbus main (test-main.c, in a child
+ * process) and an ipcbus renderer here, on every path, through dbus-daemon,
+ * through dbus-broker (skipped where it cannot start) and on a direct
+ * connection. Also: a generic client (busctl) and a renderer that never
+ * said it takes them get the inline form, one that takes memfds only gets
+ * no ring; values read out of order and more than a ring holds arrive
+ * whole; every hostile memfd or ring a peer can send is refused with
+ * InvalidArgs and the main keeps serving; a ring a plain client made is
+ * served.
  *
  * Which form a value took is read from both processes' counts
  * (ipcbus_value_get_large_counts(); the main's through its large-counts
