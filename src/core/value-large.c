@@ -431,66 +431,89 @@ static int memfd_from_variant(GVariant *value, bool boxed, size_t total, int *re
 
 /* The same form written into the ring shared with @peer. Return: 1 sent;
  * 0 no room there now; -errno. */
-static int append_ring(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed, size_t total) {
-        const char *type = g_variant_get_type_string(value);
-        size_t size = g_variant_get_size(value);
-        uint64_t offset;
-        uint8_t *dst;
-        Pieces p;
-        int fd, r;
+/* A value on its way out of band: in normal form (what GLib serializes
+ * always is, and so is what a peer sent once value_large_open() passed it),
+ * its size with the box, and its region in the peer's ring if it has one. */
+typedef struct Outgoing {
+        GVariant *value; /* a reference */
+        bool boxed;      /* a result: its "v", so the value brings its type */
+        size_t total;
+        uint8_t *ring_data; /* NULL: a memfd */
+        uint64_t ring_offset;
+        int ring_fd;
+} Outgoing;
 
-        r = value_ring_reserve(&peer->ring, total, &dst, &offset, &fd);
-        if (r <= 0)
-                return r;
-        if (!boxed && pieces_of_basic_list(value, size, &p) > 0) {
-                pieces_copy(&p, dst);
-                pieces_clear(&p);
-        } else
-                g_variant_store(value, dst);
-        if (boxed) {
-                dst[size] = '\0';
-                memcpy(dst + size + 1, type, strlen(type));
+static void outgoing_done(Outgoing *o) {
+        g_clear_pointer(&o->value, g_variant_unref);
+}
+
+/* Return: 1 out of band; 0 inline after all (a value under
+ * IPCBUS_VALUE_LARGE_MIN that found no room in the ring); -errno. */
+static int outgoing_prepare(ValueLargePeer *peer, GVariant *value, bool boxed, Outgoing *ret) {
+        int r;
+
+        *ret = (Outgoing) { .boxed = boxed, .ring_fd = -1 };
+        /* Trusted values (all GLib builds, all we read) answer at once. */
+        ret->value = g_variant_is_normal_form(value) ? g_variant_ref(value) : g_variant_get_normal_form(value);
+        ret->total = g_variant_get_size(ret->value) + (boxed ? 1 + strlen(g_variant_get_type_string(ret->value)) : 0);
+        if (ret->total == 0 || ret->total > IPCBUS_VALUE_LARGE_MAX) {
+                outgoing_done(ret);
+                return -EMSGSIZE;
         }
-        /* sd-bus sends a duplicate of @fd; the ring keeps its own. */
-        r = sd_bus_message_append(m, "v", VALUE_RING_TYPE, fd, offset, (uint64_t) total);
-        if (r < 0) {
-                value_ring_release(dst);
-                return r;
+        if (peer->takes_ring && value_ring_fits(ret->total)) {
+                r = value_ring_reserve(&peer->ring, ret->total, &ret->ring_data, &ret->ring_offset, &ret->ring_fd);
+                if (r < 0) {
+                        outgoing_done(ret);
+                        return r;
+                }
+        }
+        if (!ret->ring_data && ret->total < IPCBUS_VALUE_LARGE_MIN) {
+                /* Below this a memfd costs more than the bus. */
+                outgoing_done(ret);
+                return 0;
         }
         return 1;
 }
 
-/*
- * @value out of band to @peer: through the ring shared with it where it
- * takes rings and the value fits, else in a memfd of its own. The form is
- * normal: what GLib serializes always is, and so is what a peer sent once
- * value_large_open() passed it.
- */
-static int append_large(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed) {
-        _cleanup_(g_variant_unrefp) GVariant *normal = NULL;
+static void ring_write(const Outgoing *o) {
+        const char *type = g_variant_get_type_string(o->value);
+        size_t size = g_variant_get_size(o->value);
+        Pieces p;
+
+        if (!o->boxed && pieces_of_basic_list(o->value, size, &p) > 0) {
+                pieces_copy(&p, o->ring_data);
+                pieces_clear(&p);
+        } else
+                g_variant_store(o->value, o->ring_data);
+        if (o->boxed) {
+                o->ring_data[size] = '\0';
+                memcpy(o->ring_data + size + 1, type, strlen(type));
+        }
+}
+
+/* The form in place of the value: "(htt)" into the ring, else "(ht)". */
+static int outgoing_append(sd_bus_message *m, Outgoing *o) {
         _cleanup_(closep) int fd = -1;
-        size_t total;
         int r;
 
-        /* Trusted values (all GLib builds, all we read) answer at once. */
-        if (!g_variant_is_normal_form(value))
-                value = normal = g_variant_get_normal_form(value);
-        total = g_variant_get_size(value) + (boxed ? 1 + strlen(g_variant_get_type_string(value)) : 0);
-        if (total == 0 || total > IPCBUS_VALUE_LARGE_MAX)
-                return -EMSGSIZE;
-
-        r = peer->takes_ring && value_ring_fits(total) ? append_ring(m, peer, value, boxed, total) : 0;
-        if (r == 0) {
-                r = memfd_from_variant(value, boxed, total, &fd);
+        if (o->ring_data) {
+                ring_write(o);
+                /* sd-bus sends a duplicate of the descriptor; the ring keeps its own. */
+                r = sd_bus_message_append(m, "v", VALUE_RING_TYPE, o->ring_fd, o->ring_offset, (uint64_t) o->total);
+                if (r < 0) {
+                        value_ring_release(o->ring_data);
+                        return r;
+                }
+        } else {
+                r = memfd_from_variant(o->value, o->boxed, o->total, &fd);
                 if (r < 0)
                         return r;
                 /* sd-bus keeps a duplicate of @fd; ours closes here. */
-                r = sd_bus_message_append(m, "v", VALUE_LARGE_TYPE, fd, (uint64_t) total);
-                if (r >= 0)
-                        sent_keep(fd, total);
+                r = sd_bus_message_append(m, "v", VALUE_LARGE_TYPE, fd, (uint64_t) o->total);
+                if (r < 0)
+                        return r;
+                sent_keep(fd, o->total);
         }
-        if (r < 0)
-                return r;
         atomic_fetch_add(&counted_sent, 1);
         return 0;
 }
@@ -502,7 +525,9 @@ static int large_fail(sd_bus_error *error, int r, const char *what) {
         return r;
 }
 
+/* Return: 1 sent out of band; 0 to go inline; -errno with @error set. */
 static int value_large_append_args(sd_bus_message *m, ValueLargePeer *peer, GVariant *args, sd_bus_error *error) {
+        Outgoing o;
         int r;
 
         assert(m);
@@ -511,17 +536,23 @@ static int value_large_append_args(sd_bus_message *m, ValueLargePeer *peer, GVar
         r = value_check_args_limit(args, IPCBUS_VALUE_LARGE_MAX, error);
         if (r < 0)
                 return r;
+        r = outgoing_prepare(peer, args, false, &o);
+        if (r <= 0)
+                return r < 0 ? large_fail(error, r, "the arguments") : 0;
         r = sd_bus_message_open_container(m, 'a', "v");
-        if (r < 0)
-                return r;
-        r = append_large(m, peer, args, false);
-        if (r < 0)
-                return large_fail(error, r, "the arguments");
-        return sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = outgoing_append(m, &o);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0 && o.ring_data)
+                value_ring_release(o.ring_data);
+        outgoing_done(&o);
+        return r < 0 ? large_fail(error, r, "the arguments") : 1;
 }
 
 static int value_large_append_variant(sd_bus_message *m, ValueLargePeer *peer, GVariant *value,
                                       sd_bus_error *error) {
+        Outgoing o;
         int r;
 
         assert(m);
@@ -530,20 +561,39 @@ static int value_large_append_variant(sd_bus_message *m, ValueLargePeer *peer, G
         r = value_check_limit(value, IPCBUS_VALUE_LARGE_MAX, error);
         if (r < 0)
                 return r;
-        /* The memfd holds the "v", so that the value brings its type. */
-        r = append_large(m, peer, value, true);
-        return r < 0 ? large_fail(error, r, "the value") : 0;
+        r = outgoing_prepare(peer, value, true, &o);
+        if (r <= 0)
+                return r < 0 ? large_fail(error, r, "the value") : 0;
+        r = outgoing_append(m, &o);
+        outgoing_done(&o);
+        return r < 0 ? large_fail(error, r, "the value") : 1;
+}
+
+/* Whether @value is large enough to go out of band to @peer at all. */
+static bool large_for(ValueLargePeer *peer, GVariant *value) {
+        return peer && peer->takes && value &&
+               g_variant_get_size(value) >= (peer->takes_ring ? IPCBUS_VALUE_RING_MIN : IPCBUS_VALUE_LARGE_MIN);
 }
 
 int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *peer, sd_bus_error *error) {
-        if (peer && peer->takes && value_large_wanted(args))
-                return value_large_append_args(m, peer, args, error);
+        int r;
+
+        if (large_for(peer, args)) {
+                r = value_large_append_args(m, peer, args, error);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         return value_append_args(m, args, error);
 }
 
 int value_append_variant_any(sd_bus_message *m, GVariant *value, ValueLargePeer *peer, sd_bus_error *error) {
-        if (peer && peer->takes && value_large_wanted(value))
-                return value_large_append_variant(m, peer, value, error);
+        int r;
+
+        if (large_for(peer, value)) {
+                r = value_large_append_variant(m, peer, value, error);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         return value_append_variant(m, value, error);
 }
 

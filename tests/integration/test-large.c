@@ -237,14 +237,17 @@ static void assert_echoed(GVariant *got, GVariant *args) {
 
 /* ---- the threshold, one byte either side ------------------------------------ */
 
+/* Through rings from IPCBUS_VALUE_RING_MIN, in memfds (where the peer
+ * takes no rings) from IPCBUS_VALUE_LARGE_MIN. */
 static void check_threshold(fixture *f) {
+        const size_t min = f->memfd_only ? IPCBUS_VALUE_LARGE_MIN : IPCBUS_VALUE_RING_MIN;
         /* The echo's result is the same "av": as large as the arguments. */
-        const size_t sizes[] = { IPCBUS_VALUE_LARGE_MIN - 1, IPCBUS_VALUE_LARGE_MIN, IPCBUS_VALUE_LARGE_MIN + 1 };
+        const size_t sizes[] = { min - 1, min, min + 1 };
 
         for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
                 g_autoptr(GVariant) args = args_of_size(sizes[i], 'a' + (char)i);
                 g_autoptr(GVariant) got = NULL;
-                bool args_large = sizes[i] >= IPCBUS_VALUE_LARGE_MIN;
+                bool args_large = sizes[i] >= min;
                 bool result_large = args_large;
                 counts before = read_counts(f);
 
@@ -374,6 +377,7 @@ static void test_paths_memfd_only(void **state) {
         fixture *f = *state;
         unsigned before = ring_mappings(test_process_get_pid(f->main));
 
+        check_threshold(f);
         check_paths(f, MIB, true);
         assert_int_equal(ring_mappings(test_process_get_pid(f->main)), before);
 }
@@ -392,7 +396,8 @@ typedef struct burst {
         unsigned n;
         size_t size;
         bool bad;
-        bool done; /* all 24 came */
+        unsigned want;
+        bool done; /* all @want came */
 } burst;
 
 static int on_burst(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -409,13 +414,13 @@ static int on_burst(ipcbus_event *e, GVariant *args, void *userdata) {
         if (b->bad)
                 print_message("message %u: wrong content\n", b->n);
         b->n++;
-        b->done = b->n >= 24;
+        b->done = b->n >= b->want;
         return 0;
 }
 
 static void test_read_late(void **state) {
         fixture *f = *state;
-        burst b = { .size = MIB };
+        burst b = { .size = MIB, .want = 24 };
         g_autoptr(GVariant) answer = NULL;
         const char *s;
 
@@ -437,6 +442,29 @@ static void test_read_late(void **state) {
                 assert_int_equal(b.n, 0);
                 assert_true(harness_run_until(&(harness) { .event = f->event }, &b.done, 60000));
                 assert_false(b.bad);
+        }
+
+        /* 100 of 8000 bytes: more than the ring holds, and too small for a
+         * memfd of their own; those that find no room go inline. */
+        {
+                counts before = read_counts(f);
+                counts after;
+
+                b = (burst) { .size = 8000, .want = 100 };
+                g_clear_pointer(&answer, g_variant_unref);
+                assert_int_equal(ipcbus_renderer_send_sync(f->r, "sync-burst",
+                                                           ipcbus_args(g_variant_new_uint32(100),
+                                                                       g_variant_new_uint64(8000), NULL),
+                                                           NULL, &answer),
+                                 0);
+                assert_int_equal(strlen(g_variant_get_string(answer, NULL)), 8000);
+                assert_true(harness_run_until(&(harness) { .event = f->event }, &b.done, 60000));
+                assert_false(b.bad);
+                after = read_counts(f);
+                print_message("100 messages of 8000 bytes: %" PRIu64 " out of band\n",
+                              after.main_sent - before.main_sent);
+                assert_true(after.main_sent - before.main_sent > 0);
+                assert_true(after.main_sent - before.main_sent < 101);
         }
         assert_true(ipcbus_renderer_remove_all_listeners(f->r, "burst") >= 0);
 }

@@ -40,13 +40,17 @@ extern "C" {
  * Large values (docs/values.md, "Large values"). Between an ipcbus main and
  * an ipcbus renderer that both said they take them, an argument list or a
  * result whose GVariant serialized size (g_variant_get_size() of the "av",
- * or of the result in its variant) is at least IPCBUS_VALUE_LARGE_MIN
- * travels out of band: as a sealed memfd, not through the bus. Such values
- * may be up to IPCBUS_VALUE_LARGE_MAX bytes; everyone else (busctl, gdbus,
+ * or of the result in its variant) is at least IPCBUS_VALUE_RING_MIN
+ * travels out of band, not through the bus: through a ring the sender
+ * shares with that peer (up to 4 MiB), or from IPCBUS_VALUE_LARGE_MIN on,
+ * when that cannot be, as a sealed memfd of its own. Such values may be up
+ * to IPCBUS_VALUE_LARGE_MAX bytes; everyone else (busctl, gdbus,
  * dbus-python, older ipcbus) gets the inline form, within
  * IPCBUS_VALUE_MAX_SIZE. The environment variable IPCBUS_LARGE_VALUES=0,
- * read when a main or renderer is created, turns the large form off for it.
+ * read when a main or renderer is created, turns the large form off for it
+ * (IPCBUS_LARGE_VALUES=memfd: no rings, a memfd per value).
  */
+#define IPCBUS_VALUE_RING_MIN (4U * 1024U)
 #define IPCBUS_VALUE_LARGE_MIN (16U * 1024U)
 #define IPCBUS_VALUE_LARGE_MAX (1024U * 1024U * 1024U)
 
