@@ -111,51 +111,37 @@ static void fixture_start(fixture *f, bool large) {
         assert_int_equal(ipcbus_renderer_attach_sync(f->r, "big", NULL, NULL), 0);
 }
 
-static int setup_kind(void **state, transport kind, bool large) {
+/* A main that takes at most 100,000 bytes out of band from a peer. */
+#define TEST_LARGE_LIMIT 100000U
+
+static int setup_fixture(void **state, fixture how, bool large) {
         fixture *f = g_new0(fixture, 1);
 
-        f->kind = kind;
+        *f = how;
         fixture_start(f, large);
         *state = f;
         return 0;
 }
 
 static int setup_daemon(void **state) {
-        return setup_kind(state, T_DAEMON, true);
+        return setup_fixture(state, (fixture) { .kind = T_DAEMON }, true);
 }
 static int setup_broker(void **state) {
-        return setup_kind(state, T_BROKER, true);
+        return setup_fixture(state, (fixture) { .kind = T_BROKER }, true);
 }
 static int setup_direct(void **state) {
-        return setup_kind(state, T_DIRECT, true);
+        return setup_fixture(state, (fixture) { .kind = T_DIRECT }, true);
 }
 static int setup_daemon_old(void **state) {
-        return setup_kind(state, T_DAEMON, false);
+        return setup_fixture(state, (fixture) { .kind = T_DAEMON }, false);
 }
-
 /* A renderer that takes large values in memfds only (as the ipcbus before
  * rings): the main must not send it the ring form. */
 static int setup_daemon_memfd(void **state) {
-        fixture *f = g_new0(fixture, 1);
-
-        f->kind = T_DAEMON;
-        f->memfd_only = true;
-        fixture_start(f, true);
-        *state = f;
-        return 0;
+        return setup_fixture(state, (fixture) { .kind = T_DAEMON, .memfd_only = true }, true);
 }
-
-/* A main that takes at most 100,000 bytes out of band from a peer. */
-#define TEST_LARGE_LIMIT 100000U
-
 static int setup_direct_limited(void **state) {
-        fixture *f = g_new0(fixture, 1);
-
-        f->kind = T_DIRECT;
-        f->large_value_limit = TEST_LARGE_LIMIT;
-        fixture_start(f, true);
-        *state = f;
-        return 0;
+        return setup_fixture(state, (fixture) { .kind = T_DIRECT, .large_value_limit = TEST_LARGE_LIMIT }, true);
 }
 
 static int teardown(void **state) {
