@@ -26,6 +26,8 @@ int channel_validate(const char *channel, sd_bus_error *error) {
 }
 
 static void entry_free(channel_entry *e) {
+        if (e->registry->last == e)
+                e->registry->last = NULL;
         g_free(e->name);
         g_free(e);
 }
@@ -37,8 +39,19 @@ static void entry_maybe_drop(channel_entry *e) {
         g_hash_table_remove(e->registry->channels, e->name);
 }
 
+static channel_entry *entry_find(registry *reg, const char *channel) {
+        channel_entry *e = reg->last;
+
+        if (e && streq(e->name, channel))
+                return e;
+        e = g_hash_table_lookup(reg->channels, channel);
+        if (e)
+                reg->last = e;
+        return e;
+}
+
 static channel_entry *entry_get(registry *reg, const char *channel, bool create) {
-        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        channel_entry *e = entry_find(reg, channel);
 
         if (e || !create)
                 return e;
@@ -56,6 +69,7 @@ static int strv_cmp(const void *a, const void *b) {
 
 void registry_init(registry *reg, const log_target *log) {
         reg->channels = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)entry_free);
+        reg->last = NULL;
         reg->log = log;
 }
 
@@ -224,7 +238,7 @@ int registry_remove_handler(registry *reg, const char *channel) {
 }
 
 ipcbus_slot *registry_get_handler(registry *reg, const char *channel) {
-        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        channel_entry *e = entry_find(reg, channel);
         ipcbus_slot *s;
 
         if (!e || !e->handler)
@@ -236,7 +250,7 @@ ipcbus_slot *registry_get_handler(registry *reg, const char *channel) {
 }
 
 bool registry_has_handler(registry *reg, const char *channel) {
-        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        channel_entry *e = entry_find(reg, channel);
 
         return e && e->handler;
 }
@@ -257,7 +271,7 @@ char **registry_get_channels(registry *reg) {
 }
 
 bool registry_has_listeners(registry *reg, const char *channel) {
-        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        channel_entry *e = entry_find(reg, channel);
 
         return e && e->listeners.head;
 }
@@ -266,7 +280,7 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
         /* Snapshot first: listeners may add or remove listeners while they
          * run. Most channels have one or two listeners; stay on the stack. */
         ipcbus_slot *stack[8], **snap = stack;
-        channel_entry *e = g_hash_table_lookup(reg->channels, channel);
+        channel_entry *e = entry_find(reg, channel);
         unsigned n = 0, ran = 0;
         bool failed = false;
 

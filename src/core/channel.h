@@ -28,6 +28,10 @@ struct channel_entry {
 
 typedef struct registry {
         GHashTable *channels; /* name -> channel_entry */
+        /* The entry a lookup found last, while it is in the table: a burst
+         * of messages names one channel, and a string compare costs less
+         * than hashing it. */
+        struct channel_entry *last;
         const log_target *log;
         /* Told when a channel gets or loses its handler, its first or its
          * last listener (the main announces its channels: main-typed.c). */

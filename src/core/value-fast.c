@@ -103,7 +103,14 @@ bool value_is_plain_ascii(const char *s, size_t len) {
 }
 
 void args_writer_init(ArgsWriter *w) {
-        *w = (ArgsWriter) { .ends = w->ends_inline, .n_allocated = G_N_ELEMENTS(w->ends_inline) };
+        /* Field by field: ends_inline is written before it is read, and
+         * zeroing it (128 bytes) would be done twice per message. */
+        w->data = NULL;
+        w->size = 0;
+        w->allocated = 0;
+        w->ends = w->ends_inline;
+        w->n = 0;
+        w->n_allocated = G_N_ELEMENTS(w->ends_inline);
 }
 
 void args_writer_clear(ArgsWriter *w) {
@@ -162,7 +169,9 @@ static size_t offset_size(size_t body, size_t n) {
 
 GVariant *args_writer_finish(ArgsWriter *w) {
         size_t width, total;
-        uint8_t *p, *data;
+        GBytes *bytes;
+        GVariant *v;
+        uint8_t *p;
 
         if (w->n == 0) {
                 args_writer_clear(w);
@@ -182,10 +191,14 @@ GVariant *args_writer_finish(ArgsWriter *w) {
         }
         assert(p == w->data + total);
 
-        data = g_steal_pointer(&w->data);
+        bytes = g_bytes_new_take(g_steal_pointer(&w->data), total);
         args_writer_clear(w);
-        /* Trusted: written in normal form, from values sd-bus or GLib checked. */
-        return g_variant_new_from_data(VALUE_TYPE_ARGS, data, total, TRUE, g_free, data);
+        /* Trusted: written in normal form, from values sd-bus or GLib checked.
+         * From a GBytes, not g_variant_new_from_data(): that one checks that
+         * the type is definite, a walk of the type string per message. */
+        v = g_variant_new_from_bytes(VALUE_TYPE_ARGS, bytes, TRUE);
+        g_bytes_unref(bytes);
+        return v;
 }
 
 /* ---- lists of children ------------------------------------------------ */

@@ -35,6 +35,8 @@ void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
         wc->known = false;
         wc->attached = false;
         wc->owner_watch = sd_bus_slot_unref(wc->owner_watch);
+        if (m->last_peer == wc)
+                m->last_peer = NULL;
         if (wc->bus_name && g_hash_table_remove(m->by_bus_name, wc->bus_name))
                 wc->conn->n_peers--;
         if (was_attached) {
@@ -116,7 +118,12 @@ int main_peer_get(ipcbus_main *m, connection *c, sd_bus_message *msg, ipcbus_web
                 return 0;
         }
         sender = sd_bus_message_get_sender(msg);
-        wc = sender ? g_hash_table_lookup(m->by_bus_name, sender) : NULL;
+        if (!sender)
+                wc = NULL;
+        else if (m->last_peer && streq(m->last_peer->bus_name, sender))
+                wc = m->last_peer;
+        else
+                wc = m->last_peer = g_hash_table_lookup(m->by_bus_name, sender);
         if (wc) {
                 *ret = ipcbus_web_contents_ref(wc);
                 return 0;

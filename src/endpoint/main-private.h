@@ -20,6 +20,10 @@ struct ipcbus_main {
 
         uint64_t next_id;
         GHashTable *by_bus_name;     /* unique name -> ipcbus_web_contents, every bus peer we know */
+        /* The one of by_bus_name a message named last (no reference; gone
+         * from here when it goes from there): a renderer sends in bursts,
+         * and comparing its name costs less than hashing it. */
+        ipcbus_web_contents *last_peer;
         GHashTable *by_id;           /* id -> attached ipcbus_web_contents (all) */
 
         GQueue on_attached;          /* of lifecycle slots */
