@@ -14,9 +14,10 @@
  * once its mark is zero (the receiver has copied it out). Values a peer
  * reads out of order (a reply read while earlier signals wait in sd-bus's
  * queue) are thus taken back late, never early. A peer that never reads a
- * value (it dropped the message unread, or died) would hold the ring: after
- * RING_STALLS_MAX sends that found no room behind the same region, the ring
- * is left to the messages still holding it and a new one made.
+ * value (it dropped the message unread) while it reads later ones would
+ * hold the ring: after RING_STALLS_MAX sends that found no room behind the
+ * same region, the ring is left to the messages still holding it and a new
+ * one made. A peer that reads nothing keeps its one ring.
  *
  * The receiver side maps each ring it is sent once and keeps the mapping
  * for the next values (RING_MAPS_KEPT, the most recently used).
@@ -70,6 +71,10 @@ void value_ring_free(ValueRing *ring) {
         g_free(ring);
 }
 
+int value_ring_fd(const ValueRing *ring) {
+        return ring->fd;
+}
+
 static uint64_t *region_mark(ValueRing *ring, size_t start) {
         return (uint64_t *) (ring->map + start + RING_ALIGN - RING_MARK);
 }
@@ -111,6 +116,17 @@ static void ring_reclaim(ValueRing *ring) {
         }
         if (ring->n == 0)
                 ring->head = 0;
+}
+
+/* Whether the peer read a region after the oldest one it has not. */
+static bool ring_read_past_oldest(ValueRing *ring) {
+        for (unsigned i = 1; i < ring->n; i++) {
+                Region *r = &ring->regions[(ring->first + i) % RING_REGIONS_MAX];
+
+                if (__atomic_load_n(region_mark(ring, r->start), __ATOMIC_ACQUIRE) == 0)
+                        return true;
+        }
+        return false;
 }
 
 /* Where @need bytes fit in order behind the regions in flight, or -1. */
@@ -165,14 +181,17 @@ int value_ring_reserve(ValueRing **ringp, size_t size, uint8_t **ret_data, uint6
 
         at = ring_place(ring, need);
         if (at < 0) {
-                /* The same oldest region unread through all these sends:
-                 * its message is gone unread. A new ring; the messages in
-                 * flight keep the old one alive as long as they need it. */
+                /* The same oldest region unread through all these sends
+                 * while the peer read later ones: its message is gone
+                 * unread. A new ring; the messages in flight keep the old
+                 * one alive as long as they need it. A peer that reads
+                 * nothing at all is slow, not skipping: it keeps its ring
+                 * (no more memory for it) and values go the other ways. */
                 if (ring->stalls == 0 || ring->stall_start != ring->regions[ring->first].start) {
                         ring->stalls = 0;
                         ring->stall_start = ring->regions[ring->first].start;
                 }
-                if (++ring->stalls >= RING_STALLS_MAX) {
+                if (++ring->stalls >= RING_STALLS_MAX && ring_read_past_oldest(ring)) {
                         value_ring_free(ring);
                         *ringp = NULL;
                 }

@@ -30,6 +30,9 @@ typedef struct ValueRing ValueRing;
 
 void value_ring_free(ValueRing *ring);
 
+/* The ring's memfd (the ring's own). */
+int value_ring_fd(const ValueRing *ring);
+
 /*
  * value_ring_reserve - room for @size bytes in *@ring toward one peer
  *

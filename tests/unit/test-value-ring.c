@@ -149,6 +149,27 @@ static void test_ring_left_when_stalled(void **state) {
         value_ring_free(ring);
 }
 
+/* A peer that reads nothing is slow, not skipping: no new ring for it,
+ * however often the sender tries (its memory stays one ring). */
+static void test_ring_kept_for_a_slow_peer(void **state) {
+        ValueRing *ring = NULL;
+        Sent s, first;
+        ino_t ino;
+        int r;
+
+        assert_int_equal(send_one(&ring, 100000, 'a', &first), 1);
+        ino = inode_of(first.fd);
+        for (unsigned i = 0; i < 200; i++) {
+                r = send_one(&ring, 100000, 'b', &s);
+                assert_true(r >= 0);
+                assert_non_null(ring);
+                assert_true(inode_of(value_ring_fd(ring)) == ino);
+        }
+        /* Once it reads, the ring serves again. */
+        receive_one(&first);
+        value_ring_free(ring);
+}
+
 static void test_ring_grows_for_larger_values(void **state) {
         ValueRing *ring = NULL;
         Sent small, large;
@@ -275,6 +296,7 @@ int main(void) {
                 cmocka_unit_test(test_ring_carries_values),
                 cmocka_unit_test(test_ring_reuses_regions_in_order_only),
                 cmocka_unit_test(test_ring_left_when_stalled),
+                cmocka_unit_test(test_ring_kept_for_a_slow_peer),
                 cmocka_unit_test(test_ring_grows_for_larger_values),
                 cmocka_unit_test(test_ring_many_senders),
                 cmocka_unit_test(test_ring_refuses_hostile_forms),
