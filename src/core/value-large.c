@@ -702,7 +702,8 @@ static int open_ring(const ValueLarge *large, sd_bus_error *error, GBytes **ret)
                 g_free(b);
                 return open_fail(error, "no buffer for the value: %s", g_strerror(-r));
         }
-        r = value_ring_copy_out(large->fd, large->offset, large->size, b->data, &problem);
+        r = value_ring_copy_out(large->fd, large->offset, large->size, b->data,
+                                &(ValueRingSender) { large->bus, large->sender }, &problem);
         if (r < 0) {
                 buffer_give(*b);
                 g_free(b);

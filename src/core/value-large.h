@@ -29,6 +29,9 @@ typedef struct ValueLarge {
         bool ring;
         uint64_t offset;
         uint64_t size;
+        /* Who sent it (the message's bus and sender), for the ring's mapping. */
+        const void *bus;
+        const char *sender;
 } ValueLarge;
 
 /* What a sender knows of one peer for large values: what the peer said it

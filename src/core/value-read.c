@@ -264,7 +264,7 @@ int value_read(sd_bus_message *m, GVariant **ret) {
 /* The out-of-band forms (value-large.h): whether the variant ahead, of
  * @contents, is one; if so it is read into @ret (fd -1: unreadable). */
 static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret) {
-        *ret = (ValueLarge) { .fd = -1 };
+        *ret = (ValueLarge) { .fd = -1, .bus = sd_bus_message_get_bus(m), .sender = sd_bus_message_get_sender(m) };
         if (streq(contents, VALUE_LARGE_TYPE)) {
                 if (sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret->fd, &ret->size) < 0)
                         ret->fd = -1;

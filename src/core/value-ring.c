@@ -223,15 +223,41 @@ typedef struct RingMap {
         ino_t ino;
         uint8_t *map;
         size_t size;
-        uint64_t used; /* when last used, for replacing the least recent */
+        uint64_t used;     /* when last used, for replacing the least recent */
+        const void *bus;   /* who sent it first: gone with that peer */
+        char *sender;
 } RingMap;
 
 static GMutex maps_lock;
 static RingMap maps[RING_MAPS_KEPT];
 static uint64_t maps_clock;
+static void map_drop_locked(RingMap *map) {
+        (void)munmap(map->map, map->size);
+        g_free(map->sender);
+        *map = (RingMap) {};
+}
+
+void value_ring_forget(const void *bus, const char *sender, bool all_of_bus) {
+        size_t kept = 0;
+
+        g_mutex_lock(&maps_lock);
+        for (size_t i = 0; i < RING_MAPS_KEPT; i++) {
+                if (maps[i].map && maps[i].bus == bus && (all_of_bus || g_strcmp0(maps[i].sender, sender) == 0))
+                        map_drop_locked(&maps[i]);
+                /* Keep the slots in use first: lookups stop at an empty one. */
+                if (maps[i].map) {
+                        if (kept != i) {
+                                maps[kept] = maps[i];
+                                maps[i] = (RingMap) {};
+                        }
+                        kept++;
+                }
+        }
+        g_mutex_unlock(&maps_lock);
+}
 
 /* A mapping of the ring @fd, made (after its checks) or found. Locked. */
-static int maps_get_locked(int fd, RingMap **ret, const char **ret_problem) {
+static int maps_get_locked(int fd, const ValueRingSender *from, RingMap **ret, const char **ret_problem) {
         RingMap *slot = &maps[0];
         struct stat st;
         int seals;
@@ -281,13 +307,15 @@ static int maps_get_locked(int fd, RingMap **ret, const char **ret_problem) {
                 return errno == ENOMEM ? -ENOMEM : -EBADMSG;
         }
         if (slot->map)
-                (void)munmap(slot->map, slot->size);
-        *slot = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock };
+                map_drop_locked(slot);
+        *slot = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock, from ? from->bus : NULL,
+                            from ? g_strdup(from->name) : NULL };
         *ret = slot;
         return 0;
 }
 
-int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const char **ret_problem) {
+int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const ValueRingSender *from,
+                        const char **ret_problem) {
         RingMap *map;
         int r;
 
@@ -304,7 +332,7 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
         }
 
         g_mutex_lock(&maps_lock);
-        r = maps_get_locked(fd, &map, ret_problem);
+        r = maps_get_locked(fd, from, &map, ret_problem);
         if (r >= 0 && offset + size > map->size) {
                 *ret_problem = "the value announced runs past the ring's end";
                 r = -EBADMSG;

@@ -15,6 +15,7 @@
  * copy, or a receiver that zeroes marks it should not, harms only itself.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,14 @@
 #define VALUE_RING_MAP_MAX (16U * 1024U * 1024U)
 
 typedef struct ValueRing ValueRing;
+
+/* Who sent a ring: the connection (only compared) and the sender's unique
+ * name (NULL on a direct connection). A mapping made for a peer's ring
+ * goes when value_ring_forget() names that peer or its connection. */
+typedef struct ValueRingSender {
+        const void *bus;
+        const char *name;
+} ValueRingSender;
 
 void value_ring_free(ValueRing *ring);
 
@@ -63,4 +72,8 @@ static inline int value_ring_fits(size_t size) {
  * Return: 0; -EBADMSG or -ENOMEM with a static description of what is
  * wrong in @ret_problem.
  */
-int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const char **ret_problem);
+int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const ValueRingSender *from,
+                        const char **ret_problem);
+
+/* Unmap the rings of @sender on @bus (NULL: every ring that came on it). */
+void value_ring_forget(const void *bus, const char *sender, bool all_of_bus);

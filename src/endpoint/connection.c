@@ -14,6 +14,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "value-large.h"
+#include "value-ring.h"
 #include "util.h"
 
 static connection *connection_alloc(sd_bus *bus, bool direct) {
@@ -598,6 +599,8 @@ connection *connection_unref(connection *c) {
         g_free(c->name_owner);
         while (c->held.head)
                 sd_bus_message_unref(g_queue_pop_head(&c->held));
+        /* The rings peers sent on it: their senders are gone for us. */
+        value_ring_forget(c->bus, NULL, true);
         sd_bus_unref(c->bus);
         sd_event_unref(c->event);
         closep(&c->spawn_pidfd);

@@ -8,6 +8,7 @@
 #include "call.h"
 #include "main-peers.h"
 #include "util.h"
+#include "value-ring.h"
 #include "web-contents.h"
 
 typedef struct lifecycle_call {
@@ -35,6 +36,8 @@ void main_forget_web_contents(ipcbus_main *m, ipcbus_web_contents *wc) {
         wc->known = false;
         wc->attached = false;
         wc->owner_watch = sd_bus_slot_unref(wc->owner_watch);
+        /* Its ring need not stay mapped here. */
+        value_ring_forget(wc->conn->bus, wc->bus_name, false);
         if (m->last_peer == wc)
                 m->last_peer = NULL;
         if (wc->bus_name && g_hash_table_remove(m->by_bus_name, wc->bus_name))

@@ -12,6 +12,7 @@
 #include "slot.h"
 #include "util.h"
 #include "value.h"
+#include "value-ring.h"
 #include "wire.h"
 
 static void renderer_ep_ref(endpoint *ep) {
@@ -200,8 +201,11 @@ static void renderer_set_owner(ipcbus_renderer *r, const char *owner) {
         r->conn->name_owner = g_strdup(r->main_owner);
         if (streq_ptr(old, r->main_owner))
                 return;
-        /* Another main: what it takes is asked again at Attach. */
+        /* Another main: what it takes is asked again at Attach, and the
+         * old one's ring need not stay mapped. */
         value_large_peer_reset(&r->main_large);
+        if (old)
+                value_ring_forget(r->conn->bus, old, false);
 
         if (had) {
                 /* Calls to the old main end now: it will not answer. */

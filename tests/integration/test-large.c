@@ -357,6 +357,35 @@ static void test_paths(void **state) {
         assert_true(ring_mappings(test_process_get_pid(f->main)) >= before + 2);
 }
 
+/* A renderer's ring goes from the main with the renderer: the main's
+ * mapping of it, and the main's own ring toward it. */
+static void test_ring_gone_with_renderer(void **state) {
+        fixture *f = *state;
+        pid_t main_pid = test_process_get_pid(f->main);
+        g_autoptr(GVariant) args = args_of_size(MIB, 's');
+        g_autoptr(GVariant) got = NULL;
+        ipcbus_renderer *second = NULL;
+        unsigned before;
+
+        SKIP_IF_NO_BUS(f);
+        before = ring_mappings(main_pid);
+        assert_int_equal(ipcbus_renderer_new(&second, TEST_MAIN_NAME), 0);
+        assert_int_equal(ipcbus_renderer_attach_event(second, f->event, 0), 0);
+        assert_int_equal(ipcbus_renderer_set_timeout(second, WAIT_USEC), 0);
+        assert_int_equal(ipcbus_renderer_open_address(second, test_bus_get_address(f->bus)), 0);
+        assert_int_equal(ipcbus_renderer_attach_sync(second, "second", NULL, NULL), 0);
+        assert_int_equal(ipcbus_renderer_invoke_sync(second, "echo", args, 0, NULL, &got), 0);
+        assert_echoed(got, args);
+        assert_int_equal(ring_mappings(main_pid), before + 2);
+
+        second = ipcbus_renderer_unref(second);
+        assert_int_equal(test_process_wait_line(f->main, "detached", WAIT_USEC), 0);
+        assert_non_null(strstr(test_process_get_line(f->main), "second"));
+        /* One round trip more: the main has done with the detach. */
+        (void)read_counts(f);
+        assert_int_equal(ring_mappings(main_pid), before);
+}
+
 /* A renderer that takes memfds but not rings: every path out of band, in
  * memfds, and the main makes no ring. */
 static void test_paths_memfd_only(void **state) {
@@ -853,6 +882,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_paths, setup_direct, teardown),
                 cmocka_unit_test_setup_teardown(test_paths_inline_for_old_peer, setup_daemon_old, teardown),
                 cmocka_unit_test_setup_teardown(test_paths_memfd_only, setup_daemon_memfd, teardown),
+                cmocka_unit_test_setup_teardown(test_ring_gone_with_renderer, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_ring_gone_with_renderer, setup_broker, teardown),
                 cmocka_unit_test_setup_teardown(test_read_late, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_read_late, setup_broker, teardown),
                 cmocka_unit_test_setup_teardown(test_read_late, setup_direct, teardown),

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -45,7 +46,7 @@ static void receive_one(const Sent *s) {
         g_autofree uint8_t *copy = g_malloc(s->size);
         const char *problem = NULL;
 
-        assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, &problem), 0);
+        assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, NULL, &problem), 0);
         assert_null(problem);
         for (size_t i = 0; i < s->size; i++)
                 if (copy[i] != s->fill)
@@ -202,6 +203,66 @@ static void test_ring_many_senders(void **state) {
                 value_ring_free(rings[i]);
 }
 
+/* Mappings of rings in this process (sender's own and receiver's). */
+static unsigned ring_mappings(void) {
+        char line[512];
+        unsigned n = 0;
+        FILE *file = fopen("/proc/self/maps", "re");
+
+        assert_non_null(file);
+        while (fgets(line, sizeof(line), file))
+                if (strstr(line, "memfd:ipcbus-ring"))
+                        n++;
+        fclose(file);
+        return n;
+}
+
+static void receive_from(const Sent *s, const ValueRingSender *from) {
+        g_autofree uint8_t *copy = g_malloc(s->size);
+        const char *problem = NULL;
+
+        assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, from, &problem), 0);
+        assert_int_equal(copy[0], s->fill);
+}
+
+/* The rings a peer sent are unmapped when it goes, and only those. */
+static void test_ring_forgotten_with_its_sender(void **state) {
+        static const int bus_a, bus_b;
+        const ValueRingSender one = { &bus_a, ":1.1" }, two = { &bus_a, ":1.2" }, direct = { &bus_b, NULL };
+        ValueRing *r1 = NULL, *r2 = NULL, *r3 = NULL;
+        unsigned base;
+        Sent s;
+
+        value_ring_forget(NULL, NULL, true); /* what earlier tests mapped */
+        assert_int_equal(send_one(&r1, 5000, '1', &s), 1);
+        base = ring_mappings();
+        receive_from(&s, &one);
+        assert_int_equal(send_one(&r2, 5000, '2', &s), 1);
+        receive_from(&s, &two);
+        assert_int_equal(send_one(&r3, 5000, '3', &s), 1);
+        receive_from(&s, &direct);
+        /* Three senders' rings, each mapped once more by the receiver. */
+        assert_int_equal(ring_mappings(), base + 2 + 3);
+
+        value_ring_forget(&bus_a, ":1.1", false);
+        assert_int_equal(ring_mappings(), base + 2 + 2);
+        /* The others still read, and the first maps again when it sends. */
+        assert_int_equal(send_one(&r2, 5000, '2', &s), 1);
+        receive_from(&s, &two);
+        assert_int_equal(send_one(&r1, 5000, '1', &s), 1);
+        receive_from(&s, &one);
+        assert_int_equal(ring_mappings(), base + 2 + 3);
+
+        value_ring_forget(&bus_a, NULL, true);
+        assert_int_equal(ring_mappings(), base + 2 + 1);
+        value_ring_forget(&bus_b, NULL, false); /* the direct peer has no name */
+        assert_int_equal(ring_mappings(), base + 2);
+        value_ring_free(r1);
+        value_ring_free(r2);
+        value_ring_free(r3);
+        assert_int_equal(ring_mappings(), base - 1);
+}
+
 /* ---- what a hostile sender may announce ----------------------------------- */
 
 static int memfd_of(size_t size, bool allocate, unsigned seals) {
@@ -221,7 +282,7 @@ static void expect_refused(int fd, uint64_t offset, uint64_t size, const char *p
         const char *problem = NULL;
         int r;
 
-        r = value_ring_copy_out(fd, offset, size, buffer, &problem);
+        r = value_ring_copy_out(fd, offset, size, buffer, NULL, &problem);
         assert_int_equal(r, -EBADMSG);
         assert_non_null(problem);
         if (!strstr(problem, problem_part))
@@ -279,7 +340,7 @@ static void test_ring_foreign_sender(void **state) {
         assert_true(map != MAP_FAILED);
         memset(map, 0xee, 1 << 20);
         memcpy(map + 4096, "hello", 5);
-        assert_int_equal(value_ring_copy_out(fd, 4096, 5, out, &problem), 0);
+        assert_int_equal(value_ring_copy_out(fd, 4096, 5, out, NULL, &problem), 0);
         assert_memory_equal(out, "hello", 5);
         for (size_t i = 0; i < 1 << 20; i++) {
                 uint8_t want = i >= 4088 && i < 4096 ? 0 : i >= 4096 && i < 4101 ? (uint8_t) "hello"[i - 4096] : 0xee;
@@ -299,6 +360,7 @@ int main(void) {
                 cmocka_unit_test(test_ring_kept_for_a_slow_peer),
                 cmocka_unit_test(test_ring_grows_for_larger_values),
                 cmocka_unit_test(test_ring_many_senders),
+                cmocka_unit_test(test_ring_forgotten_with_its_sender),
                 cmocka_unit_test(test_ring_refuses_hostile_forms),
                 cmocka_unit_test(test_ring_foreign_sender),
         };
