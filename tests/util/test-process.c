@@ -289,3 +289,19 @@ void test_say(const char *format, ...) {
         putchar('\n');
         fflush(stdout);
 }
+
+int test_count_mappings(pid_t pid, const char *needle) {
+        char path[64], line[512];
+        int n = 0;
+        FILE *file;
+
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+        file = fopen(path, "re");
+        if (!file)
+                return -errno;
+        while (fgets(line, sizeof(line), file))
+                if (strstr(line, needle))
+                        n++;
+        fclose(file);
+        return n;
+}

@@ -116,6 +116,10 @@ void test_say(const char *format, ...) __attribute__((format(printf, 1, 2)));
                 }                                                                          \
         } while (0)
 
+/* How many lines of /proc/@pid/maps name @needle (mappings of a file
+ * such as "memfd:ipcbus-ring"); -errno if they cannot be read. */
+int test_count_mappings(pid_t pid, const char *needle);
+
 /**
  * test_process_free - kill (SIGKILL) and reap the child if still running, free @p
  * Return: NULL.
