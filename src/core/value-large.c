@@ -443,7 +443,10 @@ typedef struct Outgoing {
         int ring_fd;
 } Outgoing;
 
-static void outgoing_done(Outgoing *o) {
+/* Done with @o; its region of the ring given back unsent if @r failed. */
+static void outgoing_done(Outgoing *o, int r) {
+        if (r < 0 && o->ring_data)
+                value_ring_release(o->ring_data);
         g_clear_pointer(&o->value, g_variant_unref);
 }
 
@@ -457,19 +460,19 @@ static int outgoing_prepare(ValueLargePeer *peer, GVariant *value, bool boxed, O
         ret->value = g_variant_is_normal_form(value) ? g_variant_ref(value) : g_variant_get_normal_form(value);
         ret->total = g_variant_get_size(ret->value) + (boxed ? 1 + strlen(g_variant_get_type_string(ret->value)) : 0);
         if (ret->total == 0 || ret->total > IPCBUS_VALUE_LARGE_MAX) {
-                outgoing_done(ret);
+                outgoing_done(ret, 0);
                 return -EMSGSIZE;
         }
         if (peer->takes_ring && value_ring_fits(ret->total)) {
                 r = value_ring_reserve(&peer->ring, ret->total, &ret->ring_data, &ret->ring_offset, &ret->ring_fd);
                 if (r < 0) {
-                        outgoing_done(ret);
+                        outgoing_done(ret, 0);
                         return r;
                 }
         }
         if (!ret->ring_data && ret->total < IPCBUS_VALUE_LARGE_MIN) {
                 /* Below this a memfd costs more than the bus. */
-                outgoing_done(ret);
+                outgoing_done(ret, 0);
                 return 0;
         }
         return 1;
@@ -500,10 +503,8 @@ static int outgoing_append(sd_bus_message *m, Outgoing *o) {
                 ring_write(o);
                 /* sd-bus sends a duplicate of the descriptor; the ring keeps its own. */
                 r = sd_bus_message_append(m, "v", VALUE_RING_TYPE, o->ring_fd, o->ring_offset, (uint64_t) o->total);
-                if (r < 0) {
-                        value_ring_release(o->ring_data);
+                if (r < 0)
                         return r;
-                }
         } else {
                 r = memfd_from_variant(o->value, o->boxed, o->total, &fd);
                 if (r < 0)
@@ -525,48 +526,34 @@ static int large_fail(sd_bus_error *error, int r, const char *what) {
         return r;
 }
 
-/* Return: 1 sent out of band; 0 to go inline; -errno with @error set. */
-static int value_large_append_args(sd_bus_message *m, ValueLargePeer *peer, GVariant *args, sd_bus_error *error) {
-        Outgoing o;
-        int r;
-
-        assert(m);
-        assert(args);
-
-        r = value_check_args_limit(args, IPCBUS_VALUE_LARGE_MAX, error);
-        if (r < 0)
-                return r;
-        r = outgoing_prepare(peer, args, false, &o);
-        if (r <= 0)
-                return r < 0 ? large_fail(error, r, "the arguments") : 0;
-        r = sd_bus_message_open_container(m, 'a', "v");
-        if (r >= 0)
-                r = outgoing_append(m, &o);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0 && o.ring_data)
-                value_ring_release(o.ring_data);
-        outgoing_done(&o);
-        return r < 0 ? large_fail(error, r, "the arguments") : 1;
-}
-
-static int value_large_append_variant(sd_bus_message *m, ValueLargePeer *peer, GVariant *value,
-                                      sd_bus_error *error) {
+/*
+ * @value (@boxed: a result, its "v"; else an argument list, "av") out of
+ * band to @peer, checked as inline. Return: 1 sent out of band; 0 to go
+ * inline; -errno with @error set.
+ */
+static int append_large(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed, sd_bus_error *error) {
+        const char *what = boxed ? "the value" : "the arguments";
         Outgoing o;
         int r;
 
         assert(m);
         assert(value);
 
-        r = value_check_limit(value, IPCBUS_VALUE_LARGE_MAX, error);
+        r = boxed ? value_check_limit(value, IPCBUS_VALUE_LARGE_MAX, error)
+                  : value_check_args_limit(value, IPCBUS_VALUE_LARGE_MAX, error);
         if (r < 0)
                 return r;
-        r = outgoing_prepare(peer, value, true, &o);
+        r = outgoing_prepare(peer, value, boxed, &o);
         if (r <= 0)
-                return r < 0 ? large_fail(error, r, "the value") : 0;
-        r = outgoing_append(m, &o);
-        outgoing_done(&o);
-        return r < 0 ? large_fail(error, r, "the value") : 1;
+                return r < 0 ? large_fail(error, r, what) : 0;
+        /* Arguments: the form is the list's one element. */
+        r = boxed ? 0 : sd_bus_message_open_container(m, 'a', "v");
+        if (r >= 0)
+                r = outgoing_append(m, &o);
+        if (r >= 0 && !boxed)
+                r = sd_bus_message_close_container(m);
+        outgoing_done(&o, r);
+        return r < 0 ? large_fail(error, r, what) : 1;
 }
 
 /* Whether @value is large enough to go out of band to @peer at all. */
@@ -579,7 +566,7 @@ int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *pee
         int r;
 
         if (large_for(peer, args)) {
-                r = value_large_append_args(m, peer, args, error);
+                r = append_large(m, peer, args, false, error);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
@@ -590,7 +577,7 @@ int value_append_variant_any(sd_bus_message *m, GVariant *value, ValueLargePeer 
         int r;
 
         if (large_for(peer, value)) {
-                r = value_large_append_variant(m, peer, value, error);
+                r = append_large(m, peer, value, true, error);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }

@@ -264,19 +264,22 @@ int value_read(sd_bus_message *m, GVariant **ret) {
 /* The out-of-band forms (value-large.h): whether the variant ahead, of
  * @contents, is one; if so it is read into @ret (fd -1: unreadable). */
 static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret) {
-        *ret = (ValueLarge) { .fd = -1, .bus = sd_bus_message_get_bus(m), .sender = sd_bus_message_get_sender(m) };
-        if (streq(contents, VALUE_LARGE_TYPE)) {
-                if (sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret->fd, &ret->size) < 0)
-                        ret->fd = -1;
-                return true;
-        }
-        if (streq(contents, VALUE_RING_TYPE)) {
-                ret->ring = true;
-                if (sd_bus_message_read(m, "v", VALUE_RING_TYPE, &ret->fd, &ret->offset, &ret->size) < 0)
-                        ret->fd = -1;
-                return true;
-        }
-        return false;
+        bool ring = streq(contents, VALUE_RING_TYPE);
+        int r;
+
+        if (!ring && !streq(contents, VALUE_LARGE_TYPE))
+                return false;
+        *ret = (ValueLarge) { .fd = -1, .ring = ring };
+        if (ring) {
+                /* Whose ring: its mapping goes with that peer. */
+                ret->bus = sd_bus_message_get_bus(m);
+                ret->sender = sd_bus_message_get_sender(m);
+                r = sd_bus_message_read(m, "v", VALUE_RING_TYPE, &ret->fd, &ret->offset, &ret->size);
+        } else
+                r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret->fd, &ret->size);
+        if (r < 0)
+                ret->fd = -1;
+        return true;
 }
 
 int value_read_variant(sd_bus_message *m, GVariant **ret) {

@@ -253,6 +253,17 @@ static void test_threshold(void **state) {
 
 /* ---- every path at 1 MiB ------------------------------------------------------ */
 
+/* A send on @channel that the main answers by sending @args back, which
+ * @in receives: one hop each way, out of band if @large. */
+static void check_sent_back(fixture *f, const char *channel, GVariant *args, inbox *in, bool large) {
+        counts before = read_counts(f);
+
+        assert_int_equal(ipcbus_renderer_send(f->r, channel, args), 0);
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &in->got, 60000));
+        assert_true(g_variant_equal(in->last, args));
+        assert_moved(f, before, large, large, large, large);
+}
+
 static void check_paths(fixture *f, size_t size, bool large) {
         g_autoptr(GVariant) args = args_of_size(size, 'p');
         g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
@@ -279,25 +290,11 @@ static void check_paths(fixture *f, size_t size, bool large) {
         assert_moved(f, before, large, large, large, large);
 
         /* send / on, then event.reply: renderer to main and back. */
-        before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send(f->r, "reply", args), 0);
-        assert_true(harness_run_until(&(harness) { .event = f->event }, &reply.got, 60000));
-        assert_true(g_variant_equal(reply.last, args));
-        assert_moved(f, before, large, large, large, large);
-
+        check_sent_back(f, "reply", args, &reply, large);
         /* event.sender.send (webContents.send). */
-        before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send(f->r, "sender-send", args), 0);
-        assert_true(harness_run_until(&(harness) { .event = f->event }, &sender.got, 60000));
-        assert_true(g_variant_equal(sender.last, args));
-        assert_moved(f, before, large, large, large, large);
-
+        check_sent_back(f, "sender-send", args, &sender, large);
         /* broadcast: to the one attached renderer, out of band. */
-        before = read_counts(f);
-        assert_int_equal(ipcbus_renderer_send(f->r, "broadcast", args), 0);
-        assert_true(harness_run_until(&(harness) { .event = f->event }, &bcast.got, 60000));
-        assert_true(g_variant_equal(bcast.last, args));
-        assert_moved(f, before, large, large, large, large);
+        check_sent_back(f, "broadcast", args, &bcast, large);
 
         /* Renderer1.Invoke: the main calls our r-echo with the value, we
          * answer it, and it answers our call with that: four hops. The
