@@ -20,7 +20,7 @@
  * one made. A peer that reads nothing keeps its one ring.
  *
  * The receiver side maps each ring it is sent once and keeps the mapping
- * for the next values (RING_MAPS_KEPT, the most recently used).
+ * for the next values, while its sender is there (bounded: see below).
  */
 #include <assert.h>
 #include <errno.h>
@@ -41,7 +41,6 @@
 #define RING_MARK 8U              /* the mark: the 8 bytes before a value */
 #define RING_REGIONS_MAX 64U      /* regions in flight at once */
 #define RING_STALLS_MAX 16U
-#define RING_MAPS_KEPT 8U
 #define RING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 /* ---- the sender's ring ---------------------------------------------- */
@@ -218,6 +217,21 @@ void value_ring_release(uint8_t *data) {
 
 /* ---- the receiver's mappings ------------------------------------------- */
 
+/*
+ * Every peer's ring stays mapped while the peer sends through it: a main
+ * with many renderers sending large values would otherwise map and unmap
+ * in turn (populating up to 2048 page-table entries and shooting down the
+ * TLB each time). Bounded twice, the least recently used going first: per
+ * sender (its current ring and the few it left behind with messages in
+ * flight; a hostile one making ring after ring evicts only its own), and
+ * in all (bytes mapped). An evicted ring still in use is mapped again from
+ * the next message that names it: slower, never wrong.
+ */
+#define RING_MAPS_PER_SENDER 4U
+#define RING_MAPS_BYTES_MAX (256U * 1024U * 1024U)
+
+size_t value_ring_maps_budget = RING_MAPS_BYTES_MAX;
+
 typedef struct RingMap {
         dev_t dev;
         ino_t ino;
@@ -229,36 +243,95 @@ typedef struct RingMap {
 } RingMap;
 
 static GMutex maps_lock;
-static RingMap maps[RING_MAPS_KEPT];
+static GHashTable *maps;   /* RingMap, keyed by its file (dev, ino) */
+static size_t maps_bytes;
 static uint64_t maps_clock;
-static void map_drop_locked(RingMap *map) {
-        (void)munmap(map->map, map->size);
-        g_free(map->sender);
-        *map = (RingMap) {};
+
+static guint map_hash(gconstpointer p) {
+        const RingMap *m = p;
+        uint64_t k = (uint64_t) m->ino * UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t) m->dev;
+
+        return (guint) (k ^ (k >> 32));
+}
+
+static gboolean map_equal(gconstpointer a, gconstpointer b) {
+        const RingMap *x = a, *y = b;
+
+        return x->dev == y->dev && x->ino == y->ino;
+}
+
+static void map_free(gpointer p) {
+        RingMap *m = p;
+
+        (void)munmap(m->map, m->size);
+        maps_bytes -= m->size;
+        g_free(m->sender);
+        g_free(m);
+}
+
+static bool map_from(const RingMap *m, const void *bus, const char *sender) {
+        return m->bus == bus && g_strcmp0(m->sender, sender) == 0;
 }
 
 void value_ring_forget(const void *bus, const char *sender, bool all_of_bus) {
-        size_t kept = 0;
+        GHashTableIter i;
+        gpointer p;
 
         g_mutex_lock(&maps_lock);
-        for (size_t i = 0; i < RING_MAPS_KEPT; i++) {
-                if (maps[i].map && maps[i].bus == bus && (all_of_bus || g_strcmp0(maps[i].sender, sender) == 0))
-                        map_drop_locked(&maps[i]);
-                /* Keep the slots in use first: lookups stop at an empty one. */
-                if (maps[i].map) {
-                        if (kept != i) {
-                                maps[kept] = maps[i];
-                                maps[i] = (RingMap) {};
-                        }
-                        kept++;
+        if (maps) {
+                g_hash_table_iter_init(&i, maps);
+                while (g_hash_table_iter_next(&i, &p, NULL)) {
+                        RingMap *m = p;
+
+                        if (m->bus == bus && (all_of_bus || g_strcmp0(m->sender, sender) == 0))
+                                g_hash_table_iter_remove(&i);
                 }
         }
         g_mutex_unlock(&maps_lock);
 }
 
+void value_ring_maps_count(size_t *ret_n, size_t *ret_bytes) {
+        g_mutex_lock(&maps_lock);
+        *ret_n = maps ? g_hash_table_size(maps) : 0;
+        *ret_bytes = maps_bytes;
+        g_mutex_unlock(&maps_lock);
+}
+
+/* Room for a mapping of @size bytes of @from's: the least recently used of
+ * its own rings past RING_MAPS_PER_SENDER, then of all past the budget. */
+static void maps_make_room_locked(size_t size, const void *bus, const char *sender) {
+        for (;;) {
+                RingMap *oldest = NULL, *oldest_own = NULL;
+                unsigned own = 0;
+                GHashTableIter i;
+                gpointer p;
+
+                g_hash_table_iter_init(&i, maps);
+                while (g_hash_table_iter_next(&i, &p, NULL)) {
+                        RingMap *m = p;
+
+                        if (!oldest || m->used < oldest->used)
+                                oldest = m;
+                        if (map_from(m, bus, sender)) {
+                                own++;
+                                if (!oldest_own || m->used < oldest_own->used)
+                                        oldest_own = m;
+                        }
+                }
+                if (own >= RING_MAPS_PER_SENDER)
+                        g_hash_table_remove(maps, oldest_own);
+                else if (oldest && maps_bytes + size > value_ring_maps_budget)
+                        g_hash_table_remove(maps, oldest);
+                else
+                        return;
+        }
+}
+
 /* A mapping of the ring @fd, made (after its checks) or found. Locked. */
 static int maps_get_locked(int fd, const ValueRingSender *from, RingMap **ret, const char **ret_problem) {
-        RingMap *slot = &maps[0];
+        const void *bus = from ? from->bus : NULL;
+        const char *sender = from ? from->name : NULL;
+        RingMap key, *m;
         struct stat st;
         int seals;
         void *p;
@@ -267,16 +340,14 @@ static int maps_get_locked(int fd, const ValueRingSender *from, RingMap **ret, c
                 *ret_problem = "the ring cannot be looked at (fstat failed)";
                 return -EBADMSG;
         }
-        for (size_t i = 0; i < RING_MAPS_KEPT; i++) {
-                if (maps[i].map && maps[i].dev == st.st_dev && maps[i].ino == st.st_ino) {
-                        maps[i].used = ++maps_clock;
-                        *ret = &maps[i];
-                        return 0;
-                }
-                if (!maps[i].map || maps[i].used < slot->used)
-                        slot = &maps[i];
-                if (!slot->map)
-                        break;
+        if (!maps)
+                maps = g_hash_table_new_full(map_hash, map_equal, map_free, NULL);
+        key = (RingMap) { .dev = st.st_dev, .ino = st.st_ino };
+        m = g_hash_table_lookup(maps, &key);
+        if (m) {
+                m->used = ++maps_clock;
+                *ret = m;
+                return 0;
         }
 
         /* First sight: nothing is mapped before the ring is known to keep
@@ -300,17 +371,18 @@ static int maps_get_locked(int fd, const ValueRingSender *from, RingMap **ret, c
                 *ret_problem = "the ring has holes";
                 return -EBADMSG;
         }
+        maps_make_room_locked((size_t) st.st_size, bus, sender);
         p = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED) {
                 *ret_problem = errno == ENOMEM ? "no memory to map the ring"
                                                : "the ring cannot be mapped for reading and writing";
                 return errno == ENOMEM ? -ENOMEM : -EBADMSG;
         }
-        if (slot->map)
-                map_drop_locked(slot);
-        *slot = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock, from ? from->bus : NULL,
-                            from ? g_strdup(from->name) : NULL };
-        *ret = slot;
+        m = g_new(RingMap, 1);
+        *m = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock, bus, g_strdup(sender) };
+        maps_bytes += m->size;
+        g_hash_table_add(maps, m);
+        *ret = m;
         return 0;
 }
 

@@ -67,7 +67,9 @@ static inline int value_ring_fits(size_t size) {
  * Before anything is touched: the descriptor must be a memfd sealed
  * against growing and shrinking, no larger than VALUE_RING_MAP_MAX, with no
  * holes; @offset at least 8 and a multiple of 8; the value within the ring.
- * Rings are mapped once and kept (a few, the most recently used).
+ * Rings are mapped once and kept while their sender sends: at most
+ * 4 per sender and value_ring_maps_budget bytes in all, the least recently
+ * used going first.
  *
  * Return: 0; -EBADMSG or -ENOMEM with a static description of what is
  * wrong in @ret_problem.
@@ -77,3 +79,10 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
 
 /* Unmap the rings of @sender on @bus (NULL: every ring that came on it). */
 void value_ring_forget(const void *bus, const char *sender, bool all_of_bus);
+
+/* Bytes of peers' rings a process keeps mapped at most (256 MiB; tests
+ * lower it). */
+extern size_t value_ring_maps_budget;
+
+/* How many peers' rings are mapped now, and their bytes. */
+void value_ring_maps_count(size_t *ret_n, size_t *ret_bytes);

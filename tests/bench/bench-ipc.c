@@ -48,6 +48,7 @@ typedef struct options {
         bool gate;            /* the ipcbus main with a sender check and allowlists */
         bool typed;           /* typed calls against Invoke (issue 7) */
         unsigned size;        /* bytes of the string argument; 0: 16 */
+        unsigned renderers;   /* ipcbus calls round-robin over this many renderers */
 } options;
 
 enum {
@@ -59,6 +60,11 @@ enum {
         CLIENT_TYPED_FACE,
         N_CLIENTS
 };
+
+/* --renderers: the ipcbus client's other renderers, calls taking turns. */
+#define MORE_RENDERERS_MAX 63U
+static bench_client more_renderers[MORE_RENDERERS_MAX];
+static unsigned n_more_renderers;
 
 static bench_client clients[N_CLIENTS] = {
         [CLIENT_IPCBUS] = { .label = "ipcbus", .server = BENCH_IPCBUS_NAME, .ipcbus = true },
@@ -121,7 +127,9 @@ static void usage(FILE *f) {
                 "  --size=BYTES         the string argument's size (default 16): with IPCBUS_LARGE_VALUES=0\n"
                 "                       and without it, where large values start to pay (issue 9)\n"
                 "  --typed              typed calls (generated, typed face) against Invoke of the same channel;\n"
-                "                       calls only\n");
+                "                       calls only\n"
+                "  --renderers=N        ipcbus calls go round-robin over N renderers (connections) to the one\n"
+                "                       main (default 1): with --size, a main many peers send large values to\n");
 }
 
 static int parse_unsigned(const char *s, unsigned *ret) {
@@ -148,7 +156,8 @@ static int parse_options(int argc, char **argv, options *o) {
                 OPT_BUS,
                 OPT_GATE,
                 OPT_TYPED,
-                OPT_SIZE
+                OPT_SIZE,
+                OPT_RENDERERS
         };
         static const struct option longopts[] = {
                 { "quick", no_argument, NULL, 'q' },
@@ -164,6 +173,7 @@ static int parse_options(int argc, char **argv, options *o) {
                 { "gate", no_argument, NULL, OPT_GATE },
                 { "typed", no_argument, NULL, OPT_TYPED },
                 { "size", required_argument, NULL, OPT_SIZE },
+                { "renderers", required_argument, NULL, OPT_RENDERERS },
                 {},
         };
         int c, r = 0;
@@ -211,6 +221,11 @@ static int parse_options(int argc, char **argv, options *o) {
                         break;
                 case OPT_SIZE:
                         r = parse_unsigned(optarg, &o->size);
+                        break;
+                case OPT_RENDERERS:
+                        r = parse_unsigned(optarg, &o->renderers);
+                        if (r >= 0 && o->renderers > MORE_RENDERERS_MAX + 1)
+                                r = -EINVAL;
                         break;
                 case OPT_TYPED:
                         o->typed = true;
@@ -269,9 +284,10 @@ static int latency_round(bench_client *c, unsigned calls, bool timed) {
 
         cpu_mark_take(c, &before);
         for (unsigned i = 0; r >= 0 && i < calls; i++) {
+                unsigned turn = c == &clients[CLIENT_IPCBUS] ? i % (n_more_renderers + 1) : 0;
                 uint64_t t0 = bench_now_nsec(), t1;
 
-                r = bench_client_call(c, payload);
+                r = bench_client_call(turn == 0 ? c : &more_renderers[turn - 1], payload);
                 t1 = bench_now_nsec();
                 if (r >= 0 && timed) {
                         double usec = (double)(t1 - t0) / 1000.0;
@@ -646,6 +662,16 @@ int main(int argc, char **argv) {
                         clients[i].has_server_clock = bench_cpu_clock(test_process_get_pid(servers[i]),
                                                                       &clients[i].server_clock) >= 0;
                 }
+        if (r >= 0 && active[CLIENT_IPCBUS] && o.renderers > 1)
+                for (; r >= 0 && n_more_renderers + 1 < o.renderers; n_more_renderers++) {
+                        bench_client *c = &more_renderers[n_more_renderers];
+
+                        *c = (bench_client) { .label = clients[CLIENT_IPCBUS].label,
+                                              .server = clients[CLIENT_IPCBUS].server,
+                                              .ipcbus = true,
+                                              .call = clients[CLIENT_IPCBUS].call };
+                        r = bench_client_open(c, test_bus_get_address(bus));
+                }
         if (r < 0)
                 goto finish;
         has_bus_clock = open_bus_clock(bus, &bus_clock, &bus_pid) >= 0;
@@ -655,6 +681,9 @@ int main(int argc, char **argv) {
                 if (active[i])
                         printf("%s pid %d, ", clients[i].label, (int)test_process_get_pid(servers[i]));
         printf("clients: pid %d\n", (int)getpid());
+        if (n_more_renderers > 0)
+                printf("ipcbus: calls take turns among %u renderers (connections) to the one main\n",
+                       n_more_renderers + 1);
         if (o.gate)
                 printf("ipcbus main: with a sender check (the caller's uid) and allowlists on every message\n");
         if (o.typed)
@@ -685,6 +714,8 @@ int main(int argc, char **argv) {
 finish:
         if (r < 0)
                 fprintf(stderr, "bench-ipc: failed: %s\n", strerror(-r));
+        for (unsigned i = 0; i < n_more_renderers; i++)
+                bench_client_close(&more_renderers[i]);
         for (int i = 0; i < N_CLIENTS; i++) {
                 bench_client_close(&clients[i]);
                 stop_server(servers[i]);

@@ -191,15 +191,90 @@ static void test_ring_grows_for_larger_values(void **state) {
 }
 
 /* Receivers keep a few mappings: more rings than that in turn still work. */
+/* Peers' senders, one per index: each its own connection's unique name. */
+static const int test_bus;
+static char sender_names[64][16];
+
+static ValueRingSender sender_of(unsigned i) {
+        g_snprintf(sender_names[i], sizeof(sender_names[i]), ":1.%u", 100 + i);
+        return (ValueRingSender) { &test_bus, sender_names[i] };
+}
+
+static void receive_from(const Sent *s, const ValueRingSender *from);
+
+/* Many senders at once: each ring mapped once and kept, none mapped again
+ * while its sender sends (a main with many renderers). */
 static void test_ring_many_senders(void **state) {
-        ValueRing *rings[12] = {};
+        ValueRing *rings[40] = {};
+        ino_t first[G_N_ELEMENTS(rings)];
+        size_t n, bytes;
         Sent s;
 
+        value_ring_forget(NULL, NULL, true); /* what earlier tests mapped */
+        value_ring_forget(&test_bus, NULL, true);
         for (unsigned round = 0; round < 3; round++)
                 for (unsigned i = 0; i < G_N_ELEMENTS(rings); i++) {
+                        ValueRingSender from = sender_of(i);
+
                         assert_int_equal(send_one(&rings[i], 70000, (uint8_t) ('A' + i), &s), 1);
-                        receive_one(&s);
+                        if (round == 0)
+                                first[i] = inode_of(s.fd);
+                        assert_int_equal(inode_of(s.fd), first[i]);
+                        receive_from(&s, &from);
+                        value_ring_maps_count(&n, &bytes);
+                        assert_int_equal(n, round == 0 ? i + 1 : G_N_ELEMENTS(rings));
                 }
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_maps_count(&n, &bytes);
+        assert_int_equal(n, 0);
+        assert_int_equal(bytes, 0);
+        for (unsigned i = 0; i < G_N_ELEMENTS(rings); i++)
+                value_ring_free(rings[i]);
+}
+
+/* The bounds: a sender that makes ring after ring keeps 4 mapped, the
+ * others' untouched; past the bytes allowed in all, the least recently
+ * used go. Values read right either way (an evicted ring maps again). */
+static void test_ring_mappings_bounded(void **state) {
+        const size_t budget = value_ring_maps_budget;
+        ValueRingSender a = sender_of(0), b = sender_of(1);
+        ValueRing *kept = NULL, *rings[10] = {};
+        size_t n, bytes;
+        Sent s;
+
+        value_ring_forget(NULL, NULL, true);
+        value_ring_forget(&test_bus, NULL, true);
+        assert_int_equal(send_one(&kept, 5000, 'k', &s), 1);
+        receive_from(&s, &b);
+        for (unsigned i = 0; i < G_N_ELEMENTS(rings); i++) {
+                /* A ring of its own each time. */
+                assert_int_equal(send_one(&rings[i], 5000, (uint8_t) ('a' + i), &s), 1);
+                receive_from(&s, &a);
+                value_ring_maps_count(&n, &bytes);
+                assert_int_equal(n, 1 + MIN(i + 1, 4U));
+        }
+        /* b's ring was never evicted for a's: its mapping is the same. */
+        assert_int_equal(send_one(&kept, 5000, 'k', &s), 1);
+        receive_from(&s, &b);
+        value_ring_maps_count(&n, &bytes);
+        assert_int_equal(n, 5);
+
+        /* Room for three 256 KiB rings in all. */
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_maps_budget = 3 * 256 * 1024;
+        for (unsigned round = 0; round < 2; round++)
+                for (unsigned i = 0; i < 6; i++) {
+                        ValueRingSender from = sender_of(10 + i);
+
+                        assert_int_equal(send_one(&rings[i], 5000, (uint8_t) ('A' + i), &s), 1);
+                        receive_from(&s, &from);
+                        value_ring_maps_count(&n, &bytes);
+                        assert_true(bytes <= value_ring_maps_budget);
+                        assert_int_equal(n, round == 0 ? MIN(i + 1, 3U) : 3U);
+                }
+        value_ring_maps_budget = budget;
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_free(kept);
         for (unsigned i = 0; i < G_N_ELEMENTS(rings); i++)
                 value_ring_free(rings[i]);
 }
@@ -218,6 +293,7 @@ static void receive_from(const Sent *s, const ValueRingSender *from) {
 
         assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, from, &problem), 0);
         assert_int_equal(copy[0], s->fill);
+        assert_int_equal(copy[s->size - 1], s->fill);
 }
 
 /* The rings a peer sent are unmapped when it goes, and only those. */
@@ -355,6 +431,7 @@ int main(void) {
                 cmocka_unit_test(test_ring_kept_for_a_slow_peer),
                 cmocka_unit_test(test_ring_grows_for_larger_values),
                 cmocka_unit_test(test_ring_many_senders),
+                cmocka_unit_test(test_ring_mappings_bounded),
                 cmocka_unit_test(test_ring_forgotten_with_its_sender),
                 cmocka_unit_test(test_ring_refuses_hostile_forms),
                 cmocka_unit_test(test_ring_foreign_sender),
