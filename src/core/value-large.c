@@ -494,6 +494,31 @@ static void ring_write(const Outgoing *o) {
         }
 }
 
+/*
+ * The form's variant: "(htt)" (@ring) or "(ht)". Container by container:
+ * sd_bus_message_append() would parse its format string and the variant's
+ * type for each value, about 1,000 of the 5,400 instructions it took here.
+ */
+static int append_form(sd_bus_message *m, bool ring, int fd, uint64_t offset, uint64_t size) {
+        const char *type = ring ? VALUE_RING_TYPE : VALUE_LARGE_TYPE;
+        int r;
+
+        r = sd_bus_message_open_container(m, 'v', type);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', ring ? "htt" : "ht");
+        if (r >= 0)
+                r = sd_bus_message_append_basic(m, 'h', &fd);
+        if (r >= 0 && ring)
+                r = sd_bus_message_append_basic(m, 't', &offset);
+        if (r >= 0)
+                r = sd_bus_message_append_basic(m, 't', &size);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 /* The form in place of the value: "(htt)" into the ring, else "(ht)". */
 static int outgoing_append(sd_bus_message *m, Outgoing *o) {
         _cleanup_(closep) int fd = -1;
@@ -502,7 +527,7 @@ static int outgoing_append(sd_bus_message *m, Outgoing *o) {
         if (o->ring_data) {
                 ring_write(o);
                 /* sd-bus sends a duplicate of the descriptor; the ring keeps its own. */
-                r = sd_bus_message_append(m, "v", VALUE_RING_TYPE, o->ring_fd, o->ring_offset, (uint64_t) o->total);
+                r = append_form(m, true, o->ring_fd, o->ring_offset, (uint64_t) o->total);
                 if (r < 0)
                         return r;
         } else {
@@ -510,7 +535,7 @@ static int outgoing_append(sd_bus_message *m, Outgoing *o) {
                 if (r < 0)
                         return r;
                 /* sd-bus keeps a duplicate of @fd; ours closes here. */
-                r = sd_bus_message_append(m, "v", VALUE_LARGE_TYPE, fd, (uint64_t) o->total);
+                r = append_form(m, false, fd, 0, (uint64_t) o->total);
                 if (r < 0)
                         return r;
                 sent_keep(fd, o->total);

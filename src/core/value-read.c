@@ -264,8 +264,8 @@ int value_read(sd_bus_message *m, GVariant **ret) {
 /* The out-of-band forms (value-large.h): whether the variant ahead, of
  * @contents, is one; if so it is read into @ret (fd -1: unreadable). */
 static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret) {
-        bool ring = streq(contents, VALUE_RING_TYPE);
-        int r;
+        bool ring = streq(contents, VALUE_RING_TYPE), ok;
+        int fd = -1;
 
         if (!ring && !streq(contents, VALUE_LARGE_TYPE))
                 return false;
@@ -274,11 +274,17 @@ static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret)
                 /* Whose ring: its mapping goes with that peer. */
                 ret->bus = sd_bus_message_get_bus(m);
                 ret->sender = sd_bus_message_get_sender(m);
-                r = sd_bus_message_read(m, "v", VALUE_RING_TYPE, &ret->fd, &ret->offset, &ret->size);
-        } else
-                r = sd_bus_message_read(m, "v", VALUE_LARGE_TYPE, &ret->fd, &ret->size);
-        if (r < 0)
-                ret->fd = -1;
+        }
+        /* Container by container, not sd_bus_message_read()'s format
+         * parsing (a third of its cost for this form). A form that breaks
+         * off leaves the message unreadable: the caller refuses it. */
+        ok = sd_bus_message_enter_container(m, 'v', contents) > 0 &&
+             sd_bus_message_enter_container(m, 'r', ring ? "htt" : "ht") > 0 &&
+             sd_bus_message_read_basic(m, 'h', &fd) > 0 &&
+             (!ring || sd_bus_message_read_basic(m, 't', &ret->offset) > 0) &&
+             sd_bus_message_read_basic(m, 't', &ret->size) > 0 &&
+             sd_bus_message_exit_container(m) >= 0 && sd_bus_message_exit_container(m) >= 0;
+        ret->fd = ok ? fd : -1;
         return true;
 }
 
