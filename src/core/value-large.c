@@ -587,26 +587,23 @@ static bool large_for(ValueLargePeer *peer, GVariant *value) {
                g_variant_get_size(value) >= (peer->takes_ring ? IPCBUS_VALUE_RING_MIN : IPCBUS_VALUE_LARGE_MIN);
 }
 
-int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *peer, sd_bus_error *error) {
-        int r;
+/* @value out of band where it is large enough and fits, else inline. */
+static int append_any(sd_bus_message *m, GVariant *value, bool boxed, ValueLargePeer *peer, sd_bus_error *error) {
+        if (large_for(peer, value)) {
+                int r = append_large(m, peer, value, boxed, error);
 
-        if (large_for(peer, args)) {
-                r = append_large(m, peer, args, false, error);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
-        return value_append_args(m, args, error);
+        return boxed ? value_append_variant(m, value, error) : value_append_args(m, value, error);
+}
+
+int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *peer, sd_bus_error *error) {
+        return append_any(m, args, false, peer, error);
 }
 
 int value_append_variant_any(sd_bus_message *m, GVariant *value, ValueLargePeer *peer, sd_bus_error *error) {
-        int r;
-
-        if (large_for(peer, value)) {
-                r = append_large(m, peer, value, true, error);
-                if (r != 0)
-                        return r < 0 ? r : 0;
-        }
-        return value_append_variant(m, value, error);
+        return append_any(m, value, true, peer, error);
 }
 
 /* ---- receiving ---------------------------------------------------------- */

@@ -283,7 +283,7 @@ void value_ring_forget(const void *bus, const char *sender, bool all_of_bus) {
                 while (g_hash_table_iter_next(&i, &p, NULL)) {
                         RingMap *m = p;
 
-                        if (m->bus == bus && (all_of_bus || g_strcmp0(m->sender, sender) == 0))
+                        if (all_of_bus ? m->bus == bus : map_from(m, bus, sender))
                                 g_hash_table_iter_remove(&i);
                 }
         }

@@ -199,7 +199,14 @@ static ValueRingSender sender_of(unsigned i) {
         return (ValueRingSender) { &test_bus, sender_names[i] };
 }
 
-static void receive_from(const Sent *s, const ValueRingSender *from);
+static void receive_from(const Sent *s, const ValueRingSender *from) {
+        g_autofree uint8_t *copy = g_malloc(s->size);
+        const char *problem = NULL;
+
+        assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, from, &problem), 0);
+        assert_int_equal(copy[0], s->fill);
+        assert_int_equal(copy[s->size - 1], s->fill);
+}
 
 /* Many senders at once: each ring mapped once and kept, none mapped again
  * while its sender sends (a main with many renderers). */
@@ -284,15 +291,6 @@ static unsigned ring_mappings(void) {
 
         assert_true(n >= 0);
         return (unsigned)n;
-}
-
-static void receive_from(const Sent *s, const ValueRingSender *from) {
-        g_autofree uint8_t *copy = g_malloc(s->size);
-        const char *problem = NULL;
-
-        assert_int_equal(value_ring_copy_out(s->fd, s->offset, s->size, copy, from, &problem), 0);
-        assert_int_equal(copy[0], s->fill);
-        assert_int_equal(copy[s->size - 1], s->fill);
 }
 
 /* The rings a peer sent are unmapped when it goes, and only those. */
