@@ -204,6 +204,26 @@ int client_run_args(client_result *ret, uint64_t timeout_usec, const char *arg0,
         return client_run(ret, argv, timeout_usec);
 }
 
+const char *client_python_with(const char *module, uint64_t timeout_usec) {
+        static const char *const candidates[] = { "python3", "/usr/bin/python3" };
+        char import[128];
+
+        if (snprintf(import, sizeof(import), "import %s", module) >= (int)sizeof(import))
+                return NULL;
+        for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+                client_result r;
+                int ok;
+
+                if (client_run_args(&r, timeout_usec, candidates[i], "-c", import, NULL) < 0)
+                        continue;
+                ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
+                client_result_clear(&r);
+                if (ok)
+                        return candidates[i];
+        }
+        return NULL;
+}
+
 void client_result_clear(client_result *r) {
         free(r->out);
         free(r->err);

@@ -37,5 +37,10 @@ int client_run(client_result *ret, char *const argv[], uint64_t timeout_usec);
 int client_run_args(client_result *ret, uint64_t timeout_usec, const char *arg0, ...)
         __attribute__((sentinel));
 
+/* The first of python3 (from $PATH) and /usr/bin/python3 that can import
+ * @module, or NULL: the python3 in $PATH may be another installation
+ * (pyenv, venv) than the distribution's, which has python3-dbus. */
+const char *client_python_with(const char *module, uint64_t timeout_usec);
+
 /* Frees the outputs; the result may be zero-initialized. */
 void client_result_clear(client_result *r);

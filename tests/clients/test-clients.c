@@ -776,29 +776,9 @@ static const char python_script[] =
         "except dbus.exceptions.DBusException as e:\n"
         "    print(e.get_dbus_name(), e.get_dbus_message())\n";
 
-/* A python3 that can import dbus: the one in $PATH may be another
- * installation (pyenv, venv) than the distribution's. */
-static const char *python_with_dbus(void) {
-        static const char *const candidates[] = { "python3", "/usr/bin/python3" };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(candidates); i++) {
-                client_result r;
-                bool ok;
-
-                if (client_run(&r, (char *const[]){ (char *)candidates[i], "-c", "import dbus", NULL },
-                               CLIENT_TIMEOUT_USEC) < 0)
-                        continue;
-                ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
-                client_result_clear(&r);
-                if (ok)
-                        return candidates[i];
-        }
-        return NULL;
-}
-
 static void test_dbus_python_invoke(void **state) {
         fixture *f = *state;
-        const char *python = python_with_dbus();
+        const char *python = client_python_with("dbus", CLIENT_TIMEOUT_USEC);
         client_result r;
 
         if (!python) {

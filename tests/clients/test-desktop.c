@@ -226,25 +226,6 @@ static int teardown(void **state) {
 
 /* ---- notify, with python3-dbusmock ---------------------------------------------- */
 
-/* A python3 that can import dbusmock: the one in $PATH may be another
- * installation (pyenv, venv) than the distribution's. */
-static const char *python_with_dbusmock(void) {
-        static const char *const candidates[] = { "python3", "/usr/bin/python3" };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(candidates); i++) {
-                client_result r;
-                bool ok;
-
-                if (client_run_args(&r, DEMO_CLIENT_TIMEOUT_USEC, candidates[i], "-c", "import dbusmock", NULL) < 0)
-                        continue;
-                ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
-                client_result_clear(&r);
-                if (ok)
-                        return candidates[i];
-        }
-        return NULL;
-}
-
 typedef struct mock_exec {
         const char *python;
         const char *address;
@@ -288,7 +269,7 @@ static GPtrArray *mock_notify_calls(fixture *f) {
 
 static void test_notify_reaches_the_notification_server(void **state) {
         fixture *f = *state;
-        const char *python = python_with_dbusmock();
+        const char *python = client_python_with("dbusmock", DEMO_CLIENT_TIMEOUT_USEC);
         g_autoptr(GPtrArray) calls = NULL;
         client_result r;
 

@@ -11,9 +11,9 @@
  * descriptor given with --fd, and exits when the other end of that pipe
  * closes, which is how the test waits for it and stops it.
  *
- * - GDBus (gdbus) and libdbus (dbus-send) clients behind the proxy reach
- *   the main's generic face: Main1.Invoke, Main1.SendSync, a Channel1
- *   Message to the main.
+ * - GDBus (gdbus) and libdbus (dbus-send, dbus-python) clients behind the
+ *   proxy reach the main's generic face: Main1.Invoke, Main1.SendSync, a
+ *   Channel1 Message to the main.
  * - Any other name is hidden (ServiceUnknown, NameHasNoOwner) and owning the
  *   main's name is refused (AccessDenied), though a client on the bus itself
  *   reaches org.example.Other.
@@ -254,10 +254,44 @@ static int teardown(void **state) {
 
 /* ---- (a) the main's generic face through the proxy ------------------------------------- */
 
-static void test_gdbus_through_the_proxy_reaches_the_main(void **state) {
+/*
+ * A Message to the main through the proxy, from dbus-python (libdbus). One
+ * connection does three things, because xdg-dbus-proxy 0.1.4 can lose a
+ * signal two ways that a client has to step around:
+ *
+ * - It learns who owns a --talk name by asking the bus itself, after the
+ *   client's Hello; a signal to the owner's unique name that it reads
+ *   before that answer is hidden (dropped: `--log` prints *HIDDEN*). The
+ *   client's own GetNameOwner goes to the bus after the proxy's, so its
+ *   answer comes back after the proxy knows.
+ * - When the client hangs up, it closes the bus side too, even with the
+ *   client's last messages still queued for the bus (strace shows it read
+ *   the signal and never wrote it). So the client calls the main after the
+ *   signal: the answer comes after the signal went through, in order, and
+ *   shows what it did.
+ *
+ * `gdbus emit` does neither (it connects, signals and exits): through this
+ * proxy, under load, a few percent of its signals never arrive.
+ */
+static const char message_through_the_proxy[] =
+        "import sys\n"
+        "import dbus\n"
+        "bus = dbus.bus.BusConnection(sys.argv[1])\n"
+        "owner = bus.get_name_owner('" DEMO_NAME "')\n"
+        "print(owner.startswith(':'))\n"
+        "msg = dbus.lowlevel.SignalMessage('" RENDERER_PATH "', 'org.ipcbus.Channel1', 'Message')\n"
+        "msg.set_destination(owner)\n"
+        "msg.append('set-title', dbus.Array(['through the proxy'], signature='v'), signature='sav')\n"
+        "bus.send_message(msg)\n"
+        "main = dbus.Interface(bus.get_object('" DEMO_NAME "', '" DEMO_PATH "', introspect=False),\n"
+        "                      'org.ipcbus.Main1')\n"
+        "result = main.Invoke('get-title', dbus.Array([], signature='v'))\n"
+        "print(type(result).__name__, result)\n";
+
+static void test_clients_through_the_proxy_reach_the_main(void **state) {
         fixture *f = *state;
         g_autofree char *dbus_send_bus = g_strdup_printf("--bus=%s", f->proxy_address);
-        g_autofree char *owner = NULL;
+        const char *python = client_python_with("dbus", DEMO_CLIENT_TIMEOUT_USEC);
         client_result r;
 
         gdbus_call(&r, f->proxy_address, DEMO_NAME, DEMO_PATH, "org.ipcbus.Main1.Invoke", "get-title", "@av []");
@@ -268,25 +302,26 @@ static void test_gdbus_through_the_proxy_reaches_the_main(void **state) {
         assert_client(&r, 0, "(<'pong'>,)\n", "");
         demo_wait_received(f->main, "synchronous-message [<'ping'>]");
 
-        /* A Message to the main: gdbus emit wants its unique name, which the
-         * proxy tells, the main's name being one the client may talk to. */
+        /* The proxy tells the owner of a name the client may talk to. */
         gdbus_call(&r, f->proxy_address, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                    "org.freedesktop.DBus.GetNameOwner", DEMO_NAME);
         assert_client_exit(&r, 0);
         assert_true(g_str_has_prefix(r.out, "(':") && g_str_has_suffix(r.out, "',)\n"));
-        owner = g_strndup(r.out + 2, strlen(r.out) - strlen("('',)\n"));
         client_result_clear(&r);
-        demo_run(&r, "gdbus", "emit", "--address", f->proxy_address, "--dest", owner, "--object-path",
-                 RENDERER_PATH, "--signal", "org.ipcbus.Channel1.Message", "set-title", "[<'through the proxy'>]");
-        assert_client(&r, 0, "", "");
-        demo_wait_received(f->main, "set-title [<'through the proxy'>]");
-        gdbus_call(&r, f->proxy_address, DEMO_NAME, DEMO_PATH, "org.ipcbus.Main1.Invoke", "get-title", "@av []");
-        assert_client(&r, 0, "(<'through the proxy'>,)\n", "");
 
-        /* libdbus's handshake passes too (dbus-send cannot write av: a ping). */
+        /* libdbus's handshake passes too: dbus-send (which cannot write av: a ping) ... */
         demo_run(&r, "dbus-send", dbus_send_bus, "--print-reply=literal", "--dest=" DEMO_NAME, DEMO_PATH,
                  "org.freedesktop.DBus.Peer.Ping");
         assert_client(&r, 0, "", "");
+
+        /* ... and dbus-python, which sends the Message. */
+        if (!python)
+                fail_msg("neither python3 nor /usr/bin/python3 can import dbus; install python3-dbus "
+                         "(.ci/install-deps does)");
+        demo_run(&r, python, "-c", message_through_the_proxy, f->proxy_address);
+        assert_client(&r, 0, "True\nString through the proxy\n", "");
+        demo_wait_received(f->main, "set-title [<'through the proxy'>]");
+        demo_wait_received(f->main, "get-title []");
 }
 
 /* ---- (b) other names through the proxy ------------------------------------------------- */
@@ -496,7 +531,7 @@ static bool read_proxy_version(void) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_gdbus_through_the_proxy_reaches_the_main, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_clients_through_the_proxy_reach_the_main, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_proxy_refuses_other_names, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sd_bus_clients_and_the_proxy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_ipcbus_renderer_through_the_proxy, setup, teardown),
