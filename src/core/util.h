@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((__cleanup__(f)))
+/* For a variable that exists only for its cleanup (a reference held for a
+ * scope): clang warns of it as unused otherwise. */
+#define _unused_ __attribute__((__unused__))
 
 /* Hand over ownership: yields the pointer and clears the variable, so the
  * cleanup attribute on it no longer frees it. */

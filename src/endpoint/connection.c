@@ -313,7 +313,7 @@ static uint64_t monotonic_usec(void) {
 
 static void connection_process(connection *c) {
         /* The callbacks may close and drop the connection. */
-        _cleanup_(connection_unrefp) connection *hold = connection_ref(c);
+        _unused_ _cleanup_(connection_unrefp) connection *hold = connection_ref(c);
         uint64_t start = 0;
         bool more = true;
 

@@ -115,7 +115,7 @@ static int dispatch_emit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbu
 void dispatch_signal(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = NULL;
         const char *channel;
         int r;
 
@@ -142,7 +142,7 @@ malformed:
 static int dispatch_run_invoke(endpoint *ep, connection *c, sd_bus_message *msg, const char *channel,
                                typed_channel *t, bool typed_face, sd_bus_error *error) {
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = NULL;
         ipcbus_invocation *inv;
         ipcbus_slot *handler;
         GVariant *args;
@@ -208,7 +208,7 @@ static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *m
                                   typed_channel *t, bool typed_face, sd_bus_error *error) {
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
         _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = NULL;
         GVariant *args;
         bool failed;
         int r;
@@ -248,7 +248,7 @@ int dispatch_send_sync(endpoint *ep, connection *c, sd_bus_message *msg, sd_bus_
 
 int dispatch_typed_call(endpoint *ep, connection *c, sd_bus_message *msg, typed_channel *t, sd_bus_error *error) {
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
-        _cleanup_(endpoint_releasep) endpoint *hold = NULL;
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = NULL;
         int r;
 
         if (t->kind == IPCBUS_CHANNEL_HANDLE)

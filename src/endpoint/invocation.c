@@ -110,8 +110,9 @@ int invocation_error_result(sd_bus_error *error, const typed_channel *t, GVarian
 }
 
 /* Reject with @name, or with HandlerFailed of @kind when @name is NULL. */
-static int invocation_reject(ipcbus_invocation *inv, const char *name, const char *kind, const char *format,
-                             va_list ap) {
+static __attribute__((format(printf, 4, 0))) int invocation_reject(ipcbus_invocation *inv, const char *name,
+                                                                   const char *kind, const char *format,
+                                                                   va_list ap) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(freep) char *message = NULL;
 

@@ -261,7 +261,7 @@ static int read_attach_name(ipcbus_main *m, sd_bus_message *msg, sd_bus_error *e
 static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_main *m = c->owner;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        _unused_ _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *wc = NULL;
         _cleanup_(freep) char *name = NULL;
         ipcbus_limit limit = IPCBUS_LIMIT_ATTACH_PROPERTIES;
@@ -319,7 +319,7 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
 static int method_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         connection *c = userdata;
         ipcbus_main *m = c->owner;
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+        _unused_ _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
         ipcbus_web_contents *wc;
         const char *sender;
 
@@ -409,7 +409,7 @@ static int main_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
-                _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
+                _unused_ _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = ipcbus_main_ref(m);
                 _cleanup_(sd_bus_unrefp) sd_bus *bus = sd_bus_ref(c->bus);
                 bool was_bus = !c->direct;
 
@@ -441,7 +441,7 @@ static void main_bus_closed(ipcbus_main *m, sd_bus *bus) {
 
 void main_drop_connection(ipcbus_main *m, connection *c) {
         /* Hold the main across callbacks, unless it is being freed. */
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = m->n_ref > 0 ? ipcbus_main_ref(m) : NULL;
+        _unused_ _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = m->n_ref > 0 ? ipcbus_main_ref(m) : NULL;
         GHashTableIter it;
         ipcbus_web_contents *wc;
 

@@ -69,7 +69,7 @@ static int typed_method(sd_bus_message *msg, void *userdata, sd_bus_error *error
                                          strnull(sd_bus_message_get_member(msg)),
                                          strnull(sd_bus_message_get_interface(msg)));
         /* A handler may undeclare its own channel. */
-        _cleanup_(typed_channel_unrefp) typed_channel *hold = typed_channel_ref(t);
+        _unused_ _cleanup_(typed_channel_unrefp) typed_channel *hold = typed_channel_ref(t);
 
         return dispatch_typed_call(&m->ep, c, msg, hold, error);
 }

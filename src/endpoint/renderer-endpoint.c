@@ -226,7 +226,7 @@ static void renderer_set_owner(ipcbus_renderer *r, const char *owner) {
 
 static int renderer_on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         ipcbus_renderer *r = userdata;
-        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
+        _unused_ _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
         const char *name, *old_owner, *new_owner;
 
         /* Only the bus knows. Its match admits nothing else, but a blocking
@@ -313,7 +313,7 @@ static int renderer_dispatch(ipcbus_renderer *r, sd_bus_message *msg, bool held)
                 return 1;
         }
         if (sd_bus_message_is_signal(msg, "org.freedesktop.DBus.Local", "Disconnected")) {
-                _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
+                _unused_ _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *hold = ipcbus_renderer_ref(r);
 
                 bool had = r->has_main;
 

@@ -122,7 +122,7 @@ void renderer_flush(ipcbus_renderer *r) {
 
 static int renderer_on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         ipcbus_renderer *r = userdata;
-        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
         uint64_t now = now_usec();
         int k;
 

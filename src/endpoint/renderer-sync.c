@@ -48,7 +48,7 @@ static bool renderer_should_hold(sd_bus_message *m) {
 }
 
 void renderer_sync_replay(ipcbus_renderer *r) {
-        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
         sd_bus_message *m;
 
         /* A replayed listener may block again: that call holds back what
@@ -129,7 +129,7 @@ static int renderer_call_in_callback(ipcbus_renderer *r, sd_bus_message *call, c
 
 int renderer_call_blocking(ipcbus_renderer *r, sd_bus_message *call, const char *callee, uint64_t timeout_usec,
                            sd_bus_error *ret_error, sd_bus_message **ret_reply) {
-        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&r->ep);
         connection *c = r->conn;
         uint64_t deadline = now_usec() + timeout_usec;
         sync_wait w = { .callee = callee };

@@ -92,7 +92,7 @@ static void spawn_log_exit(ipcbus_main *m, pid_t pid, int r, const siginfo_t *si
  * connection if the main still serves it. */
 static void spawn_child_exited(spawn_child *child, int r, const siginfo_t *si) {
         ipcbus_main *m = child->main;
-        _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&m->ep);
+        _unused_ _cleanup_(endpoint_releasep) endpoint *hold = endpoint_hold(&m->ep);
         connection *c = child->conn;
 
         spawn_log_exit(m, c->spawn_pid, r, si);

@@ -143,7 +143,7 @@ static char **spawn_environ(char **envp, bool sandbox) {
 }
 
 int ipcbus_main_spawn(ipcbus_main *m, char *const argv[], uint64_t flags, ipcbus_web_contents **ret_web_contents) {
-        _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
+        _unused_ _cleanup_(ipcbus_main_unrefp) ipcbus_main *hold = NULL;
         _cleanup_(connection_unrefp) connection *c = NULL;
         _cleanup_(freep) char *program = NULL, *bwrap = NULL;
         _cleanup_(g_strfreevp) char **envp = NULL, **sandbox_argv = NULL;
