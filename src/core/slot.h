@@ -63,6 +63,7 @@ struct ipcbus_slot {
                         sd_bus_message *msg;     /* while held on a direct connection, unsent */
                         char *callee;            /* the only sender whose reply counts; NULL on a direct connection */
                         bool via_name;           /* sent to a well-known name: its current owner counts too */
+                        bool names_rings;        /* the callee names rings by reference (value-large.h) */
                         uint64_t deadline;       /* CLOCK_MONOTONIC usec */
                         GList deadline_link;     /* in conn->call_deadlines */
                 } call;

@@ -46,12 +46,18 @@
 #define LIST_IOV_MAX 1024U
 
 static atomic_uint_fast64_t counted_sent, counted_received;
+static atomic_uint_fast64_t counted_ref_sent, counted_ref_received;
 
 void ipcbus_value_get_large_counts(uint64_t *ret_sent, uint64_t *ret_received) {
         if (ret_sent)
                 *ret_sent = atomic_load(&counted_sent);
         if (ret_received)
                 *ret_received = atomic_load(&counted_received);
+}
+
+void value_large_ref_counts(uint64_t *ret_sent, uint64_t *ret_received) {
+        *ret_sent = atomic_load(&counted_ref_sent);
+        *ret_received = atomic_load(&counted_ref_received);
 }
 
 /* ---- buffers kept between values ---------------------------------------- */
@@ -441,6 +447,8 @@ typedef struct Outgoing {
         uint8_t *ring_data; /* NULL: a memfd */
         uint64_t ring_offset;
         int ring_fd;
+        bool ring_ref;      /* the peer keeps the ring: named, no descriptor */
+        uint64_t ring_dev, ring_ino;
 } Outgoing;
 
 /* Done with @o; its region of the ring given back unsent if @r failed. */
@@ -451,8 +459,9 @@ static void outgoing_done(Outgoing *o, int r) {
 }
 
 /* Return: 1 out of band; 0 inline after all (a value under
- * IPCBUS_VALUE_LARGE_MIN that found no room in the ring); -errno. */
-static int outgoing_prepare(ValueLargePeer *peer, GVariant *value, bool boxed, Outgoing *ret) {
+ * IPCBUS_VALUE_LARGE_MIN that found no room in the ring, unless @forced:
+ * one that must not go inline); -errno. */
+static int outgoing_prepare(ValueLargePeer *peer, GVariant *value, bool boxed, bool forced, Outgoing *ret) {
         int r;
 
         *ret = (Outgoing) { .boxed = boxed, .ring_fd = -1 };
@@ -469,8 +478,13 @@ static int outgoing_prepare(ValueLargePeer *peer, GVariant *value, bool boxed, O
                         outgoing_done(ret, 0);
                         return r;
                 }
+                /* The ring reserve() left in peer->ring, which may be new. */
+                if (ret->ring_data && peer->takes_ring_ref && value_ring_kept(peer->ring)) {
+                        ret->ring_ref = true;
+                        value_ring_id(peer->ring, &ret->ring_dev, &ret->ring_ino);
+                }
         }
-        if (!ret->ring_data && ret->total < IPCBUS_VALUE_LARGE_MIN) {
+        if (!ret->ring_data && ret->total < IPCBUS_VALUE_LARGE_MIN && !forced) {
                 /* Below this a memfd costs more than the bus. */
                 outgoing_done(ret, 0);
                 return 0;
@@ -495,23 +509,23 @@ static void ring_write(const Outgoing *o) {
 }
 
 /*
- * The form's variant: "(htt)" (@ring) or "(ht)". Container by container:
- * sd_bus_message_append() would parse its format string and the variant's
- * type for each value, about 1,000 of the 5,400 instructions it took here.
+ * The form's variant, @type ("(tttt)", "(htt)" or "(ht)", whose fields are
+ * @fields): the descriptor @fd first where there is one (@fd >= 0), then
+ * the @n numbers. Container by container: sd_bus_message_append() would
+ * parse its format string and the variant's type for each value, about
+ * 1,000 of the 5,400 instructions it took here.
  */
-static int append_form(sd_bus_message *m, bool ring, int fd, uint64_t offset, uint64_t size) {
-        const char *type = ring ? VALUE_RING_TYPE : VALUE_LARGE_TYPE;
+static int append_form(sd_bus_message *m, const char *type, const char *fields, int fd, const uint64_t *t,
+                       size_t n) {
         int r;
 
         r = sd_bus_message_open_container(m, 'v', type);
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'r', ring ? "htt" : "ht");
-        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'r', fields);
+        if (r >= 0 && fd >= 0)
                 r = sd_bus_message_append_basic(m, 'h', &fd);
-        if (r >= 0 && ring)
-                r = sd_bus_message_append_basic(m, 't', &offset);
-        if (r >= 0)
-                r = sd_bus_message_append_basic(m, 't', &size);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append_basic(m, 't', &t[i]);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
@@ -519,15 +533,23 @@ static int append_form(sd_bus_message *m, bool ring, int fd, uint64_t offset, ui
         return r;
 }
 
-/* The form in place of the value: "(htt)" into the ring, else "(ht)". */
+/* The form in place of the value: "(tttt)" or "(htt)" into the ring, else "(ht)". */
 static int outgoing_append(sd_bus_message *m, Outgoing *o) {
         _cleanup_(closep) int fd = -1;
         int r;
 
-        if (o->ring_data) {
+        if (o->ring_data && o->ring_ref) {
+                ring_write(o);
+                r = append_form(m, VALUE_RING_REF_TYPE, "tttt", -1,
+                                (const uint64_t[]) { o->ring_dev, o->ring_ino, o->ring_offset, o->total }, 4);
+                if (r < 0)
+                        return r;
+                atomic_fetch_add(&counted_ref_sent, 1);
+        } else if (o->ring_data) {
                 ring_write(o);
                 /* sd-bus sends a duplicate of the descriptor; the ring keeps its own. */
-                r = append_form(m, true, o->ring_fd, o->ring_offset, (uint64_t) o->total);
+                r = append_form(m, VALUE_RING_TYPE, "htt", o->ring_fd,
+                                (const uint64_t[]) { o->ring_offset, o->total }, 2);
                 if (r < 0)
                         return r;
         } else {
@@ -535,7 +557,7 @@ static int outgoing_append(sd_bus_message *m, Outgoing *o) {
                 if (r < 0)
                         return r;
                 /* sd-bus keeps a duplicate of @fd; ours closes here. */
-                r = append_form(m, false, fd, 0, (uint64_t) o->total);
+                r = append_form(m, VALUE_LARGE_TYPE, "ht", fd, (const uint64_t[]) { o->total }, 1);
                 if (r < 0)
                         return r;
                 sent_keep(fd, o->total);
@@ -556,7 +578,8 @@ static int large_fail(sd_bus_error *error, int r, const char *what) {
  * band to @peer, checked as inline. Return: 1 sent out of band; 0 to go
  * inline; -errno with @error set.
  */
-static int append_large(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed, sd_bus_error *error) {
+static int append_large(sd_bus_message *m, ValueLargePeer *peer, GVariant *value, bool boxed, bool forced,
+                        sd_bus_error *error) {
         const char *what = boxed ? "the value" : "the arguments";
         Outgoing o;
         int r;
@@ -568,7 +591,7 @@ static int append_large(sd_bus_message *m, ValueLargePeer *peer, GVariant *value
                   : value_check_args_limit(value, IPCBUS_VALUE_LARGE_MAX, error);
         if (r < 0)
                 return r;
-        r = outgoing_prepare(peer, value, boxed, &o);
+        r = outgoing_prepare(peer, value, boxed, forced, &o);
         if (r <= 0)
                 return r < 0 ? large_fail(error, r, what) : 0;
         /* Arguments: the form is the list's one element. */
@@ -587,15 +610,31 @@ static bool large_for(ValueLargePeer *peer, GVariant *value) {
                g_variant_get_size(value) >= (peer->takes_ring ? IPCBUS_VALUE_RING_MIN : IPCBUS_VALUE_LARGE_MIN);
 }
 
-/* @value out of band where it is large enough and fits, else inline. */
+/*
+ * @value out of band where it is large enough and fits, else inline; and
+ * out of band whatever its size where inline it would read as the
+ * by-reference form to @peer: a result of that type, or a list whose first
+ * argument is one (a receiver reads that as the form, and refuses what
+ * follows it). The list's first argument is looked at as it is appended,
+ * at no cost of its own (value_append_args_unless()).
+ */
 static int append_any(sd_bus_message *m, GVariant *value, bool boxed, ValueLargePeer *peer, sd_bus_error *error) {
-        if (large_for(peer, value)) {
-                int r = append_large(m, peer, value, boxed, error);
+        bool names = peer && peer->takes_ring_ref;
+        bool forced = names && boxed && value && g_variant_is_of_type(value, G_VARIANT_TYPE(VALUE_RING_REF_TYPE));
+        int r;
 
+        if (forced || large_for(peer, value)) {
+                r = append_large(m, peer, value, boxed, forced, error);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
-        return boxed ? value_append_variant(m, value, error) : value_append_args(m, value, error);
+        if (boxed)
+                return value_append_variant(m, value, error);
+        r = value_append_args_unless(m, value, names ? VALUE_RING_REF_TYPE : NULL, error);
+        if (r != -EXDEV)
+                return r;
+        r = append_large(m, peer, value, false, true, error);
+        return r < 0 ? r : 0;
 }
 
 int value_append_args_any(sd_bus_message *m, GVariant *args, ValueLargePeer *peer, sd_bus_error *error) {
@@ -711,8 +750,15 @@ static int open_ring(const ValueLarge *large, sd_bus_error *error, GBytes **ret)
                 g_free(b);
                 return open_fail(error, "no buffer for the value: %s", g_strerror(-r));
         }
-        r = value_ring_copy_out(large->fd, large->offset, large->size, b->data,
-                                &(ValueRingSender) { large->bus, large->sender }, &problem);
+        if (large->ref)
+                r = value_ring_copy_out_ref(&(ValueRingRef) { large->dev, large->ino, large->offset, large->size },
+                                            b->data,
+                                            &(ValueRingSender) { large->bus, large->sender, large->names_rings },
+                                            &problem);
+        else
+                r = value_ring_copy_out(large->fd, large->offset, large->size, b->data,
+                                        &(ValueRingSender) { large->bus, large->sender, large->names_rings },
+                                        &problem);
         if (r < 0) {
                 buffer_give(*b);
                 g_free(b);
@@ -749,6 +795,8 @@ int value_large_open(const ValueLarge *large, const char *type, sd_bus_error *er
         v = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), bytes, TRUE));
         g_bytes_unref(bytes);
         atomic_fetch_add(&counted_received, 1);
+        if (large->ref)
+                atomic_fetch_add(&counted_ref_received, 1);
 
         if (streq(type, "v"))
                 *ret = g_variant_get_variant(v);

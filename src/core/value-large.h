@@ -11,6 +11,11 @@
  * receiver (value-ring.h), where both said they take rings and the value
  * fits; else "(ht)", a sealed memfd holding the value and nothing else.
  * Values never hold 'h' otherwise, so neither can be mistaken for a value.
+ * Between peers that both named large-values-ring-ref, a third: "(tttt)",
+ * a value in a ring the receiver said it keeps, named without its
+ * descriptor. Only from such a peer is a "(tttt)" in that place a form;
+ * a sender that has such a value to send to such a peer sends it in one
+ * of the other forms, whatever its size.
  */
 
 #include <glib.h>
@@ -25,13 +30,17 @@
 /* What the peer sent in the place of a value: its memfd or ring (owned by
  * the message), the size it announced and, in a ring, where. */
 typedef struct ValueLarge {
-        int fd;
+        int fd;          /* -1 for a ring named by reference */
         bool ring;
+        bool ref;        /* a ring named by reference: dev, ino */
+        uint64_t dev, ino;
         uint64_t offset;
         uint64_t size;
-        /* Who sent it (the message's bus and sender), for the ring's mapping. */
+        /* Who sent it (the message's bus and sender), for the ring's
+         * mapping, and whether it names rings by reference. */
         const void *bus;
         const char *sender;
+        bool names_rings;
 } ValueLarge;
 
 /* What a sender knows of one peer for large values: what the peer said it
@@ -40,8 +49,16 @@ typedef struct ValueLarge {
 typedef struct ValueLargePeer {
         bool takes;      /* ENDPOINT_FEATURE_LARGE_VALUES: the memfd form */
         bool takes_ring; /* ENDPOINT_FEATURE_LARGE_VALUES_RING too */
+        /* ENDPOINT_FEATURE_LARGE_VALUES_RING_REF too (and we named it):
+         * both ways, rings the receiver keeps are named by reference, and
+         * the peer's "(tttt)" in a value's place is that form. */
+        bool takes_ring_ref;
         struct ValueRing *ring;
 } ValueLargePeer;
+
+/* Of ipcbus_value_get_large_counts(), those in a ring named by reference
+ * (for tests). */
+void value_large_ref_counts(uint64_t *ret_sent, uint64_t *ret_received);
 
 /* Forget what the peer said and free the ring (a new peer, or none). */
 void value_large_peer_reset(ValueLargePeer *peer);

@@ -108,7 +108,7 @@ static int read_array(sd_bus_message *m, const char *contents, unsigned depth, G
                 r = sd_bus_message_enter_container(m, 'a', "v");
                 if (r < 0)
                         return r;
-                r = value_read_av_contents(m, depth + 2, NULL, &v);
+                r = value_read_av_contents(m, depth + 2, false, NULL, &v);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -261,19 +261,34 @@ int value_read(sd_bus_message *m, GVariant **ret) {
         return 0;
 }
 
+/* The by-reference form, "(tttt)" (contents checked). Return: whether read. */
+static bool read_ring_ref(sd_bus_message *m, ValueLarge *ret) {
+        return sd_bus_message_enter_container(m, 'v', VALUE_RING_REF_TYPE) > 0 &&
+               sd_bus_message_enter_container(m, 'r', "tttt") > 0 &&
+               sd_bus_message_read_basic(m, 't', &ret->dev) > 0 && sd_bus_message_read_basic(m, 't', &ret->ino) > 0 &&
+               sd_bus_message_read_basic(m, 't', &ret->offset) > 0 &&
+               sd_bus_message_read_basic(m, 't', &ret->size) > 0 && sd_bus_message_exit_container(m) >= 0 &&
+               sd_bus_message_exit_container(m) >= 0;
+}
+
 /* The out-of-band forms (value-large.h): whether the variant ahead, of
- * @contents, is one; if so it is read into @ret (fd -1: unreadable). */
-static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret) {
+ * @contents, is one; if so it is read into @ret (not ok: unreadable). */
+static bool read_large(sd_bus_message *m, const char *contents, bool names_rings, ValueLarge *ret, bool *ret_ok) {
         bool ring = streq(contents, VALUE_RING_TYPE), ok;
+        bool ref = !ring && names_rings && streq(contents, VALUE_RING_REF_TYPE);
         int fd = -1;
 
-        if (!ring && !streq(contents, VALUE_LARGE_TYPE))
+        if (!ring && !ref && !streq(contents, VALUE_LARGE_TYPE))
                 return false;
-        *ret = (ValueLarge) { .fd = -1, .ring = ring };
-        if (ring) {
+        *ret = (ValueLarge) { .fd = -1, .ring = ring || ref, .ref = ref, .names_rings = names_rings };
+        if (ring || ref) {
                 /* Whose ring: its mapping goes with that peer. */
                 ret->bus = sd_bus_message_get_bus(m);
                 ret->sender = sd_bus_message_get_sender(m);
+        }
+        if (ref) {
+                *ret_ok = read_ring_ref(m, ret);
+                return true;
         }
         /* Container by container, not sd_bus_message_read()'s format
          * parsing (a third of its cost for this form). A form that breaks
@@ -285,16 +300,18 @@ static bool read_large(sd_bus_message *m, const char *contents, ValueLarge *ret)
              sd_bus_message_read_basic(m, 't', &ret->size) > 0 &&
              sd_bus_message_exit_container(m) >= 0 && sd_bus_message_exit_container(m) >= 0;
         ret->fd = ok ? fd : -1;
+        *ret_ok = ok;
         return true;
 }
 
 int value_read_variant(sd_bus_message *m, GVariant **ret) {
-        return value_read_variant_or_large(m, ret, NULL);
+        return value_read_variant_or_large(m, false, ret, NULL);
 }
 
-int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *ret_large) {
+int value_read_variant_or_large(sd_bus_message *m, bool names_rings, GVariant **ret, ValueLarge *ret_large) {
         const char *contents;
         GVariant *v;
+        bool ok;
         char type;
         int r;
 
@@ -307,8 +324,8 @@ int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *r
         if (r == 0 || type != 'v')
                 return -ENXIO;
         /* The out-of-band form, where the caller takes it (value-large.h). */
-        if (ret_large && contents[0] == '(' && read_large(m, contents, ret_large)) {
-                if (ret_large->fd < 0)
+        if (ret_large && contents[0] == '(' && read_large(m, contents, names_rings, ret_large, &ok)) {
+                if (!ok)
                         return -EBADMSG;
                 *ret = NULL;
                 return 1;
@@ -332,10 +349,10 @@ int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *r
 }
 
 int value_read_args(sd_bus_message *m, GVariant **ret) {
-        return value_read_args_or_large(m, ret, NULL);
+        return value_read_args_or_large(m, false, ret, NULL);
 }
 
-int value_read_args_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *ret_large) {
+int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret, ValueLarge *ret_large) {
         GVariant *v;
         int r;
 
@@ -350,12 +367,13 @@ int value_read_args_or_large(sd_bus_message *m, GVariant **ret, ValueLarge *ret_
 
         /* An argument's value sits inside "av" and "v", which the depth
          * limit does not count (see IPCBUS_VALUE_MAX_DEPTH). */
-        r = value_read_av_contents(m, 0, ret_large, &v);
+        r = value_read_av_contents(m, 0, names_rings, ret_large, &v);
         if (r < 0)
                 return r;
         if (r == 2) {
                 /* The form is the list's only element; a value never
-                 * holds 'h'. */
+                 * holds 'h', and a peer that names rings sends no
+                 * "(tttt)" value there. */
                 r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r == -EBUSY ? -EINVAL : r;
@@ -437,8 +455,9 @@ static int read_fast_element(sd_bus_message *m, const char *contents, ArgsWriter
  * the one buffer) and the rest is read by value.c's general code. The depth
  * check is the one read_next() makes for each element's variant.
  */
-int value_read_av_contents(sd_bus_message *m, unsigned depth, ValueLarge *ret_large, GVariant **ret) {
-        bool fast = value_fast_paths;
+int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, ValueLarge *ret_large,
+                           GVariant **ret) {
+        bool fast = value_fast_paths, ok;
         size_t owned = 0;
         ChildList c;
         ArgsWriter w;
@@ -468,8 +487,8 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, ValueLarge *ret_la
                 /* The list's first element may be the out-of-band form,
                  * where the caller takes it (value-large.h). */
                 if (ret_large && c.n == 0 && w.n == 0 && contents[0] == '(' &&
-                    read_large(m, contents, ret_large)) {
-                        if (ret_large->fd < 0) {
+                    read_large(m, contents, names_rings, ret_large, &ok)) {
+                        if (!ok) {
                                 r = -EBADMSG;
                                 break;
                         }

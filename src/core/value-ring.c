@@ -42,6 +42,16 @@
 #define RING_REGIONS_MAX 64U      /* regions in flight at once */
 #define RING_STALLS_MAX 16U
 #define RING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+/* Bytes 0 to 7: the keep word, which a receiver that keeps the ring sets
+ * to RING_KEPT. No region's mark or value reaches down there (the first
+ * mark is at RING_ALIGN - RING_MARK). */
+#define RING_KEEP_WORD 0U
+#define RING_KEPT UINT64_C(1)
+/* The lowest offset a value named by a sender that names rings may have:
+ * its mark then lies past the keep word. */
+#define RING_REF_OFFSET_MIN (RING_KEEP_WORD + 2U * RING_MARK)
+
+_Static_assert(RING_ALIGN - RING_MARK >= RING_KEEP_WORD + 8U, "the first mark overlaps the keep word");
 
 /* ---- the sender's ring ---------------------------------------------- */
 
@@ -53,6 +63,7 @@ struct ValueRing {
         int fd;
         uint8_t *map;
         size_t size;
+        uint64_t dev, ino;                 /* its file, which names it by reference */
         size_t head;                       /* where the next region may start */
         Region regions[RING_REGIONS_MAX];  /* in flight, oldest first, circular */
         unsigned first, n;
@@ -74,6 +85,15 @@ int value_ring_fd(const ValueRing *ring) {
         return ring->fd;
 }
 
+void value_ring_id(const ValueRing *ring, uint64_t *ret_dev, uint64_t *ret_ino) {
+        *ret_dev = ring->dev;
+        *ret_ino = ring->ino;
+}
+
+bool value_ring_kept(const ValueRing *ring) {
+        return __atomic_load_n((const uint64_t *) (ring->map + RING_KEEP_WORD), __ATOMIC_ACQUIRE) == RING_KEPT;
+}
+
 static uint64_t *region_mark(ValueRing *ring, size_t start) {
         return (uint64_t *) (ring->map + start + RING_ALIGN - RING_MARK);
 }
@@ -81,6 +101,7 @@ static uint64_t *region_mark(ValueRing *ring, size_t start) {
 static int ring_new(size_t size, ValueRing **ret) {
         _cleanup_(closep) int fd = -1;
         ValueRing *ring;
+        struct stat st;
         void *p;
 
         fd = memfd_create("ipcbus-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -90,7 +111,7 @@ static int ring_new(size_t size, ValueRing **ret) {
          * are the point of keeping a ring. */
         if (ftruncate(fd, (off_t) size) < 0 || fallocate(fd, 0, 0, (off_t) size) < 0)
                 return -errno;
-        if (fcntl(fd, F_ADD_SEALS, RING_SEALS | F_SEAL_SEAL) < 0)
+        if (fcntl(fd, F_ADD_SEALS, RING_SEALS | F_SEAL_SEAL) < 0 || fstat(fd, &st) < 0)
                 return -errno;
         p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED)
@@ -99,6 +120,8 @@ static int ring_new(size_t size, ValueRing **ret) {
         ring->fd = TAKE_FD(fd);
         ring->map = p;
         ring->size = size;
+        ring->dev = (uint64_t) st.st_dev;
+        ring->ino = (uint64_t) st.st_ino;
         *ret = ring;
         return 0;
 }
@@ -226,9 +249,19 @@ void value_ring_release(uint8_t *data) {
  * flight; a hostile one making ring after ring evicts only its own), and
  * in all (bytes mapped). An evicted ring still in use is mapped again from
  * the next message that names it: slower, never wrong.
+ *
+ * A sender that names rings by reference (ValueRingSender.names_rings)
+ * sends no descriptor to map again from, so its rings are kept instead:
+ * never evicted while it is connected, which is what the keep word
+ * promises it. Bounded too, when a ring is first seen (a ring that is not
+ * kept is only ever named with its descriptor): a few per sender, as many
+ * bytes as a sender that grew its ring to the largest leaves behind, and
+ * half the budget in all.
  */
 #define RING_MAPS_PER_SENDER 4U
 #define RING_MAPS_BYTES_MAX (256U * 1024U * 1024U)
+#define RING_KEPT_PER_SENDER 4U
+#define RING_KEPT_BYTES_PER_SENDER (3U * VALUE_RING_SIZE_MAX)
 
 size_t value_ring_maps_budget = RING_MAPS_BYTES_MAX;
 
@@ -240,12 +273,14 @@ typedef struct RingMap {
         uint64_t used;     /* when last used, for replacing the least recent */
         const void *bus;   /* who sent it first: gone with that peer */
         char *sender;
+        bool kept;         /* never evicted: its sender may name it without a descriptor */
 } RingMap;
 
 static GMutex maps_lock;
 static GHashTable *maps;   /* RingMap, keyed by its file (dev, ino) */
 static size_t maps_bytes;
 static uint64_t maps_clock;
+static size_t kept_n, kept_bytes;
 
 static guint map_hash(gconstpointer p) {
         const RingMap *m = p;
@@ -265,6 +300,10 @@ static void map_free(gpointer p) {
 
         (void)munmap(m->map, m->size);
         maps_bytes -= m->size;
+        if (m->kept) {
+                kept_n--;
+                kept_bytes -= m->size;
+        }
         g_free(m->sender);
         g_free(m);
 }
@@ -297,8 +336,16 @@ void value_ring_maps_count(size_t *ret_n, size_t *ret_bytes) {
         g_mutex_unlock(&maps_lock);
 }
 
+void value_ring_kept_count(size_t *ret_n, size_t *ret_bytes) {
+        g_mutex_lock(&maps_lock);
+        *ret_n = kept_n;
+        *ret_bytes = kept_bytes;
+        g_mutex_unlock(&maps_lock);
+}
+
 /* Room for a mapping of @size bytes of @from's: the least recently used of
- * its own rings past RING_MAPS_PER_SENDER, then of all past the budget. */
+ * its own rings past RING_MAPS_PER_SENDER, then of all past the budget.
+ * Kept rings are neither counted nor evicted. */
 static void maps_make_room_locked(size_t size, const void *bus, const char *sender) {
         for (;;) {
                 RingMap *oldest = NULL, *oldest_own = NULL;
@@ -310,6 +357,8 @@ static void maps_make_room_locked(size_t size, const void *bus, const char *send
                 while (g_hash_table_iter_next(&i, &p, NULL)) {
                         RingMap *m = p;
 
+                        if (m->kept)
+                                continue;
                         if (!oldest || m->used < oldest->used)
                                 oldest = m;
                         if (map_from(m, bus, sender)) {
@@ -325,6 +374,33 @@ static void maps_make_room_locked(size_t size, const void *bus, const char *send
                 else
                         return;
         }
+}
+
+/* Keep @m, a ring of @from's seen for the first time, if the bounds allow,
+ * and tell its sender in the keep word. Locked. */
+static void maps_keep_locked(RingMap *m, const void *bus, const char *sender) {
+        size_t own = 0, own_bytes = 0;
+        GHashTableIter i;
+        gpointer p;
+
+        if (kept_bytes + m->size > value_ring_maps_budget / 2)
+                return;
+        g_hash_table_iter_init(&i, maps);
+        while (g_hash_table_iter_next(&i, &p, NULL)) {
+                RingMap *k = p;
+
+                if (k->kept && map_from(k, bus, sender)) {
+                        own++;
+                        own_bytes += k->size;
+                }
+        }
+        if (own >= RING_KEPT_PER_SENDER || own_bytes + m->size > RING_KEPT_BYTES_PER_SENDER)
+                return;
+        m->kept = true;
+        kept_n++;
+        kept_bytes += m->size;
+        /* After the mapping exists: what the sender reads here is a promise. */
+        __atomic_store_n((uint64_t *) (m->map + RING_KEEP_WORD), RING_KEPT, __ATOMIC_RELEASE);
 }
 
 /* A mapping of the ring @fd, made (after its checks) or found. Locked. */
@@ -379,9 +455,11 @@ static int maps_get_locked(int fd, const ValueRingSender *from, RingMap **ret, c
                 return errno == ENOMEM ? -ENOMEM : -EBADMSG;
         }
         m = g_new(RingMap, 1);
-        *m = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock, bus, g_strdup(sender) };
+        *m = (RingMap) { st.st_dev, st.st_ino, p, (size_t) st.st_size, ++maps_clock, bus, g_strdup(sender), false };
         maps_bytes += m->size;
         g_hash_table_add(maps, m);
+        if (from && from->names_rings)
+                maps_keep_locked(m, bus, sender);
         *ret = m;
         return 0;
 }
@@ -402,6 +480,10 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
                 *ret_problem = "the offset announced is not a multiple of 8 past the ring's start";
                 return -EBADMSG;
         }
+        if (from && from->names_rings && offset < RING_REF_OFFSET_MIN) {
+                *ret_problem = "the offset announced puts the value's mark on the ring's keep word";
+                return -EBADMSG;
+        }
 
         g_mutex_lock(&maps_lock);
         r = maps_get_locked(fd, from, &map, ret_problem);
@@ -413,6 +495,45 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
                 memcpy(dst, map->map + offset, size);
                 /* Read: the sender may reuse the region. */
                 __atomic_store_n((uint64_t *) (map->map + offset - RING_MARK), 0, __ATOMIC_RELEASE);
+        }
+        g_mutex_unlock(&maps_lock);
+        return r;
+}
+
+int value_ring_copy_out_ref(const ValueRingRef *ref, void *dst, const ValueRingSender *from,
+                            const char **ret_problem) {
+        RingMap key, *map;
+        int r = 0;
+
+        assert(ref);
+        assert(dst);
+        assert(from);
+        assert(ret_problem);
+
+        if (ref->size == 0 || ref->size > VALUE_RING_MAP_MAX) {
+                *ret_problem = "the size announced is 0 or more than a ring holds";
+                return -EBADMSG;
+        }
+        if (ref->offset < RING_REF_OFFSET_MIN || ref->offset % RING_MARK != 0 || ref->offset > VALUE_RING_MAP_MAX) {
+                *ret_problem = "the offset announced is not a multiple of 8 past the ring's keep word";
+                return -EBADMSG;
+        }
+
+        key = (RingMap) { .dev = (dev_t) ref->dev, .ino = (ino_t) ref->ino };
+        g_mutex_lock(&maps_lock);
+        map = maps ? g_hash_table_lookup(maps, &key) : NULL;
+        /* Only what this sender sent, and what we told it we keep: a ring
+         * of another peer's, or one that may go, is not named this way. */
+        if (!map || !map->kept || !map_from(map, from->bus, from->name)) {
+                *ret_problem = "the ring named is not one this process keeps for the sender";
+                r = -EBADMSG;
+        } else if (ref->offset + ref->size > map->size) {
+                *ret_problem = "the value announced runs past the ring's end";
+                r = -EBADMSG;
+        } else {
+                map->used = ++maps_clock;
+                memcpy(dst, map->map + ref->offset, ref->size);
+                __atomic_store_n((uint64_t *) (map->map + ref->offset - RING_MARK), 0, __ATOMIC_RELEASE);
         }
         g_mutex_unlock(&maps_lock);
         return r;

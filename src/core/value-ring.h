@@ -21,6 +21,11 @@
 
 /* The form inside its "av" or "v": memfd, offset, size. */
 #define VALUE_RING_TYPE "(htt)"
+/* The by-reference form, between peers that both named
+ * large-values-ring-ref: a ring the receiver keeps, named by its file's
+ * device and inode (st_dev, st_ino), then offset and size. No descriptor
+ * travels: the bus does no work for it. */
+#define VALUE_RING_REF_TYPE "(tttt)"
 
 /* A ring is at most this large, so values up to half of it go through it. */
 #define VALUE_RING_SIZE_MAX (8U * 1024U * 1024U)
@@ -35,7 +40,16 @@ typedef struct ValueRing ValueRing;
 typedef struct ValueRingSender {
         const void *bus;
         const char *name;
+        /* It named large-values-ring-ref: keep its rings (within bounds)
+         * and say so in each one's keep word, so that it may name them
+         * without their descriptor. */
+        bool names_rings;
 } ValueRingSender;
+
+/* A ring named without its descriptor (VALUE_RING_REF_TYPE). */
+typedef struct ValueRingRef {
+        uint64_t dev, ino, offset, size;
+} ValueRingRef;
 
 void value_ring_free(ValueRing *ring);
 
@@ -51,6 +65,13 @@ int value_ring_fd(const ValueRing *ring);
  * (the caller sends the value another way); -errno.
  */
 int value_ring_reserve(ValueRing **ring, size_t size, uint8_t **ret_data, uint64_t *ret_offset, int *ret_fd);
+
+/* The ring's file (st_dev, st_ino), which names it in the by-reference form. */
+void value_ring_id(const ValueRing *ring, uint64_t *ret_dev, uint64_t *ret_ino);
+
+/* Whether the peer keeps the ring mapped for as long as we are connected
+ * (it set the keep word): then values in it may be named by reference. */
+bool value_ring_kept(const ValueRing *ring);
 
 /* Give back a region value_ring_reserve() returned at @data unsent. */
 void value_ring_release(uint8_t *data);
@@ -77,6 +98,14 @@ static inline int value_ring_fits(size_t size) {
 int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const ValueRingSender *from,
                         const char **ret_problem);
 
+/*
+ * value_ring_copy_out_ref - as value_ring_copy_out(), for a value in a ring
+ * named by reference: the ring must be one this process keeps for @from
+ * (one @from sent with its descriptor while it named large-values-ring-ref).
+ */
+int value_ring_copy_out_ref(const ValueRingRef *ref, void *dst, const ValueRingSender *from,
+                            const char **ret_problem);
+
 /* Unmap the rings of @sender on @bus (NULL: every ring that came on it). */
 void value_ring_forget(const void *bus, const char *sender, bool all_of_bus);
 
@@ -86,3 +115,5 @@ extern size_t value_ring_maps_budget;
 
 /* How many peers' rings are mapped now, and their bytes. */
 void value_ring_maps_count(size_t *ret_n, size_t *ret_bytes);
+/* How many of those are kept for senders that name rings, and their bytes. */
+void value_ring_kept_count(size_t *ret_n, size_t *ret_bytes);

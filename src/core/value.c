@@ -23,6 +23,10 @@ typedef struct Walk {
         unsigned arg;       /* 1-based argument number for messages; 0 for a lone value */
         uint64_t size;      /* D-Bus bytes so far, counted from an 8-aligned start */
         uint64_t limit;
+        /* Arguments: open the "av" once the first is seen (then nothing is
+         * appended if it is of refused_first's type: -EXDEV). */
+        bool open_list;
+        const char *refused_first;
 } Walk;
 
 static int walk(Walk *w, GVariant *v, unsigned depth);
@@ -446,6 +450,17 @@ static int walk_args_type(Walk *w, GVariant *args) {
         return 0;
 }
 
+/* Open the list being appended, if it is still to be. */
+static int walk_open_list(Walk *w) {
+        int r;
+
+        if (!w->open_list)
+                return 0;
+        w->open_list = false;
+        r = sd_bus_message_open_container(w->m, 'a', "v");
+        return r < 0 ? walk_fail_bus(w, r) : 0;
+}
+
 /* Each argument as value_append_variant() does it, numbered for the
  * errors, then the whole list's size. */
 static int walk_args(Walk *w, GVariant *args) {
@@ -456,6 +471,19 @@ static int walk_args(Walk *w, GVariant *args) {
                 GVariant *boxed = g_variant_get_child_value(args, i);
                 GVariant *value = g_variant_get_child_value(boxed, 0);
 
+                /* The first argument's type, fetched anyway, before
+                 * anything is appended. */
+                if (i == 0 && w->refused_first && strcmp(g_variant_get_type_string(value), w->refused_first) == 0) {
+                        g_variant_unref(value);
+                        g_variant_unref(boxed);
+                        return -EXDEV;
+                }
+                r = walk_open_list(w);
+                if (r < 0) {
+                        g_variant_unref(value);
+                        g_variant_unref(boxed);
+                        return r;
+                }
                 w->arg = (unsigned) i + 1;
                 r = walk_in_variant(w, value, 0);
                 g_variant_unref(value);
@@ -463,6 +491,9 @@ static int walk_args(Walk *w, GVariant *args) {
                 if (r < 0)
                         return r;
         }
+        r = walk_open_list(w);
+        if (r < 0)
+                return r;
         return walk_check_size(w, true);
 }
 
@@ -475,7 +506,12 @@ int value_check_args_limit(GVariant *args, uint64_t limit, sd_bus_error *error) 
 }
 
 int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
-        Walk w = { .m = m, .error = error, .limit = IPCBUS_VALUE_MAX_SIZE };
+        return value_append_args_unless(m, args, NULL, error);
+}
+
+int value_append_args_unless(sd_bus_message *m, GVariant *args, const char *refused_first, sd_bus_error *error) {
+        Walk w = { .m = m, .error = error, .limit = IPCBUS_VALUE_MAX_SIZE, .open_list = true,
+                   .refused_first = refused_first };
         int r;
 
         assert(m);
@@ -483,9 +519,6 @@ int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error) {
         r = walk_args_type(&w, args);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'a', "v");
-        if (r < 0)
-                return walk_fail_bus(&w, r);
         r = walk_args(&w, args);
         if (r < 0)
                 return r;

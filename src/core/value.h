@@ -39,6 +39,11 @@ int value_append_variant(sd_bus_message *m, GVariant *value, sd_bus_error *error
  */
 int value_append_args(sd_bus_message *m, GVariant *args, sd_bus_error *error);
 
+/* value_append_args(), but -EXDEV with nothing appended (and @error not
+ * set) when the first argument is of type @refused_first (NULL: none is):
+ * the check costs nothing more than appending does. */
+int value_append_args_unless(sd_bus_message *m, GVariant *args, const char *refused_first, sd_bus_error *error);
+
 /* The checks of value_append_variant() without a message (ipcbus_value_check). */
 int value_check(GVariant *value, sd_bus_error *error);
 /* The same with another size limit (the out-of-band form's), and for a
@@ -88,10 +93,13 @@ int value_read_args(sd_bus_message *m, GVariant **ret);
 
 /* The same, but the out-of-band form of the list or the result
  * (value-large.h) is returned in @ret_large, not refused: return 1 with
- * @ret NULL; 0 for a value read inline. */
+ * @ret NULL; 0 for a value read inline. @names_rings: the sender named
+ * large-values-ring-ref (and we did), so its "(tttt)" there is the
+ * by-reference form; from anyone else it is a value. */
 struct ValueLarge;
-int value_read_args_or_large(sd_bus_message *m, GVariant **ret, struct ValueLarge *ret_large);
-int value_read_variant_or_large(sd_bus_message *m, GVariant **ret, struct ValueLarge *ret_large);
+int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret, struct ValueLarge *ret_large);
+int value_read_variant_or_large(sd_bus_message *m, bool names_rings, GVariant **ret,
+                                struct ValueLarge *ret_large);
 
 /* Whether @s (@len bytes) is ASCII without NUL bytes: then it is valid UTF-8
  * without noncharacters, and the slower checks can be skipped. */
@@ -190,4 +198,5 @@ int value_read_boxed(sd_bus_message *m, const char *contents, unsigned depth, GV
  * the out-of-band form is read into it instead (return 2, @ret NULL; the
  * rest of the list is left to exit_container() to refuse).
  * Return: 1; 2; errors as value_read(). */
-int value_read_av_contents(sd_bus_message *m, unsigned depth, struct ValueLarge *ret_large, GVariant **ret);
+int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, struct ValueLarge *ret_large,
+                           GVariant **ret);

@@ -76,7 +76,7 @@ static void call_finish(ipcbus_slot *s, sd_bus_message *reply, const sd_bus_erro
                         s->call.raw(reply, error, s->userdata);
                 else if (s->call.fn) {
                         if (!error) {
-                                (void)wire_read_result(reply, &decoded, &result);
+                                (void)wire_read_result(reply, s->call.names_rings, &decoded, &result);
                                 if (sd_bus_error_is_set(&decoded))
                                         error = &decoded;
                         }
@@ -239,10 +239,11 @@ void call_fail(ipcbus_slot *s, const sd_bus_error *error) {
 }
 
 int call_start(connection *c, GQueue *calls, ipcbus_slot **ret_slot, sd_bus_message *m, const char *callee,
-               uint64_t timeout_usec, ipcbus_result_fn fn, void *userdata) {
+               bool names_rings, uint64_t timeout_usec, ipcbus_result_fn fn, void *userdata) {
         ipcbus_slot *s = call_new(calls, NULL, fn, NULL, userdata);
         int r;
 
+        s->call.names_rings = names_rings;
         r = call_send(c, s, m, callee, false, timeout_usec);
         if (r < 0) {
                 /* Floating: this drops the last reference, no callback. */

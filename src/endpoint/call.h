@@ -53,9 +53,11 @@ void call_register_held(connection *c, GPtrArray *failed, int error);
 /* End @slot's call with @error, now. */
 void call_fail(ipcbus_slot *slot, const sd_bus_error *error);
 
-/* call_new() + call_send(); on failure nothing is left behind. */
+/* call_new() + call_send(); on failure nothing is left behind.
+ * @names_rings: the callee named large-values-ring-ref (its result may
+ * name a ring by reference). */
 int call_start(connection *c, GQueue *calls, ipcbus_slot **ret_slot, sd_bus_message *m, const char *callee,
-               uint64_t timeout_usec, ipcbus_result_fn fn, void *userdata);
+               bool names_rings, uint64_t timeout_usec, ipcbus_result_fn fn, void *userdata);
 
 /**
  * call_dispatch_reply - a method return or error arrived on @c

@@ -69,13 +69,16 @@ static int dispatch_read_typed_args(sd_bus_message *msg, const typed_channel *t,
 
 /* Read the arguments: "av" on the generic face (checked against @t when the
  * channel is declared), the declared types on the typed face. */
-static int dispatch_read_args(endpoint *ep, sd_bus_message *msg, const char *channel, const typed_channel *t,
-                              bool typed_face, sd_bus_error *error, GVariant **ret) {
+static int dispatch_read_args(endpoint *ep, ipcbus_web_contents *sender, sd_bus_message *msg, const char *channel,
+                              const typed_channel *t, bool typed_face, sd_bus_error *error, GVariant **ret) {
+        ValueLargePeer *peer;
         int r;
 
         if (typed_face)
                 return dispatch_read_typed_args(msg, t, error, ret);
-        r = wire_read_args(msg, channel, ep->large_value_max, error, ret);
+        /* After the gate: what the sender said of itself when it attached. */
+        peer = ep->ops->large_peer ? ep->ops->large_peer(ep, sender) : NULL;
+        r = wire_read_args(msg, channel, ep->large_value_max, peer && peer->takes_ring_ref, error, ret);
         if (r == -ENOBUFS)
                 endpoint_count(ep, IPCBUS_COUNTER_LIMITS_EXCEEDED);
         if (r < 0 || !t)
@@ -99,7 +102,7 @@ static int dispatch_emit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbu
         if (op == IPCBUS_OP_POST_MESSAGE)
                 r = wire_read_post_message(msg, channel, ep->event, ep->priority, error, &args, &ports, &n);
         else
-                r = dispatch_read_args(ep, msg, channel, t, typed_face, error, &args);
+                r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
 
@@ -153,7 +156,7 @@ static int dispatch_run_invoke(endpoint *ep, connection *c, sd_bus_message *msg,
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_INVOKE, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = dispatch_read_args(ep, msg, channel, t, typed_face, error, &args);
+        r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
         handler = registry_get_handler(&ep->registry, channel);
@@ -217,7 +220,7 @@ static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *m
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_SEND_SYNC, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = dispatch_read_args(ep, msg, channel, t, typed_face, error, &args);
+        r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &args);
         if (r < 0)
                 return r;
 

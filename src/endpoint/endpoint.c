@@ -20,6 +20,9 @@ void endpoint_init(endpoint *ep, const endpoint_ops *ops) {
         ep->large_values = !large || !streq(large, "0");
         /* "memfd": a memfd per value only, as before rings (tests, A/B). */
         ep->large_rings = ep->large_values && !streq_ptr(large, "memfd");
+        /* "ring": rings, their descriptor with every value, as before
+         * rings were named by reference (tests, A/B). */
+        ep->large_ring_refs = ep->large_rings && !streq_ptr(large, "ring");
         ep->large_value_max = IPCBUS_VALUE_LARGE_MAX;
         registry_init(&ep->registry, &ep->log);
 }

@@ -68,6 +68,8 @@ struct endpoint {
         bool large_values;
         /* ... and through rings (value-ring.h), unless it said "memfd". */
         bool large_rings;
+        /* ... and name kept rings by reference, unless it said "ring". */
+        bool large_ring_refs;
         /* Bytes of the largest argument list taken out of band from a peer
          * (IPCBUS_LIMIT_LARGE_VALUE_BYTES in a main). */
         uint64_t large_value_max;
@@ -78,6 +80,9 @@ struct endpoint {
  * and in Main1's Features property. */
 #define ENDPOINT_FEATURE_LARGE_VALUES "large-values"
 #define ENDPOINT_FEATURE_LARGE_VALUES_RING "large-values-ring"
+/* And that it keeps rings it is sent, and names its own by reference once
+ * the peer keeps them (value-large.h). */
+#define ENDPOINT_FEATURE_LARGE_VALUES_RING_REF "large-values-ring-ref"
 
 void endpoint_init(endpoint *ep, const endpoint_ops *ops);
 

@@ -175,7 +175,7 @@ static int method_send_sync(sd_bus_message *msg, void *userdata, sd_bus_error *e
 /* Whether the "as" next in @msg names @feature; the list is only read,
  * never kept. Return: 0/1; -EINVAL when it is not an "as". */
 /* Return: the features of ours in the list (FEATURE_*), or -errno. */
-enum { FEATURE_LARGE = 1, FEATURE_LARGE_RING = 2 };
+enum { FEATURE_LARGE = 1, FEATURE_LARGE_RING = 2, FEATURE_LARGE_RING_REF = 4 };
 static int read_features(sd_bus_message *msg) {
         const char *s;
         int found = 0;
@@ -192,6 +192,8 @@ static int read_features(sd_bus_message *msg) {
                         found |= FEATURE_LARGE;
                 if (streq(s, ENDPOINT_FEATURE_LARGE_VALUES_RING))
                         found |= FEATURE_LARGE_RING;
+                if (streq(s, ENDPOINT_FEATURE_LARGE_VALUES_RING_REF))
+                        found |= FEATURE_LARGE_RING_REF;
         }
         if (r < 0)
                 return r;
@@ -305,6 +307,9 @@ static int method_attach(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         wc->large.takes = m->ep.large_values && (features & FEATURE_LARGE);
         /* The ring is a way of the memfd form's, never alone. */
         wc->large.takes_ring = wc->large.takes && m->ep.large_rings && (features & FEATURE_LARGE_RING);
+        /* And naming kept rings is a way of the ring's. */
+        wc->large.takes_ring_ref = wc->large.takes_ring && m->ep.large_ring_refs &&
+                                   (features & FEATURE_LARGE_RING_REF);
 
         r = sd_bus_reply_method_return(msg, "t", wc->id);
         if (r < 0)
@@ -335,6 +340,10 @@ static int main_get_features_property(sd_bus *bus, const char *path, const char 
         connection *c = userdata;
         ipcbus_main *m = c->owner;
 
+        if (m->ep.large_ring_refs)
+                return sd_bus_message_append(reply, "as", 3, ENDPOINT_FEATURE_LARGE_VALUES,
+                                             ENDPOINT_FEATURE_LARGE_VALUES_RING,
+                                             ENDPOINT_FEATURE_LARGE_VALUES_RING_REF);
         if (m->ep.large_rings)
                 return sd_bus_message_append(reply, "as", 2, ENDPOINT_FEATURE_LARGE_VALUES,
                                              ENDPOINT_FEATURE_LARGE_VALUES_RING);

@@ -299,7 +299,11 @@ static int renderer_new_attach(ipcbus_renderer *r, sd_bus_message **ret) {
         k = sd_bus_message_open_container(call, 'a', "{sv}");
         if (k >= 0 && r->attach_name)
                 k = sd_bus_message_append(call, "{sv}", "name", "s", r->attach_name);
-        if (k >= 0 && r->ep.large_rings)
+        if (k >= 0 && r->ep.large_ring_refs)
+                k = sd_bus_message_append(call, "{sv}", "features", "as", 3, ENDPOINT_FEATURE_LARGE_VALUES,
+                                          ENDPOINT_FEATURE_LARGE_VALUES_RING,
+                                          ENDPOINT_FEATURE_LARGE_VALUES_RING_REF);
+        else if (k >= 0 && r->ep.large_rings)
                 k = sd_bus_message_append(call, "{sv}", "features", "as", 2, ENDPOINT_FEATURE_LARGE_VALUES,
                                           ENDPOINT_FEATURE_LARGE_VALUES_RING);
         else if (k >= 0 && r->ep.large_values)
@@ -341,9 +345,14 @@ static void renderer_learn_features(ipcbus_renderer *r, GVariant *features) {
                         r->main_large.takes = true;
                 if (streq(names[i], ENDPOINT_FEATURE_LARGE_VALUES_RING))
                         r->main_large.takes_ring = true;
+                if (streq(names[i], ENDPOINT_FEATURE_LARGE_VALUES_RING_REF))
+                        r->main_large.takes_ring_ref = true;
         }
-        /* The ring is a way of the memfd form's, never alone. */
+        /* The ring is a way of the memfd form's, never alone; naming kept
+         * rings a way of the ring's. */
         r->main_large.takes_ring = r->main_large.takes_ring && r->main_large.takes && r->ep.large_rings;
+        r->main_large.takes_ring_ref = r->main_large.takes_ring_ref && r->main_large.takes_ring &&
+                                       r->ep.large_ring_refs;
         g_free(names);
 }
 
@@ -460,7 +469,7 @@ int ipcbus_renderer_attach_sync(ipcbus_renderer *r, const char *name, sd_bus_err
                 /* Not knowing leaves values inline: only slower. */
                 if (renderer_new_features_call(r, &get) >= 0 &&
                     renderer_call_sync(r, get, 0, &e, &answer) >= 0 &&
-                    wire_read_result(answer, &e, &features) >= 0)
+                    wire_read_result(answer, false, &e, &features) >= 0)
                         renderer_learn_features(r, features);
         }
         return 0;
@@ -572,6 +581,7 @@ int ipcbus_renderer_invoke(ipcbus_renderer *r, ipcbus_slot **ret_slot, const cha
                 return k;
         }
         slot = call_new(&r->ep.calls, NULL, callback, NULL, userdata);
+        slot->call.names_rings = r->main_large.takes_ring_ref;
         k = renderer_submit(r, call, slot, false, renderer_timeout(r, timeout_usec));
         if (k < 0) {
                 slot->call.fn = NULL;
@@ -599,7 +609,7 @@ static int renderer_channel_call_sync(ipcbus_renderer *r, const char *member, co
         if (k >= 0)
                 k = renderer_call_sync(r, call, timeout_usec, &error, &reply);
         if (k >= 0)
-                k = wire_read_result(reply, &error, &result);
+                k = wire_read_result(reply, r->main_large.takes_ring_ref, &error, &result);
         if (k < 0) {
                 if (ret_error)
                         sd_bus_error_move(ret_error, &error);

@@ -178,8 +178,8 @@ int ipcbus_web_contents_invoke(ipcbus_web_contents *wc, ipcbus_slot **ret_slot, 
                          error.message ? error.message : g_strerror(-r));
                 return r;
         }
-        return call_start(wc->conn, &wc->ep->calls, ret_slot, call, wc->bus_name, timeout_usec, callback,
-                          userdata);
+        return call_start(wc->conn, &wc->ep->calls, ret_slot, call, wc->bus_name, wc->large.takes_ring_ref,
+                          timeout_usec, callback, userdata);
 }
 
 /* ---- who the peer is ------------------------------------------------------ */

@@ -38,12 +38,12 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
         return 0;
 }
 
-int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, sd_bus_error *error,
-                   GVariant **ret_args) {
+int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, bool names_rings,
+                   sd_bus_error *error, GVariant **ret_args) {
         ValueLarge large;
         int r;
 
-        r = value_read_args_or_large(m, ret_args, &large);
+        r = value_read_args_or_large(m, names_rings, ret_args, &large);
         if (r < 0)
                 return error_invalid_args(error, "Arguments of '%s' cannot be read: %s", channel, g_strerror(-r));
         if (r == 0)
@@ -102,7 +102,7 @@ int wire_message_new(sd_bus *bus, const char *path, const char *destination, con
         return 0;
 }
 
-int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_result) {
+int wire_read_result(sd_bus_message *reply, bool names_rings, sd_bus_error *error, GVariant **ret_result) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         ValueLarge large;
         int r;
@@ -112,7 +112,7 @@ int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_
         if (sd_bus_message_has_signature(reply, "v") <= 0)
                 return error_invalid_args(error, "The result must be one variant (signature 'v'), not '%s'",
                                           strnull(sd_bus_message_get_signature(reply, true)));
-        r = value_read_variant_or_large(reply, ret_result, &large);
+        r = value_read_variant_or_large(reply, names_rings, ret_result, &large);
         if (r < 0)
                 return error_invalid_args(error, "The result cannot be read: %s", g_strerror(-r));
         if (r > 0)

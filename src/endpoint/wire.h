@@ -21,10 +21,12 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
 
 /* After wire_read_channel(): the "av" args, a new reference, read inline
  * or out of band (value-large.h) from whoever sent them; out of band at
- * most @large_max bytes. Return: 0; -EINVAL or -EBADMSG with InvalidArgs in
+ * most @large_max bytes. @names_rings: the sender named
+ * large-values-ring-ref (ValueLargePeer.takes_ring_ref), so it may name a
+ * ring by reference. Return: 0; -EINVAL or -EBADMSG with InvalidArgs in
  * @error; -ENOBUFS with LimitsExceeded past @large_max. */
-int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, sd_bus_error *error,
-                   GVariant **ret_args);
+int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, bool names_rings,
+                   sd_bus_error *error, GVariant **ret_args);
 
 /* Append "s channel, av args"; out of band when @large_ok (the peer said
  * it takes large values) and the args are large enough.
@@ -42,8 +44,8 @@ int wire_message_new(sd_bus *bus, const char *path, const char *destination, con
                      ValueLargePeer *large, sd_bus_error *error, sd_bus_message **ret);
 
 /* Decode a "v" method reply: the value (inline or out of band), or the
- * error it carries. */
-int wire_read_result(sd_bus_message *reply, sd_bus_error *error, GVariant **ret_result);
+ * error it carries. @names_rings as for wire_read_args(), of the callee. */
+int wire_read_result(sd_bus_message *reply, bool names_rings, sd_bus_error *error, GVariant **ret_result);
 
 /**
  * wire_post_message_new - a Channel1.PostMessage signal (s channel, v message, ah ports)

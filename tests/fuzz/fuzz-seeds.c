@@ -118,6 +118,21 @@ static const seed main_seeds[] = {
             { RETURN, 0, 0, "v", "(<'answer'>,)" },
             { CALL, MAIN_DETACH },
             { CALL, MAIN_INVOKE, 0, "sav", "('fuzz-echo', [<'after'>])" } } },
+        /* A peer that names rings (wire-contract.md): its "(tttt)" is the
+         * by-reference form, of a ring the main never kept; a ring form
+         * with a memfd that is no ring; a "(tttt)" from one that did not
+         * say so, which is a value. */
+        { "ring-ref",
+          { { CALL, MAIN_ATTACH, 0, "a{sv}",
+              "({'features': <['large-values', 'large-values-ring', 'large-values-ring-ref']>},)" },
+            { CALL, MAIN_INVOKE, 0, "sav", "('fuzz-echo', [<(uint64 1, uint64 2, uint64 64, uint64 100)>])" },
+            { CALL, MAIN_INVOKE, FDS(1, FUZZ_FD_MEMFD), "sav",
+              "('fuzz-echo', [<(handle 0, uint64 64, uint64 100)>])" },
+            { SIGNAL, MAIN_MESSAGE, 0, "sav", "('fuzz-ping', [<(uint64 1, uint64 2, uint64 16, uint64 8)>])" },
+            { CALL, MAIN_SEND_SYNC, 0, "sav",
+              "('fuzz-ping', [<(uint64 0, uint64 0, uint64 0, uint64 0)>, <'more'>])" } } },
+        { "ring-ref-unnamed",
+          { { CALL, MAIN_INVOKE, 0, "sav", "('fuzz-echo', [<(uint64 1, uint64 2, uint64 64, uint64 100)>])" } } },
 };
 
 static const seed renderer_seeds[] = {
@@ -135,6 +150,11 @@ static const seed renderer_seeds[] = {
         { "return", { { RETURN, 0, 0, "v", "(<'answer'>,)" } } },
         { "return-rich", { { RETURN, 0, 0, "v", "(<" RICH_ARGS ">,)" } } },
         { "return-wrong-type", { { RETURN, 0, 0, "s", "('not a v',)" } } },
+        /* A ring named by reference (the main names rings, when it does):
+         * one never kept. */
+        { "return-ring-ref", { { RETURN, 0, 0, "v", "(<(uint64 1, uint64 2, uint64 64, uint64 100)>,)" } } },
+        { "message-ring-ref",
+          { { SIGNAL, RENDERER_MESSAGE, 0, "sav", "('fuzz-ping', [<(uint64 1, uint64 2, uint64 64, uint64 100)>])" } } },
         { "return-ping", { { RETURN, 1 } } },
         { "error", { { ERROR, 0, (FUZZ_ERROR_NAMES - 1) << 4, "s", "('it failed',)" } } },
         { "name-owner-changed",

@@ -35,6 +35,9 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "renderer-private.h"
+#include "value-large.h"
+#include "value-ring.h"
 
 #define WAIT_USEC (60 * TEST_USEC_PER_SEC)
 #define MIB (1024U * 1024U)
@@ -53,6 +56,7 @@ typedef struct fixture {
         sd_event *event;
         ipcbus_renderer *r;
         bool memfd_only; /* the renderer takes a memfd per value, no rings */
+        bool ring_only;  /* the renderer takes rings but names none */
         bool skip;
 } fixture;
 
@@ -79,6 +83,8 @@ static void fixture_start(fixture *f, bool large) {
                 assert_int_equal(setenv("IPCBUS_LARGE_VALUES", "0", 1), 0);
         else if (f->memfd_only)
                 assert_int_equal(setenv("IPCBUS_LARGE_VALUES", "memfd", 1), 0);
+        else if (f->ring_only)
+                assert_int_equal(setenv("IPCBUS_LARGE_VALUES", "ring", 1), 0);
         assert_int_equal(ipcbus_renderer_new(&f->r, TEST_MAIN_NAME), 0);
         assert_int_equal(unsetenv("IPCBUS_LARGE_VALUES"), 0);
         assert_int_equal(ipcbus_renderer_attach_event(f->r, f->event, 0), 0);
@@ -139,6 +145,10 @@ static int setup_daemon_old(void **state) {
  * rings): the main must not send it the ring form. */
 static int setup_daemon_memfd(void **state) {
         return setup_fixture(state, (fixture) { .kind = T_DAEMON, .memfd_only = true }, true);
+}
+/* A renderer that takes rings but does not name them (IPCBUS_LARGE_VALUES=ring). */
+static int setup_daemon_ring_only(void **state) {
+        return setup_fixture(state, (fixture) { .kind = T_DAEMON, .ring_only = true }, true);
 }
 static int setup_direct_limited(void **state) {
         return setup_fixture(state, (fixture) { .kind = T_DIRECT, .large_value_limit = TEST_LARGE_LIMIT }, true);
@@ -841,6 +851,222 @@ static void test_foreign_ring(void **state) {
         (void)close(fd);
 }
 
+/* ---- rings named by reference ------------------------------------------------ */
+
+typedef struct ref_counts {
+        uint64_t sent, received, kept;               /* this process (the renderer) */
+        uint64_t main_sent, main_received, main_kept; /* the main's */
+} ref_counts;
+
+static ref_counts read_ref_counts(fixture *f) {
+        g_autoptr(GVariant) v = NULL;
+        const uint64_t *main;
+        size_t n, bytes, kept;
+        ref_counts c;
+
+        value_large_ref_counts(&c.sent, &c.received);
+        value_ring_kept_count(&kept, &bytes);
+        c.kept = kept;
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "ref-counts", NULL, 0, NULL, &v), 0);
+        main = g_variant_get_fixed_array(v, &n, sizeof(uint64_t));
+        assert_int_equal(n, 4);
+        c.main_sent = main[0];
+        c.main_received = main[1];
+        c.main_kept = main[2];
+        return c;
+}
+
+/*
+ * Between a main and a renderer that both name large-values-ring-ref: the
+ * first large value each way goes with its ring's descriptor, and its
+ * receiver keeps that ring; every large value after it, on every path,
+ * names the ring instead (no descriptor through the bus). With
+ * IPCBUS_LARGE_VALUES=ring (@named false: a renderer that does not name
+ * them) every value keeps its descriptor.
+ */
+static void check_rings_named(fixture *f, bool named) {
+        g_autoptr(GVariant) args = args_of_size(65000, 'n');
+        g_autoptr(GVariant) got = NULL;
+        ref_counts r0, r1, r2;
+        counts before, after;
+
+        r0 = read_ref_counts(f);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", args, 0, NULL, &got), 0);
+        assert_echoed(got, args);
+        r1 = read_ref_counts(f);
+        /* Each side keeps the other's ring; nothing was named yet. */
+        assert_int_equal(r1.main_kept - r0.main_kept, named);
+        assert_int_equal(r1.kept - r0.kept, named);
+        assert_int_equal(r1.sent, r0.sent);
+        assert_int_equal(r1.main_sent, r0.main_sent);
+
+        before = read_counts(f);
+        r1 = read_ref_counts(f);
+        check_paths(f, 65000, true);
+        after = read_counts(f);
+        r2 = read_ref_counts(f);
+        /* Every large value of those went by reference (or none did). */
+        assert_int_equal(r2.sent - r1.sent, named ? after.sent - before.sent : 0);
+        assert_int_equal(r2.received - r1.received, named ? after.received - before.received : 0);
+        assert_int_equal(r2.main_sent - r1.main_sent, named ? after.main_sent - before.main_sent : 0);
+        assert_int_equal(r2.main_received - r1.main_received, named ? after.main_received - before.main_received : 0);
+        assert_true(after.sent - before.sent >= 5);
+        /* No ring more kept: the same two rings all along. */
+        assert_int_equal(r2.main_kept, r1.main_kept);
+        assert_int_equal(r2.kept, r1.kept);
+}
+
+static void test_rings_named(void **state) {
+        fixture *f = *state;
+
+        SKIP_IF_NO_BUS(f);
+        check_rings_named(f, true);
+}
+
+static void test_rings_not_named(void **state) {
+        fixture *f = *state;
+
+        check_rings_named(f, false);
+}
+
+/*
+ * A value that looks like the by-reference form ("(tttt)", first in its
+ * list or as a result) goes out of band between peers that name rings,
+ * however small, so that it arrives as the value it is. From a peer that
+ * named nothing (busctl), the same "(tttt)" inline is a value.
+ */
+static void test_ref_lookalike_values(void **state) {
+        fixture *f = *state;
+        g_autoptr(GVariant) args =
+                g_variant_ref_sink(ipcbus_args(g_variant_new("(tttt)", (guint64)1, (guint64)2, (guint64)4096,
+                                                             (guint64)64), NULL));
+        g_autoptr(GVariant) two =
+                g_variant_ref_sink(ipcbus_args(g_variant_new("(tttt)", (guint64)1, (guint64)2, (guint64)4096,
+                                                             (guint64)64), g_variant_new_string("and"), NULL));
+        g_autoptr(GVariant) second =
+                g_variant_ref_sink(ipcbus_args(g_variant_new_string("and"),
+                                               g_variant_new("(tttt)", (guint64)1, (guint64)2, (guint64)4096,
+                                                             (guint64)64), NULL));
+        g_autoptr(GVariant) got = NULL, got2 = NULL;
+        g_autofree char *command = NULL;
+        char out[256] = "";
+        counts before;
+        FILE *p;
+        int status;
+
+        SKIP_IF_NO_BUS(f);
+        /* Alone in the list: out of band there; the echo's result is the
+         * list, a "v" holding "av", which goes inline. */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", args, 0, NULL, &got), 0);
+        assert_echoed(got, args);
+        assert_moved(f, before, 1, 0, 0, 1);
+        /* As a result, both ways: our call's list of four goes inline; the
+         * main calls our r-echo with it alone in a list (out of band), we
+         * answer it (out of band), the main answers our call with it (out
+         * of band). */
+        before = read_counts(f);
+        {
+                g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
+                result res = {};
+
+                assert_int_equal(ipcbus_renderer_invoke(f->r, NULL, "call-renderer",
+                                                        ipcbus_args(g_variant_new_string("big"),
+                                                                    g_variant_new_string("r-echo"),
+                                                                    g_variant_new_int32(60000), value,
+                                                                    NULL),
+                                                        0, result_collect, &res),
+                                 0);
+                assert_true(harness_run_until(&(harness) { .event = f->event }, &res.done, 60000));
+                assert_null(res.error_name);
+                assert_true(g_variant_equal(res.value, value));
+                result_clear(&res);
+        }
+        assert_moved(f, before, 1, 2, 2, 1);
+        /* First in its list, with more after it: out of band too (the
+         * receiver reads a first "(tttt)" as the form). The result, a "v"
+         * holding that list: inline. */
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", two, 0, NULL, &got2), 0);
+        assert_echoed(got2, two);
+        assert_moved(f, before, 1, 0, 0, 1);
+        /* Second in its list: inline, as any small value. */
+        g_clear_pointer(&got2, g_variant_unref);
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", second, 0, NULL, &got2), 0);
+        assert_echoed(got2, second);
+        assert_moved(f, before, 0, 0, 0, 0);
+
+        if (f->kind == T_DIRECT)
+                return;
+        command = g_strdup_printf("busctl --address=%s call %s /org/ipcbus/Test org.ipcbus.Main1 Invoke sav echo 1 "
+                                  "'(tttt)' 1 2 4096 64",
+                                  test_bus_get_address(f->bus), TEST_MAIN_NAME);
+        p = popen(command, "r");
+        assert_non_null(p);
+        assert_true(fread(out, 1, sizeof(out) - 1, p) > 0);
+        status = pclose(p);
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_string_equal(out, "v av 1 (tttt) 1 2 4096 64\n");
+}
+
+/* A peer that named rings and names one it never sent, or another's, is
+ * refused (InvalidArgs, the call answered), and the main goes on serving. */
+static void test_hostile_refs(void **state) {
+        fixture *f = *state;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *attach = NULL, *attached = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        g_autoptr(GVariant) big = args_of_size(65000, 'h');
+        g_autoptr(GVariant) got = NULL;
+        ValueRing *ring = NULL;
+        uint64_t dev, ino;
+        uint8_t *data;
+        uint64_t offset;
+        int fd;
+
+        SKIP_IF_NO_BUS(f);
+        assert_int_equal(test_bus_connect(f->bus, &bus), 0);
+        assert_int_equal(sd_bus_message_new_method_call(bus, &attach, TEST_MAIN_NAME, "/org/ipcbus/Test",
+                                                        "org.ipcbus.Main1", "Attach"),
+                         0);
+        assert_true(sd_bus_message_append(attach, "a{sv}", 1, "features", "as", 3, "large-values",
+                                          "large-values-ring", "large-values-ring-ref") >= 0);
+        assert_int_equal(sd_bus_call(bus, attach, test_deadline_usec(WAIT_USEC), &error, &attached), 1);
+
+        /* The renderer's ring, which the main keeps for the renderer after
+         * this: not this peer's to name. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", big, 0, NULL, &got), 0);
+        g_clear_pointer(&got, g_variant_unref);
+        assert_non_null(f->r->main_large.ring);
+        assert_true(value_ring_kept(f->r->main_large.ring));
+        /* And one this peer made and never sent. */
+        assert_int_equal(value_ring_reserve(&ring, 100, &data, &offset, &fd), 1);
+
+        for (unsigned i = 0; i < 2; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+                sd_bus_error_free(&error);
+                assert_int_equal(sd_bus_message_new_method_call(bus, &m, TEST_MAIN_NAME, "/org/ipcbus/Test",
+                                                                "org.ipcbus.Main1", "Invoke"),
+                                 0);
+                assert_true(sd_bus_message_append(m, "s", "echo") >= 0);
+                assert_true(sd_bus_message_open_container(m, 'a', "v") >= 0);
+                value_ring_id(i == 0 ? ring : f->r->main_large.ring, &dev, &ino);
+                assert_true(sd_bus_message_append(m, "v", "(tttt)", dev, ino, offset, (uint64_t)100) >= 0);
+                assert_true(sd_bus_message_close_container(m) >= 0);
+                assert_true(sd_bus_call(bus, m, test_deadline_usec(WAIT_USEC), &error, &reply) < 0);
+                print_message("%s: %s\n", error.name, error.message);
+                assert_string_equal(error.name, "org.freedesktop.DBus.Error.InvalidArgs");
+                assert_string_equal(error.message,
+                                    "out-of-band value: the ring named is not one this process keeps for the sender");
+        }
+        value_ring_free(ring);
+        /* Still serving, by reference too. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", big, 0, NULL, &got), 0);
+        assert_echoed(got, big);
+}
+
 /* IPCBUS_LIMIT_LARGE_VALUE_BYTES: past it LimitsExceeded, counted, and the
  * main goes on; at it, served. */
 static void test_large_limit(void **state) {
@@ -884,6 +1110,14 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_hostile_memfds, setup_broker, teardown),
                 cmocka_unit_test_setup_teardown(test_foreign_ring, setup_daemon, teardown),
                 cmocka_unit_test_setup_teardown(test_large_limit, setup_direct_limited, teardown),
+                cmocka_unit_test_setup_teardown(test_rings_named, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_rings_named, setup_broker, teardown),
+                cmocka_unit_test_setup_teardown(test_rings_named, setup_direct, teardown),
+                cmocka_unit_test_setup_teardown(test_rings_not_named, setup_daemon_ring_only, teardown),
+                cmocka_unit_test_setup_teardown(test_ref_lookalike_values, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_ref_lookalike_values, setup_direct, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_refs, setup_daemon, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_refs, setup_broker, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,8 @@
 
 #include "test-main.h"
 #include "test-process.h"
+#include "value-large.h"
+#include "value-ring.h"
 
 /*
  * Channels:
@@ -54,6 +56,9 @@
  *   sync-echo (on)           sets its arguments ("av") as the return value
  *   large-counts (handle)    "(tt)": values this process sent and received out
  *                            of band (ipcbus_value_get_large_counts())
+ *   ref-counts (handle)      "at", 4: of those, sent and received in a ring
+ *                            named by reference; and the rings this process
+ *                            keeps for peers that name them, and their bytes
  */
 
 static ipcbus_main *the_main;
@@ -207,6 +212,19 @@ static int h_large_counts(ipcbus_invocation *inv, GVariant *args, void *userdata
 
         ipcbus_value_get_large_counts(&sent, &received);
         return ipcbus_invocation_return_value(inv, g_variant_new("(tt)", sent, received));
+}
+
+static int h_ref_counts(ipcbus_invocation *inv, GVariant *args, void *userdata) {
+        uint64_t sent, received;
+        size_t kept, bytes;
+
+        value_large_ref_counts(&sent, &received);
+        value_ring_kept_count(&kept, &bytes);
+        const uint64_t v[] = { sent, received, kept, bytes };
+
+        /* Not "(tttt)": to a renderer that names rings, that goes out of band. */
+        return ipcbus_invocation_return_value(inv, g_variant_new_fixed_array(G_VARIANT_TYPE_UINT64, v, 4,
+                                                                             sizeof(v[0])));
 }
 
 static int on_sync_none(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -457,6 +475,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sync-echo", on_sync_echo, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-burst", on_sync_burst, NULL));
         CHECK(ipcbus_main_handle(the_main, NULL, "large-counts", h_large_counts, NULL));
+        CHECK(ipcbus_main_handle(the_main, NULL, "ref-counts", h_ref_counts, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-fail", on_sync_fail, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));

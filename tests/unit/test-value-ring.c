@@ -420,6 +420,200 @@ static void test_ring_foreign_sender(void **state) {
         close(fd);
 }
 
+/* ---- rings named by reference ---------------------------------------------- */
+
+/* The form the sender would put in the message for @s, naming its ring. */
+static ValueRingRef ref_of(ValueRing *ring, const Sent *s) {
+        ValueRingRef ref = { .offset = s->offset, .size = s->size };
+
+        value_ring_id(ring, &ref.dev, &ref.ino);
+        return ref;
+}
+
+/* What the receiver does with it: copy out, check. Return: what copy_out_ref() did. */
+static int receive_ref(ValueRing *ring, const Sent *s, const ValueRingSender *from, const char **ret_problem) {
+        g_autofree uint8_t *copy = g_malloc(s->size);
+        ValueRingRef ref = ref_of(ring, s);
+        int r;
+
+        *ret_problem = NULL;
+        r = value_ring_copy_out_ref(&ref, copy, from, ret_problem);
+        if (r >= 0)
+                for (size_t i = 0; i < s->size; i++)
+                        if (copy[i] != s->fill)
+                                fail_msg("byte %zu of the value filled with '%c' is '%c'", i, s->fill, copy[i]);
+        return r;
+}
+
+static ValueRingSender naming(unsigned i) {
+        ValueRingSender from = sender_of(i);
+
+        from.names_rings = true;
+        return from;
+}
+
+/* A sender that names rings has its ring kept at first sight, and told so
+ * in the keep word; then values named by reference are read (and their
+ * regions given back) with no descriptor. One that does not is not kept,
+ * and cannot name its ring. */
+static void test_ring_kept_and_named(void **state) {
+        ValueRingSender a = naming(0), plain = sender_of(1);
+        ValueRing *ring = NULL, *other = NULL;
+        const char *problem;
+        size_t n, bytes;
+        Sent s;
+
+        value_ring_forget(&test_bus, NULL, true);
+        assert_int_equal(send_one(&ring, 5000, 'a', &s), 1);
+        assert_false(value_ring_kept(ring));
+        receive_from(&s, &a);
+        assert_true(value_ring_kept(ring));
+        value_ring_kept_count(&n, &bytes);
+        assert_int_equal(n, 1);
+        assert_int_equal(bytes, 256 * 1024);
+
+        /* Many more values than the ring holds: each named, each given back. */
+        for (unsigned i = 0; i < 200; i++) {
+                assert_int_equal(send_one(&ring, 3000 + i, (uint8_t) ('a' + i % 26), &s), 1);
+                assert_int_equal(receive_ref(ring, &s, &a, &problem), 0);
+                assert_null(problem);
+        }
+
+        assert_int_equal(send_one(&other, 5000, 'p', &s), 1);
+        receive_from(&s, &plain);
+        assert_false(value_ring_kept(other));
+        assert_int_equal(send_one(&other, 5000, 'p', &s), 1);
+        assert_int_equal(receive_ref(other, &s, &plain, &problem), -EBADMSG);
+        assert_string_equal(problem, "the ring named is not one this process keeps for the sender");
+        value_ring_release(s.data);
+        value_ring_kept_count(&n, &bytes);
+        assert_int_equal(n, 1);
+
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_kept_count(&n, &bytes);
+        assert_int_equal(n, 0);
+        assert_int_equal(bytes, 0);
+        value_ring_free(ring);
+        value_ring_free(other);
+}
+
+/* Refused: a ring kept for another sender, one never sent, one forgotten
+ * with its sender, a value over the keep word or past the end. Nothing is
+ * read or written then. */
+static void test_ring_refs_refused(void **state) {
+        ValueRingSender a = naming(0), b = naming(1);
+        ValueRing *ring = NULL, *unsent = NULL;
+        ValueRingRef ref;
+        const char *problem;
+        uint8_t out[64];
+        Sent s, u;
+
+        value_ring_forget(&test_bus, NULL, true);
+        assert_int_equal(send_one(&ring, 5000, 'a', &s), 1);
+        receive_from(&s, &a);
+        assert_int_equal(send_one(&ring, 5000, 'a', &s), 1);
+
+        /* b names a's ring. */
+        assert_int_equal(receive_ref(ring, &s, &b, &problem), -EBADMSG);
+        assert_string_equal(problem, "the ring named is not one this process keeps for the sender");
+        /* a names a ring it never sent. */
+        assert_int_equal(send_one(&unsent, 5000, 'u', &u), 1);
+        assert_int_equal(receive_ref(unsent, &u, &a, &problem), -EBADMSG);
+        assert_string_equal(problem, "the ring named is not one this process keeps for the sender");
+
+        ref = ref_of(ring, &s);
+        ref.offset = 8; /* its mark would be the keep word */
+        assert_int_equal(value_ring_copy_out_ref(&ref, out, &a, &problem), -EBADMSG);
+        assert_string_equal(problem, "the offset announced is not a multiple of 8 past the ring's keep word");
+        ref = ref_of(ring, &s);
+        ref.offset += 4;
+        assert_int_equal(value_ring_copy_out_ref(&ref, out, &a, &problem), -EBADMSG);
+        ref = ref_of(ring, &s);
+        ref.offset = 256 * 1024 - 32;
+        ref.size = 64;
+        assert_int_equal(value_ring_copy_out_ref(&ref, out, &a, &problem), -EBADMSG);
+        assert_string_equal(problem, "the value announced runs past the ring's end");
+        ref.size = 0;
+        assert_int_equal(value_ring_copy_out_ref(&ref, out, &a, &problem), -EBADMSG);
+        /* Refused unread: its region is still the sender's to wait for. */
+        assert_int_not_equal(*(uint64_t *) (s.data - 8), 0);
+
+        /* Gone with its sender: named afterwards, refused. */
+        assert_int_equal(receive_ref(ring, &s, &a, &problem), 0);
+        assert_int_equal(send_one(&ring, 5000, 'a', &s), 1);
+        value_ring_forget(&test_bus, a.name, false);
+        assert_int_equal(receive_ref(ring, &s, &a, &problem), -EBADMSG);
+
+        value_ring_free(ring);
+        value_ring_free(unsent);
+}
+
+/* Kept rings are never evicted, however many other rings come and go past
+ * the budget, so a sender that was told its ring is kept can always name
+ * it. Keeping is bounded: 4 rings a sender, and half the budget in all;
+ * past that a ring is mapped as any other and its sender not told. */
+static void test_ring_kept_bounded(void **state) {
+        const size_t budget = value_ring_maps_budget;
+        ValueRingSender a = naming(0);
+        ValueRing *kept = NULL, *own[6] = {}, *others[8] = {};
+        const char *problem;
+        size_t n, bytes;
+        Sent s;
+
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_maps_budget = 4 * 256 * 1024;
+        assert_int_equal(send_one(&kept, 5000, 'k', &s), 1);
+        receive_from(&s, &a);
+        assert_true(value_ring_kept(kept));
+        for (unsigned round = 0; round < 2; round++)
+                for (unsigned i = 0; i < G_N_ELEMENTS(others); i++) {
+                        ValueRingSender from = sender_of(10 + i);
+
+                        assert_int_equal(send_one(&others[i], 5000, (uint8_t) ('A' + i), &s), 1);
+                        receive_from(&s, &from);
+                        assert_false(value_ring_kept(others[i]));
+                        assert_int_equal(send_one(&kept, 5000, 'k', &s), 1);
+                        assert_int_equal(receive_ref(kept, &s, &a, &problem), 0);
+                }
+        value_ring_maps_count(&n, &bytes);
+        assert_true(bytes <= value_ring_maps_budget);
+
+        /* Half the budget (2 rings here) for kept ones in all. */
+        assert_int_equal(send_one(&own[0], 5000, 'o', &s), 1);
+        receive_from(&s, &a);
+        assert_true(value_ring_kept(own[0]));
+        assert_int_equal(send_one(&own[1], 5000, 'o', &s), 1);
+        receive_from(&s, &a);
+        assert_false(value_ring_kept(own[1]));
+        value_ring_kept_count(&n, &bytes);
+        assert_int_equal(n, 2);
+
+        /* With room in all, 4 of one sender's. */
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_maps_budget = budget;
+        for (unsigned i = 0; i < G_N_ELEMENTS(own); i++) {
+                value_ring_free(own[i]);
+                own[i] = NULL;
+                assert_int_equal(send_one(&own[i], 5000, 'o', &s), 1);
+                receive_from(&s, &a);
+                assert_true(value_ring_kept(own[i]) == (i < 4));
+        }
+        value_ring_kept_count(&n, &bytes);
+        assert_int_equal(n, 4);
+        /* All four still named, after the fifth and sixth came. */
+        for (unsigned i = 0; i < 4; i++) {
+                assert_int_equal(send_one(&own[i], 5000, (uint8_t) ('0' + i), &s), 1);
+                assert_int_equal(receive_ref(own[i], &s, &a, &problem), 0);
+        }
+
+        value_ring_forget(&test_bus, NULL, true);
+        value_ring_free(kept);
+        for (unsigned i = 0; i < G_N_ELEMENTS(own); i++)
+                value_ring_free(own[i]);
+        for (unsigned i = 0; i < G_N_ELEMENTS(others); i++)
+                value_ring_free(others[i]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ring_carries_values),
@@ -432,6 +626,9 @@ int main(void) {
                 cmocka_unit_test(test_ring_forgotten_with_its_sender),
                 cmocka_unit_test(test_ring_refuses_hostile_forms),
                 cmocka_unit_test(test_ring_foreign_sender),
+                cmocka_unit_test(test_ring_kept_and_named),
+                cmocka_unit_test(test_ring_refs_refused),
+                cmocka_unit_test(test_ring_kept_bounded),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
