@@ -10,11 +10,14 @@
  * no ring; values read out of order and more than a ring holds arrive
  * whole; every hostile memfd or ring a peer can send is refused with
  * InvalidArgs and the main keeps serving; a ring a plain client made is
- * served.
+ * served. Between peers that both name large-values-ring-ref, every large
+ * value after the first each way names its kept ring instead of passing
+ * it; values shaped like that form still arrive as themselves, and a peer
+ * that names a ring not kept for it is refused.
  *
  * Which form a value took is read from both processes' counts
- * (ipcbus_value_get_large_counts(); the main's through its large-counts
- * channel).
+ * (ipcbus_value_get_large_counts() and value_large_ref_counts(); the
+ * main's through its large-counts and ref-counts channels).
  */
 #include <errno.h>
 #include <fcntl.h>
