@@ -737,6 +737,7 @@ static int open_memfd(const ValueLarge *large, sd_bus_error *error, GBytes **ret
 /* The bytes of a value in the ring its sender shares with us: copied out
  * first, so that nothing the sender writes later changes what we check. */
 static int open_ring(const ValueLarge *large, sd_bus_error *error, GBytes **ret) {
+        const ValueRingSender from = { large->bus, large->sender, large->names_rings };
         const char *problem = NULL;
         Buffer *b;
         int r;
@@ -752,13 +753,9 @@ static int open_ring(const ValueLarge *large, sd_bus_error *error, GBytes **ret)
         }
         if (large->ref)
                 r = value_ring_copy_out_ref(&(ValueRingRef) { large->dev, large->ino, large->offset, large->size },
-                                            b->data,
-                                            &(ValueRingSender) { large->bus, large->sender, large->names_rings },
-                                            &problem);
+                                            b->data, &from, &problem);
         else
-                r = value_ring_copy_out(large->fd, large->offset, large->size, b->data,
-                                        &(ValueRingSender) { large->bus, large->sender, large->names_rings },
-                                        &problem);
+                r = value_ring_copy_out(large->fd, large->offset, large->size, b->data, &from, &problem);
         if (r < 0) {
                 buffer_give(*b);
                 g_free(b);

@@ -464,6 +464,27 @@ static int maps_get_locked(int fd, const ValueRingSender *from, RingMap **ret, c
         return 0;
 }
 
+/* Whether @size could be a value in a ring at all (before any lookup). */
+static int check_size(uint64_t size, const char **ret_problem) {
+        if (size == 0 || size > VALUE_RING_MAP_MAX) {
+                *ret_problem = "the size announced is 0 or more than a ring holds";
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Copy the value at @offset, @size out of @map, then mark it read: the
+ * sender may reuse the region. Locked. */
+static int map_copy_out_locked(RingMap *map, uint64_t offset, uint64_t size, void *dst, const char **ret_problem) {
+        if (offset + size > map->size) {
+                *ret_problem = "the value announced runs past the ring's end";
+                return -EBADMSG;
+        }
+        memcpy(dst, map->map + offset, size);
+        __atomic_store_n((uint64_t *) (map->map + offset - RING_MARK), 0, __ATOMIC_RELEASE);
+        return 0;
+}
+
 int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const ValueRingSender *from,
                         const char **ret_problem) {
         RingMap *map;
@@ -472,10 +493,9 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
         assert(dst);
         assert(ret_problem);
 
-        if (size == 0 || size > VALUE_RING_MAP_MAX) {
-                *ret_problem = "the size announced is 0 or more than a ring holds";
-                return -EBADMSG;
-        }
+        r = check_size(size, ret_problem);
+        if (r < 0)
+                return r;
         if (offset < RING_MARK || offset % RING_MARK != 0 || offset > VALUE_RING_MAP_MAX) {
                 *ret_problem = "the offset announced is not a multiple of 8 past the ring's start";
                 return -EBADMSG;
@@ -487,15 +507,8 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
 
         g_mutex_lock(&maps_lock);
         r = maps_get_locked(fd, from, &map, ret_problem);
-        if (r >= 0 && offset + size > map->size) {
-                *ret_problem = "the value announced runs past the ring's end";
-                r = -EBADMSG;
-        }
-        if (r >= 0) {
-                memcpy(dst, map->map + offset, size);
-                /* Read: the sender may reuse the region. */
-                __atomic_store_n((uint64_t *) (map->map + offset - RING_MARK), 0, __ATOMIC_RELEASE);
-        }
+        if (r >= 0)
+                r = map_copy_out_locked(map, offset, size, dst, ret_problem);
         g_mutex_unlock(&maps_lock);
         return r;
 }
@@ -503,17 +516,16 @@ int value_ring_copy_out(int fd, uint64_t offset, uint64_t size, void *dst, const
 int value_ring_copy_out_ref(const ValueRingRef *ref, void *dst, const ValueRingSender *from,
                             const char **ret_problem) {
         RingMap key, *map;
-        int r = 0;
+        int r;
 
         assert(ref);
         assert(dst);
         assert(from);
         assert(ret_problem);
 
-        if (ref->size == 0 || ref->size > VALUE_RING_MAP_MAX) {
-                *ret_problem = "the size announced is 0 or more than a ring holds";
-                return -EBADMSG;
-        }
+        r = check_size(ref->size, ret_problem);
+        if (r < 0)
+                return r;
         if (ref->offset < RING_REF_OFFSET_MIN || ref->offset % RING_MARK != 0 || ref->offset > VALUE_RING_MAP_MAX) {
                 *ret_problem = "the offset announced is not a multiple of 8 past the ring's keep word";
                 return -EBADMSG;
@@ -527,13 +539,9 @@ int value_ring_copy_out_ref(const ValueRingRef *ref, void *dst, const ValueRingS
         if (!map || !map->kept || !map_from(map, from->bus, from->name)) {
                 *ret_problem = "the ring named is not one this process keeps for the sender";
                 r = -EBADMSG;
-        } else if (ref->offset + ref->size > map->size) {
-                *ret_problem = "the value announced runs past the ring's end";
-                r = -EBADMSG;
         } else {
                 map->used = ++maps_clock;
-                memcpy(dst, map->map + ref->offset, ref->size);
-                __atomic_store_n((uint64_t *) (map->map + ref->offset - RING_MARK), 0, __ATOMIC_RELEASE);
+                r = map_copy_out_locked(map, ref->offset, ref->size, dst, ret_problem);
         }
         g_mutex_unlock(&maps_lock);
         return r;

@@ -473,19 +473,14 @@ static int walk_args(Walk *w, GVariant *args) {
 
                 /* The first argument's type, fetched anyway, before
                  * anything is appended. */
-                if (i == 0 && w->refused_first && strcmp(g_variant_get_type_string(value), w->refused_first) == 0) {
-                        g_variant_unref(value);
-                        g_variant_unref(boxed);
-                        return -EXDEV;
+                if (i == 0 && w->refused_first && strcmp(g_variant_get_type_string(value), w->refused_first) == 0)
+                        r = -EXDEV;
+                else
+                        r = walk_open_list(w);
+                if (r >= 0) {
+                        w->arg = (unsigned) i + 1;
+                        r = walk_in_variant(w, value, 0);
                 }
-                r = walk_open_list(w);
-                if (r < 0) {
-                        g_variant_unref(value);
-                        g_variant_unref(boxed);
-                        return r;
-                }
-                w->arg = (unsigned) i + 1;
-                r = walk_in_variant(w, value, 0);
                 g_variant_unref(value);
                 g_variant_unref(boxed);
                 if (r < 0)
