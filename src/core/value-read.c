@@ -393,16 +393,25 @@ int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret
 
 /* One "av" element, a variant of the basic @contents, added to @w as
  * GVariant lays it out. */
+static int read_fast_entered(sd_bus_message *m, const char *contents, ArgsWriter *w);
+
 static int read_fast_element(sd_bus_message *m, const char *contents, ArgsWriter *w) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        return read_fast_entered(m, contents, w);
+}
+
+/* The same once the variant is entered. */
+static int read_fast_entered(sd_bus_message *m, const char *contents, ArgsWriter *w) {
         const void *p = NULL;
         size_t size = 0;
         BasicValue u;
         uint8_t b;
         int r;
 
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read_basic(m, contents[0], &u);
         if (r < 0)
                 return r;
@@ -455,6 +464,37 @@ static int read_fast_element(sd_bus_message *m, const char *contents, ArgsWriter
  * the one buffer) and the rest is read by value.c's general code. The depth
  * check is the one read_next() makes for each element's variant.
  */
+/*
+ * The basic type each of the first elements had in the last list this
+ * thread read. sd_bus_message_peek_type() of a variant costs what entering
+ * it does (it reads and checks the signature in the message): entering with
+ * the type guessed from the last list spares that when it is right, and
+ * costs a failed enter (nothing read) when it is not. Senders tend to send
+ * the same types again.
+ */
+#define GUESSED_ELEMENTS 4
+static _Thread_local char guessed[GUESSED_ELEMENTS];
+
+/* 1: the element was read as @guess said; 0: it is of another type, nothing
+ * was read; or the end of the list (@ret_end). */
+static int read_guessed_element(sd_bus_message *m, char guess, ArgsWriter *w, bool *ret_end) {
+        const char contents[2] = { guess, '\0' };
+        int r;
+
+        r = sd_bus_message_at_end(m, false);
+        if (r != 0) {
+                *ret_end = true;
+                return MIN(r, 0);
+        }
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r == -ENXIO)
+                return 0;
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        r = read_fast_entered(m, contents, w);
+        return r < 0 ? r : 1;
+}
+
 int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, ValueLarge *ret_large,
                            GVariant **ret) {
         bool fast = value_fast_paths, ok;
@@ -467,10 +507,20 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
         child_list_init(&c);
         args_writer_init(&w);
 
-        for (;;) {
+        for (size_t at = 0;; at++) {
                 const char *contents;
                 GVariant *child;
                 char type;
+
+                if (fast && at < GUESSED_ELEMENTS && guessed[at] && depth <= IPCBUS_VALUE_MAX_DEPTH) {
+                        bool end = false;
+
+                        r = read_guessed_element(m, guessed[at], &w, &end);
+                        if (r < 0 || end)
+                                break;
+                        if (r > 0)
+                                continue;
+                }
 
                 r = sd_bus_message_peek_type(m, &type, &contents);
                 if (r <= 0)
@@ -499,11 +549,15 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                 }
 
                 if (fast && value_type_is_fast(contents[0]) && contents[1] == '\0') {
+                        if (at < GUESSED_ELEMENTS)
+                                guessed[at] = contents[0];
                         r = read_fast_element(m, contents, &w);
                         if (r < 0)
                                 break;
                         continue;
                 }
+                if (at < GUESSED_ELEMENTS)
+                        guessed[at] = '\0';
 
                 if (fast) {
                         GVariant *head = g_variant_ref_sink(args_writer_finish(&w));

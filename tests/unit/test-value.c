@@ -26,90 +26,7 @@
 #include <ipcbus/ipcbus-value.h>
 
 #include "value.h"
-
-#define TEST_PATH "/org/ipcbus/Test"
-#define TEST_INTERFACE "org.ipcbus.Test1"
-
-typedef struct Pair {
-        sd_bus *client;
-        sd_bus *server;
-} Pair;
-
-static int pair_setup(void **state) {
-        Pair *p = calloc(1, sizeof(*p));
-        sd_id128_t id;
-        int fds[2];
-
-        assert_non_null(p);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
-        assert_int_equal(sd_id128_randomize(&id), 0);
-
-        assert_int_equal(sd_bus_new(&p->server), 0);
-        assert_int_equal(sd_bus_set_fd(p->server, fds[0], fds[0]), 0);
-        assert_int_equal(sd_bus_set_server(p->server, 1, id), 0);
-        assert_int_equal(sd_bus_set_anonymous(p->server, 1), 0);
-        assert_int_equal(sd_bus_negotiate_fds(p->server, 1), 0);
-        assert_int_equal(sd_bus_start(p->server), 0);
-
-        assert_int_equal(sd_bus_new(&p->client), 0);
-        assert_int_equal(sd_bus_set_fd(p->client, fds[1], fds[1]), 0);
-        assert_int_equal(sd_bus_set_anonymous(p->client, 1), 0);
-        assert_int_equal(sd_bus_negotiate_fds(p->client, 1), 0);
-        assert_int_equal(sd_bus_start(p->client), 0);
-
-        *state = p;
-        return 0;
-}
-
-static int pair_teardown(void **state) {
-        Pair *p = *state;
-
-        sd_bus_flush_close_unref(p->client);
-        sd_bus_flush_close_unref(p->server);
-        free(p);
-        return 0;
-}
-
-static sd_bus_message *new_message(Pair *p) {
-        sd_bus_message *m = NULL;
-
-        assert_int_equal(sd_bus_message_new_signal(p->client, &m, TEST_PATH, TEST_INTERFACE, "Value"), 0);
-        return m;
-}
-
-/* Sends @m from the client and returns it as the server receives it. */
-static sd_bus_message *transfer(Pair *p, sd_bus_message *m) {
-        assert_true(sd_bus_send(p->client, m, NULL) >= 0);
-
-        for (unsigned idle = 0; idle < 100;) {
-                sd_bus_message *in = NULL;
-                int a, b;
-
-                a = sd_bus_process(p->client, NULL);
-                assert_true(a >= 0);
-                b = sd_bus_process(p->server, &in);
-                assert_true(b >= 0);
-                if (in) {
-                        if (sd_bus_message_is_signal(in, TEST_INTERFACE, "Value"))
-                                return in;
-                        sd_bus_message_unref(in);
-                        continue;
-                }
-                if (a == 0 && b == 0) {
-                        struct pollfd fds[2] = {
-                                { .fd = sd_bus_get_fd(p->client),
-                                  .events = (short) sd_bus_get_events(p->client) },
-                                { .fd = sd_bus_get_fd(p->server),
-                                  .events = (short) sd_bus_get_events(p->server) },
-                        };
-
-                        if (poll(fds, 2, 100) == 0)
-                                idle++;
-                }
-        }
-        fail_msg("message did not arrive");
-        return NULL;
-}
+#include "value-pair.h"
 
 /*
  * What value_read_args() builds is marked trusted (normal form), and GLib
@@ -1094,6 +1011,36 @@ static void test_value_fast_mixed(void **state) {
                 assert_fast_matches_general(*state, g_variant_new_parsed(lists[i]));
 }
 
+/*
+ * Each list's first elements are read with the types of the last list's
+ * guessed (value-read.c): right, wrong, for an element the list lacks, and
+ * where the list holds more elements or another kind of value. Each list
+ * follows the one before it, read once the fast way and once the general.
+ */
+static void test_value_fast_guessed_types(void **state) {
+        static const char *const lists[] = {
+                "[<'a'>, <uint32 1>]",
+                "[<'b'>, <uint32 2>]",
+                "[<uint32 3>, <'c'>]",
+                "@av []",
+                "[<'d'>, <'e'>, <'f'>, <'g'>, <'h'>, <'i'>]",
+                "[<'j'>, <'k'>, <'l'>, <'m'>, <'n'>, <'o'>]",
+                "[<'p'>]",
+                "[<{'k': <1>}>, <'q'>]",
+                "[<'r'>, <[<'s'>]>, <'t'>]",
+                "[<byte 1>, <true>, <int16 -1>, <2.5>]",
+                "[<true>, <byte 1>, <2.5>, <int16 -1>]",
+                "[<objectpath '/a'>, <signature 's'>, <'/a'>]",
+                "[<('Date', <1.5>)>, <'u'>]",
+                "[<'v'>, <uint32 4>]",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(lists); i++) {
+                assert_fast_matches_general(*state, g_variant_new_parsed(lists[i]));
+                assert_fast_matches_general(*state, g_variant_new_parsed(lists[i]));
+        }
+}
+
 /* "av" inside "av" ... @levels deep around a string: 2 containers each. */
 static GVariant *nested_lists(unsigned levels) {
         GVariant *v = g_variant_new_string("deep");
@@ -1343,6 +1290,7 @@ int main(void) {
                 cmocka_unit_test(test_value_fast_basic_types),
                 cmocka_unit_test(test_value_fast_offset_widths),
                 cmocka_unit_test(test_value_fast_mixed),
+                cmocka_unit_test(test_value_fast_guessed_types),
                 cmocka_unit_test(test_value_fast_nested_depth),
                 cmocka_unit_test(test_value_fast_single_value),
                 cmocka_unit_test(test_value_fast_writer),
