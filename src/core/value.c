@@ -31,23 +31,40 @@ typedef struct Walk {
 
 static int walk(Walk *w, GVariant *v, unsigned depth);
 
-static int walk_fail(Walk *w, int r, const char *format, ...) G_GNUC_PRINTF(3, 4);
-static int walk_fail(Walk *w, int r, const char *format, ...) {
-        va_list ap;
+static int value_failv(sd_bus_error *error, unsigned arg, int r, const char *format, va_list ap)
+        G_GNUC_PRINTF(4, 0);
+static int value_failv(sd_bus_error *error, unsigned arg, int r, const char *format, va_list ap) {
         char *text;
 
         /* The first problem found is the one reported. */
-        if (!w->error || sd_bus_error_is_set(w->error))
+        if (!error || sd_bus_error_is_set(error))
                 return r;
 
-        va_start(ap, format);
         text = g_strdup_vprintf(format, ap);
-        va_end(ap);
-        if (w->arg > 0)
-                sd_bus_error_setf(w->error, IPCBUS_ERROR_INVALID_ARGS, "argument %u: %s", w->arg, text);
+        if (arg > 0)
+                sd_bus_error_setf(error, IPCBUS_ERROR_INVALID_ARGS, "argument %u: %s", arg, text);
         else
-                sd_bus_error_setf(w->error, IPCBUS_ERROR_INVALID_ARGS, "value: %s", text);
+                sd_bus_error_setf(error, IPCBUS_ERROR_INVALID_ARGS, "value: %s", text);
         g_free(text);
+        return r;
+}
+
+int value_fail(sd_bus_error *error, unsigned arg, int r, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        r = value_failv(error, arg, r, format, ap);
+        va_end(ap);
+        return r;
+}
+
+static int walk_fail(Walk *w, int r, const char *format, ...) G_GNUC_PRINTF(3, 4);
+static int walk_fail(Walk *w, int r, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        r = value_failv(w->error, w->arg, r, format, ap);
+        va_end(ap);
         return r;
 }
 
@@ -82,8 +99,7 @@ static unsigned dbus_alignment(char c) {
         }
 }
 
-/* A type reached by the walk: the types of variants' contents, checked once each. */
-static int walk_check_type(Walk *w, const char *type, unsigned depth) {
+int value_check_type_at(const char *type, unsigned depth, unsigned arg, sd_bus_error *error) {
         const char *problem = NULL;
         unsigned type_depth = 0;
         size_t len;
@@ -97,14 +113,20 @@ static int walk_check_type(Walk *w, const char *type, unsigned depth) {
         r = value_type_check(type, len, false, &type_depth, &problem);
         if (r < 0) {
                 if (len > VALUE_SIGNATURE_MAX)
-                        return walk_fail(w, r, "type of %zu characters is longer than D-Bus's %u", len,
-                                         VALUE_SIGNATURE_MAX);
-                return walk_fail(w, r, "type '%s' %s", type, problem);
+                        return value_fail(error, arg, r, "type of %zu characters is longer than D-Bus's %u", len,
+                                          VALUE_SIGNATURE_MAX);
+                return value_fail(error, arg, r, "type '%s' %s", type, problem);
         }
 depth:
         if (depth + type_depth > IPCBUS_VALUE_MAX_DEPTH)
-                return walk_fail(w, -ELOOP, "value nested deeper than %d levels", IPCBUS_VALUE_MAX_DEPTH);
+                return value_fail(error, arg, -ELOOP, "value nested deeper than %d levels",
+                                  IPCBUS_VALUE_MAX_DEPTH);
         return 0;
+}
+
+/* A type reached by the walk: the types of variants' contents, checked once each. */
+static int walk_check_type(Walk *w, const char *type, unsigned depth) {
+        return value_check_type_at(type, depth, w->arg, w->error);
 }
 
 static int walk_basic(Walk *w, char type, const void *p, unsigned size) {
@@ -139,6 +161,20 @@ bool value_utf8_has_noncharacter(const char *s, size_t len) {
         return false;
 }
 
+int value_string_check(const char *s, size_t len, unsigned arg, sd_bus_error *error) {
+        /* Plain ASCII passes both checks; most strings are. With a length,
+         * g_utf8_validate() also refuses NUL bytes. */
+        if (value_fast_paths && value_is_plain_ascii(s, len))
+                return 0;
+        if (!g_utf8_validate(s, (gssize) len, NULL))
+                return value_fail(error, arg, -EINVAL, "string is not valid UTF-8");
+        if (value_utf8_has_noncharacter(s, len))
+                return value_fail(error, arg, -EINVAL,
+                                  "string holds a Unicode noncharacter (U+FDD0..U+FDEF or U+nFFFE/U+nFFFF), "
+                                  "which sd-bus refuses");
+        return 0;
+}
+
 /* Strings are checked on their serialized bytes: g_variant_get_string()
  * would quietly turn an invalid string from untrusted data into "". */
 static int walk_string(Walk *w, GVariant *v, GVariantClass class) {
@@ -154,16 +190,9 @@ static int walk_string(Walk *w, GVariant *v, GVariantClass class) {
         len = n - 1;
 
         if (class == G_VARIANT_CLASS_STRING) {
-                /* Plain ASCII passes both checks; most strings are. With a
-                 * length, g_utf8_validate() also refuses NUL bytes. */
-                if (!value_fast_paths || !value_is_plain_ascii(s, len)) {
-                        if (!g_utf8_validate(s, (gssize) len, NULL))
-                                return walk_fail(w, -EINVAL, "string is not valid UTF-8");
-                        if (value_utf8_has_noncharacter(s, len))
-                                return walk_fail(w, -EINVAL,
-                                                 "string holds a Unicode noncharacter (U+FDD0..U+FDEF or "
-                                                 "U+nFFFE/U+nFFFF), which sd-bus refuses");
-                }
+                r = value_string_check(s, len, w->arg, w->error);
+                if (r < 0)
+                        return r;
                 if (!walk_grow(w, 4, 4 + n))
                         return 0;
                 /* Validated above; spares sd-bus a second pass over the string. */

@@ -69,6 +69,20 @@ int value_check_args_limit(GVariant *args, uint64_t limit, sd_bus_error *error);
 int value_type_check(const char *type, size_t len, bool allow_fd, unsigned *ret_depth,
                      const char **ret_problem);
 
+/* Set @error, unless it is set, to InvalidArgs "argument @arg: <text>"
+ * ("value: <text>" for @arg 0). Return: @r. */
+int value_fail(sd_bus_error *error, unsigned arg, int r, const char *format, ...) G_GNUC_PRINTF(4, 5);
+
+/* A variant's contents type as every append checks it: one complete type
+ * D-Bus carries ('h' not), with its values at @depth (the containers around
+ * them) within IPCBUS_VALUE_MAX_DEPTH. Return: 0; -EINVAL, -ELOOP with
+ * @error set for argument @arg. */
+int value_check_type_at(const char *type, unsigned depth, unsigned arg, sd_bus_error *error);
+
+/* A string's @len bytes as every append checks them: UTF-8, no NUL, no
+ * noncharacter. Return: 0; -EINVAL with @error set for argument @arg. */
+int value_string_check(const char *s, size_t len, unsigned arg, sd_bus_error *error);
+
 /* Whether @s (@len characters) is a D-Bus signature, as a 'g' value holds. */
 bool value_signature_is_dbus(const char *s, size_t len);
 

@@ -526,6 +526,34 @@ int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args
         return renderer_submit(r, msg, NULL, false, r->timeout_usec);
 }
 
+int ipcbus_renderer_sendfv(ipcbus_renderer *r, const char *channel, const char *types, va_list ap) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int k;
+
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        if (!r->conn)
+                return -ENOTCONN;
+        k = wire_message_new_va(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
+                                types, ap, &r->main_large, &error, &msg);
+        if (k < 0) {
+                renderer_log_refused(r, "send", channel, k, &error);
+                return k;
+        }
+        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+}
+
+int ipcbus_renderer_sendf(ipcbus_renderer *r, const char *channel, const char *types, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, types);
+        k = ipcbus_renderer_sendfv(r, channel, types, ap);
+        va_end(ap);
+        return k;
+}
+
 int ipcbus_renderer_post_message(ipcbus_renderer *r, const char *channel, GVariant *message,
                                  ipcbus_port *const *transfer, size_t n_transfer) {
         _cleanup_(g_variant_unrefp) GVariant *v = variant_take(message);

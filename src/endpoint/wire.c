@@ -9,6 +9,7 @@
 #include "util.h"
 #include "value.h"
 #include "value-large.h"
+#include "value-va.h"
 #include "wire.h"
 
 int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *error, const char **ret_channel) {
@@ -96,6 +97,28 @@ int wire_message_new(sd_bus *bus, const char *path, const char *destination, con
         if (r < 0)
                 return r;
         r = wire_append_channel_args(m, channel, args, large, error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int wire_message_new_va(sd_bus *bus, const char *path, const char *destination, const char *channel,
+                        const char *types, va_list ap, ValueLargePeer *large, sd_bus_error *error,
+                        sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = channel_validate(channel, error);
+        if (r < 0)
+                return r;
+        r = wire_signal_new(bus, path, destination, "Message", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_basic(m, 's', channel);
+        if (r < 0)
+                return r;
+        r = value_append_args_va(m, types, ap, large, error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);

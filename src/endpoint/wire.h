@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 /*
  * The contract's messages, built and read in one place for both endpoints:
  * the "s channel, av args" body, the Channel1 signals, and replies that
@@ -42,6 +44,12 @@ int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *a
  */
 int wire_message_new(sd_bus *bus, const char *path, const char *destination, const char *channel, GVariant *args,
                      ValueLargePeer *large, sd_bus_error *error, sd_bus_message **ret);
+
+/* The same with the arguments as sd_bus_message_append(3) takes them
+ * (value_append_args_va()). */
+int wire_message_new_va(sd_bus *bus, const char *path, const char *destination, const char *channel,
+                        const char *types, va_list ap, ValueLargePeer *large, sd_bus_error *error,
+                        sd_bus_message **ret);
 
 /* Decode a "v" method reply: the value (inline or out of band), or the
  * error it carries. @names_rings as for wire_read_args(), of the callee. */

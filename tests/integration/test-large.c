@@ -234,6 +234,24 @@ static void assert_echoed(GVariant *got, GVariant *args) {
         assert_true(g_variant_equal(got, args));
 }
 
+/* A one-string list sent with ipcbus_renderer_sendf() on "reply", which the
+ * main sends back: both ways out of band if @large, and back equal to
+ * @args, the same list as a GVariant. */
+static void check_sendf_back(fixture *f, GVariant *args, bool large) {
+        g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
+        inbox in = {};
+        counts before;
+
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "reply-back", inbox_listener, &in), 0);
+        before = read_counts(f);
+        assert_int_equal(ipcbus_renderer_sendf(f->r, "reply", "s", g_variant_get_string(value, NULL)), 0);
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &in.got, 60000));
+        assert_true(g_variant_equal(in.last, args));
+        assert_moved(f, before, large, large, large, large);
+        assert_true(ipcbus_renderer_remove_all_listeners(f->r, "reply-back") >= 0);
+        inbox_clear(&in);
+}
+
 /* ---- the threshold, one byte either side ------------------------------------ */
 
 /* Through rings from IPCBUS_VALUE_RING_MIN, in memfds (where the peer
@@ -254,6 +272,8 @@ static void check_threshold(fixture *f) {
                 assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", args, 0, NULL, &got), 0);
                 assert_echoed(got, args);
                 assert_moved(f, before, args_large, result_large, result_large, args_large);
+                /* sendf decides as send does. */
+                check_sendf_back(f, args, args_large);
         }
 }
 
@@ -304,6 +324,8 @@ static void check_paths(fixture *f, size_t size, bool large) {
 
         /* send / on, then event.reply: renderer to main and back. */
         check_sent_back(f, "reply", args, &reply, large);
+        /* The same sent with sd-bus-style arguments. */
+        check_sendf_back(f, args, large);
         /* event.sender.send (webContents.send). */
         check_sent_back(f, "sender-send", args, &sender, large);
         /* broadcast: to the one attached renderer, out of band. */
@@ -993,6 +1015,21 @@ static void test_ref_lookalike_values(void **state) {
         assert_int_equal(ipcbus_renderer_invoke_sync(f->r, "echo", two, 0, NULL, &got2), 0);
         assert_echoed(got2, two);
         assert_moved(f, before, 1, 0, 0, 1);
+        /* The same sent with sd-bus-style arguments, and sent back. */
+        {
+                inbox in = {};
+
+                assert_int_equal(ipcbus_renderer_on(f->r, NULL, "reply-back", inbox_listener, &in), 0);
+                before = read_counts(f);
+                assert_int_equal(ipcbus_renderer_sendf(f->r, "reply", "(tttt)s", (uint64_t)1, (uint64_t)2,
+                                                       (uint64_t)4096, (uint64_t)64, "and"),
+                                 0);
+                assert_true(harness_run_until(&(harness) { .event = f->event }, &in.got, 60000));
+                assert_true(g_variant_equal(in.last, two));
+                assert_moved(f, before, 1, 1, 1, 1);
+                assert_true(ipcbus_renderer_remove_all_listeners(f->r, "reply-back") >= 0);
+                inbox_clear(&in);
+        }
         /* Second in its list: inline, as any small value. */
         g_clear_pointer(&got2, g_variant_unref);
         before = read_counts(f);

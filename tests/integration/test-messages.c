@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* send/on, reply routing, sender.send, broadcast, renderer-to-renderer
  * through the main, attach/detach, and main-to-renderer invoke. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,6 +53,57 @@ static void test_reply_routes_to_sender(void **state) {
         inbox_clear(&in1);
         inbox_clear(&in2);
         inbox_clear(&back2);
+}
+
+/* Sends on "reply", which the main answers by sending the same arguments
+ * back on "reply-back": returns what came back. */
+static GVariant *sent_back(harness *h, inbox *in) {
+        GVariant *got;
+
+        assert_true(harness_run_until(h, &in->got, 5000));
+        in->got = false;
+        got = g_variant_ref(in->last);
+        return got;
+}
+
+/* ipcbus_renderer_sendf(): the main gets what ipcbus_renderer_send() of the
+ * same values gives it; what it refuses is not sent. */
+static void test_sendf_matches_send(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *win = harness_renderer(h, "win1");
+        g_autoptr(GVariant) want = g_variant_ref_sink(g_variant_new_parsed(
+                "[<'text'>, <uint32 7>, <[1, 2, 3]>, <{'k': <'v'>, 'n': <2.5>}>, <('Date', <1.5>)>, "
+                "<<'boxed'>>, <objectpath '/a/b'>, <true>, <byte 0xff>, <int64 -5>]"));
+        g_autoptr(GVariant) by_sendf = NULL, by_send = NULL, empty = NULL;
+        inbox in = {};
+
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "reply-back", inbox_listener, &in), 0);
+
+        assert_int_equal(ipcbus_renderer_sendf(win, "reply", "suaia{sv}(sv)vobyx", "text", 7, 3, 1, 2, 3, 2, "k",
+                                               "s", "v", "n", "d", 2.5, "Date", "d", 1.5, "s", "boxed", "/a/b", 1,
+                                               0xff, (int64_t)-5),
+                         0);
+        by_sendf = sent_back(h, &in);
+        assert_int_equal(ipcbus_renderer_send(win, "reply", g_variant_ref(want)), 0);
+        by_send = sent_back(h, &in);
+        assert_true(g_variant_equal(by_sendf, want));
+        assert_true(g_variant_equal(by_send, want));
+
+        assert_int_equal(ipcbus_renderer_sendf(win, "reply", NULL), 0);
+        empty = sent_back(h, &in);
+        assert_int_equal(g_variant_n_children(empty), 0);
+
+        /* Refused before anything is sent: a descriptor, bad UTF-8, a
+         * type that is not D-Bus's, a bad channel. */
+        assert_int_equal(ipcbus_renderer_sendf(win, "reply", "h", 0), -EINVAL);
+        assert_int_equal(ipcbus_renderer_sendf(win, "reply", "ss", "ok", "\xff"), -EINVAL);
+        assert_int_equal(ipcbus_renderer_sendf(win, "reply", "m"), -EINVAL);
+        assert_int_equal(ipcbus_renderer_sendf(win, "", "s", "x"), -EINVAL);
+        /* A barrier: a refused send that went out would have come back. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(win, "echo", NULL, 0, NULL, NULL), 0);
+        assert_true(sd_event_run(h->event, 0) >= 0);
+        assert_int_equal(in.n, 3);
+        inbox_clear(&in);
 }
 
 static void test_broadcast_reaches_all(void **state) {
@@ -398,6 +450,7 @@ static void test_cancel_invoke(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_reply_routes_to_sender, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sendf_matches_send, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broadcast_reaches_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_renderer_to_renderer_through_main, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listener_once_and_remove, setup, teardown),

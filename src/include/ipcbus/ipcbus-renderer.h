@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 #include <ipcbus/ipcbus-common.h>
 
 #ifdef __cplusplus
@@ -113,6 +115,23 @@ IPCBUS_EXPORT int ipcbus_renderer_detach(ipcbus_renderer *r);
  * (nothing is sent); -ENOTCONN; -ENOBUFS past a cap.
  */
 IPCBUS_EXPORT int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args);
+
+/**
+ * ipcbus_renderer_sendf - ipcRenderer.send(channel, ...args), as sd-bus appends
+ * @types: D-Bus types, each complete type one argument, the values
+ *   following as sd_bus_message_append(3) takes them: "s", text; "su",
+ *   text, 7; "ai", 2, 1, 2; "v", "s", text; "a{sv}", 1, "key", "u", 7.
+ *   NULL or "" for no arguments.
+ * The same message as ipcbus_renderer_send() with those values, checked and
+ * queued the same, without a GVariant in between: for a small message,
+ * about what sd_bus_emit_signal() costs. A list that may go out of band
+ * (ipcbus-value.h) is made into a GVariant first, as the other call's is.
+ * Return: as ipcbus_renderer_send(); -EINVAL also for a type string that
+ * is not D-Bus types, or one with 'h'.
+ */
+IPCBUS_EXPORT int ipcbus_renderer_sendf(ipcbus_renderer *r, const char *channel, const char *types, ...);
+/* The same with a va_list, which it does not use up. */
+IPCBUS_EXPORT int ipcbus_renderer_sendfv(ipcbus_renderer *r, const char *channel, const char *types, va_list ap);
 
 /**
  * ipcbus_renderer_post_message - ipcRenderer.postMessage(channel, message, transfer)
