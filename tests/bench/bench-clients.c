@@ -96,7 +96,11 @@ static int generated_call(bench_client *c, const char *payload) {
         return strcmp(echoed, payload) == 0 ? 0 : -EBADMSG;
 }
 
+/* A new GVariant per message, as an application sending what it just made;
+ * or the same value as sd-bus takes it, with no GVariant at all. */
 static int ipcbus_send(bench_client *c, const char *payload) {
+        if (c->sendf)
+                return ipcbus_renderer_sendf(c->renderer, "count", "s", payload);
         return ipcbus_renderer_send(c->renderer, "count", ipcbus_args(g_variant_new_string(payload), NULL));
 }
 
@@ -422,6 +426,7 @@ void bench_client_close(bench_client *c) {
         bench_samples_clear(&c->rate);
         bench_samples_clear(&c->paired_latency);
         bench_samples_clear(&c->paired_rate);
+        bench_samples_clear(&c->paired_rate_sendf);
         bench_cpu_clear(&c->call_cpu);
         bench_cpu_clear(&c->send_cpu);
 }

@@ -48,6 +48,7 @@ typedef struct bench_client {
         const char *label;  /* for the report */
         const char *server; /* the server's well-known name */
         bool ipcbus;        /* an ipcbus renderer, else plain sd-bus */
+        bool sendf;         /* ipcbus: sends with ipcbus_renderer_sendf(), not a GVariant */
         bench_call call;
         bench_transport transport;
         /* Peer to peer: a socketpair end (taken by bench_client_open()) instead of
@@ -78,6 +79,7 @@ typedef struct bench_client {
         bench_samples paired_latency; /* plain: ipcbus's round median / ours, same round; typed: ours /
                                        * ipcbus's (Invoke) */
         bench_samples paired_rate;    /* plain: our rate / ipcbus's, same round */
+        bench_samples paired_rate_sendf; /* plain: our rate / ipcbus sendf's, same round */
         double last;                  /* the last round's median latency or rate */
         bench_cpu call_cpu;           /* per call, in the latency rounds */
         bench_cpu send_cpu;           /* per message, in the throughput rounds */

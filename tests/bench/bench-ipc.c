@@ -5,8 +5,9 @@
  * Invoke round trip: ipcbus_renderer_invoke_sync("echo", one string) to an
  * ipcbus main, against sd_bus_call() of Echo(sav) -> v to a plain sd-bus
  * server doing the same work. Send throughput: N ipcbus_renderer_send() to
- * the main's "count" listener, against N unicast sd-bus signals to the plain
- * server's filter, each followed by one call that returns the count.
+ * the main's "count" listener, and N ipcbus_renderer_sendf() to a second
+ * main's, against N unicast sd-bus signals to the plain server's filter,
+ * each followed by one call that returns the count.
  *
  * --typed (issue 7): the calls of a typed channel, echo-s (s) -> s, against
  * Invoke of the same channel on an ipcbus main that declares nothing: the
@@ -58,6 +59,7 @@ enum {
         CLIENT_DECLARED,
         CLIENT_GENERATED,
         CLIENT_TYPED_FACE,
+        CLIENT_IPCBUS_SENDF, /* sends only: its calls would be ipcbus's */
         N_CLIENTS
 };
 
@@ -76,6 +78,8 @@ static bench_client clients[N_CLIENTS] = {
                                .call = BENCH_CALL_ECHO_S_GENERATED },
         [CLIENT_TYPED_FACE] = { .label = "typed face, sd-bus", .server = BENCH_TYPED_FACE_NAME,
                                 .call = BENCH_CALL_ECHO_S_TYPED },
+        [CLIENT_IPCBUS_SENDF] = { .label = "ipcbus, sendf", .server = BENCH_IPCBUS_SENDF_NAME, .ipcbus = true,
+                                  .sendf = true },
 };
 
 /* The baselines ipcbus is held to; the typed clients are held to Invoke. */
@@ -120,8 +124,8 @@ static void usage(FILE *f) {
                 "  --send-rounds=N      throughput rounds (10)\n"
                 "  --messages=N         messages per client per throughput round (20000)\n"
                 "  --no-event-baseline  skip the plain server on sd-event\n"
-                "  --only=CLIENT        run one client: ipcbus, plain, plain-event, declared, generated or\n"
-                "                       typed-face (profiling)\n"
+                "  --only=CLIENT        run one client: ipcbus, plain, plain-event, declared, generated,\n"
+                "                       typed-face or ipcbus-sendf (profiling)\n"
                 "  --bus=KIND           dbus-daemon (default) or dbus-broker (root only)\n"
                 "  --gate               the ipcbus main with a sender check (the caller's uid) and allowlists\n"
                 "  --size=BYTES         the string argument's size (default 16): with IPCBUS_LARGE_VALUES=0\n"
@@ -212,7 +216,8 @@ static int parse_options(int argc, char **argv, options *o) {
                 case OPT_ONLY:
                         if (strcmp(optarg, "ipcbus") != 0 && strcmp(optarg, "plain") != 0 &&
                             strcmp(optarg, "plain-event") != 0 && strcmp(optarg, "declared") != 0 &&
-                            strcmp(optarg, "generated") != 0 && strcmp(optarg, "typed-face") != 0)
+                            strcmp(optarg, "generated") != 0 && strcmp(optarg, "typed-face") != 0 &&
+                            strcmp(optarg, "ipcbus-sendf") != 0)
                                 r = -EINVAL;
                         o->only = optarg;
                         break;
@@ -352,14 +357,18 @@ static int record_pairs(bool latency) {
         for (int i = CLIENT_PLAIN; r >= 0 && i < N_CLIENTS; i++) {
                 bench_client *c = &clients[i];
 
-                if (!active[i])
+                if (!active[i] || i == CLIENT_IPCBUS_SENDF)
                         continue;
                 if (is_typed(i))
                         r = bench_samples_add(&c->paired_latency, c->last / ipc->last);
                 else if (latency)
                         r = bench_samples_add(&c->paired_latency, ipc->last / c->last);
-                else
+                else {
                         r = bench_samples_add(&c->paired_rate, c->last / ipc->last);
+                        if (r >= 0 && active[CLIENT_IPCBUS_SENDF])
+                                r = bench_samples_add(&c->paired_rate_sendf,
+                                                      c->last / clients[CLIENT_IPCBUS_SENDF].last);
+                }
         }
         return r;
 }
@@ -369,7 +378,7 @@ static int run_rounds(unsigned rounds, unsigned per_round, bool latency, bool ti
         int ids[N_CLIENTS], n = 0, r;
 
         for (int i = 0; i < N_CLIENTS; i++)
-                if (active[i])
+                if (active[i] && !(latency && i == CLIENT_IPCBUS_SENDF))
                         ids[n++] = i;
         for (unsigned k = 0; k < rounds; k++) {
                 for (int j = 0; j < n; j++) {
@@ -426,7 +435,7 @@ static void report_cpu(bool latency) {
                 bench_cpu *cpu = latency ? &c->call_cpu : &c->send_cpu;
                 double total;
 
-                if (!active[i])
+                if (!active[i] || (latency && i == CLIENT_IPCBUS_SENDF))
                         continue;
                 printf("  %-35s", c->label);
                 print_cpu_value(&cpu->client);
@@ -450,7 +459,7 @@ static void report_typed(void) {
         for (int i = CLIENT_DECLARED; i < N_CLIENTS; i++) {
                 bench_client *c = &clients[i];
 
-                if (!active[i])
+                if (!active[i] || !is_typed(i))
                         continue;
                 printf("  same-round ratios %s/%s: median %.3f, min..max %.3f..%.3f\n", c->label, ipc->label,
                        bench_samples_percentile(&c->paired_latency, 50), bench_samples_min(&c->paired_latency),
@@ -460,7 +469,7 @@ static void report_typed(void) {
                 bench_client *c = &clients[i];
                 double typed;
 
-                if (!active[i])
+                if (!active[i] || !is_typed(i))
                         continue;
                 typed = bench_samples_percentile(&c->latency, 50);
                 printf("typed call: %s %.1f µs, %s %.1f µs, ratio %.3f (aim <= 1.00)\n", c->label, typed,
@@ -477,7 +486,7 @@ static void report_latency(const options *o) {
         for (int i = 0; i < N_CLIENTS; i++) {
                 bench_client *c = &clients[i];
 
-                if (!active[i])
+                if (!active[i] || i == CLIENT_IPCBUS_SENDF)
                         continue;
                 printf("  %-24s %7.1f µs %7.1f µs %11.1f..%.1f µs\n", c->label,
                        bench_samples_percentile(&c->latency, 50), bench_samples_percentile(&c->latency, 90),
@@ -525,15 +534,28 @@ static void report_throughput(const options *o) {
                bench_samples_percentile(&ipc->rate, 50), plain->label,
                bench_samples_percentile(&plain->rate, 50),
                bench_samples_percentile(&plain->rate, 50) / bench_samples_percentile(&ipc->rate, 50), AIM);
+        if (!active[CLIENT_IPCBUS_SENDF])
+                return;
+        ipc = &clients[CLIENT_IPCBUS_SENDF];
+        printf("  same-round ratios %s/%s: median %.3f, min..max %.3f..%.3f\n", plain->label, ipc->label,
+               bench_samples_percentile(&plain->paired_rate_sendf, 50),
+               bench_samples_min(&plain->paired_rate_sendf), bench_samples_max(&plain->paired_rate_sendf));
+        printf("send throughput, sendf: ipcbus %.0f msg/s, %s %.0f msg/s, ratio %.3f (aim <= %.2f)\n",
+               bench_samples_percentile(&ipc->rate, 50), plain->label,
+               bench_samples_percentile(&plain->rate, 50),
+               bench_samples_percentile(&plain->rate, 50) / bench_samples_percentile(&ipc->rate, 50), AIM);
 }
 
 /* ---- setup ----------------------------------------------------------------- */
 
 static bool client_wanted(const options *o, int i) {
         static const char *const names[N_CLIENTS] = { "ipcbus", "plain", "plain-event", "declared",
-                                                       "generated", "typed-face" };
+                                                       "generated", "typed-face", "ipcbus-sendf" };
 
         if (is_typed(i) && !o->typed)
+                return false;
+        /* Sends are not measured with --typed. */
+        if (i == CLIENT_IPCBUS_SENDF && o->typed)
                 return false;
         if (o->only)
                 return strcmp(o->only, names[i]) == 0;
@@ -551,7 +573,9 @@ static int spawn_server(test_process **ret, int i, const char *address, bool gat
         };
         int r;
 
-        r = test_process_spawn(ret, i == CLIENT_IPCBUS || is_typed(i) ? bench_ipcbus_main : bench_plain_server,
+        r = test_process_spawn(ret,
+                               i == CLIENT_IPCBUS || i == CLIENT_IPCBUS_SENDF || is_typed(i) ? bench_ipcbus_main
+                                                                                                : bench_plain_server,
                                &config);
         if (r < 0)
                 return r;

@@ -34,6 +34,8 @@
 #include <stddef.h>
 
 #define BENCH_IPCBUS_NAME "org.ipcbus.Bench"
+/* The same main again, for the client that sends with ipcbus_renderer_sendf(). */
+#define BENCH_IPCBUS_SENDF_NAME "org.ipcbus.BenchSendf"
 /* The ipcbus mains of bench-ipc --typed's typed clients (config.typed). */
 #define BENCH_DECLARED_NAME "org.ipcbus.BenchD"
 #define BENCH_GENERATED_NAME "org.ipcbus.BenchG"
