@@ -84,7 +84,7 @@ static void test_sendf_matches_send(void **state) {
                                                0xff, (int64_t)-5),
                          0);
         by_sendf = sent_back(h, &in);
-        assert_int_equal(ipcbus_renderer_send(win, "reply", g_variant_ref(want)), 0);
+        assert_int_equal(ipcbus_renderer_send(win, "reply", want), 0);
         by_send = sent_back(h, &in);
         assert_true(g_variant_equal(by_sendf, want));
         assert_true(g_variant_equal(by_send, want));
