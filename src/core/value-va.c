@@ -446,6 +446,25 @@ static bool va_wants_gvariant(const ValueLargePeer *peer, const char *types, uin
         return gvariant_max >= min;
 }
 
+int value_args_va_build(const char *types, va_list ap, sd_bus_error *error, GVariant **ret) {
+        VaWalk w = { .mode = VA_MEASURE, .error = error };
+        GVariant *args = NULL;
+        int r;
+
+        if (!types)
+                types = "";
+        /* The strings are checked in the second walk, the rest in the first. */
+        r = va_walk(&w, types, ap, NULL);
+        if (r < 0)
+                return r;
+        w = (VaWalk) { .mode = VA_BUILD, .error = error };
+        r = va_walk(&w, types, ap, &args);
+        if (r < 0)
+                return r;
+        *ret = g_variant_ref_sink(args);
+        return 0;
+}
+
 int value_append_args_va(sd_bus_message *m, const char *types, va_list ap, ValueLargePeer *peer,
                          sd_bus_error *error) {
         VaWalk w = { .mode = VA_MEASURE, .error = error };

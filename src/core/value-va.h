@@ -20,3 +20,8 @@
  */
 int value_append_args_va(sd_bus_message *m, const char *types, va_list ap, ValueLargePeer *peer,
                          sd_bus_error *error);
+
+/* The same arguments as a GVariant list ("av", a new reference), checked
+ * the same way: for what needs the list as a value (a declared channel's
+ * typed face). Return: 0; errors as value_append_args_va(). */
+int value_args_va_build(const char *types, va_list ap, sd_bus_error *error, GVariant **ret);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "typed.h"
 #include "util.h"
+#include "value-va.h"
 #include "web-contents.h"
 #include "wire.h"
 
@@ -123,6 +124,53 @@ int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVari
         if (r >= 0 && typed)
                 r = wc->ep->ops->emit_event(wc->ep, wc->conn, wc->bus_name, typed, a);
         return r < 0 ? r : 0;
+}
+
+int ipcbus_web_contents_sendfv(ipcbus_web_contents *wc, const char *channel, const char *types, va_list ap) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        typed_channel *t;
+        int r;
+
+        assert_return(wc, NULL, -EINVAL);
+        assert_return(channel, web_contents_log(wc), -EINVAL);
+        if (!web_contents_reachable(wc))
+                return -ENOTCONN;
+
+        /* A declared event channel checks the list and emits its typed face
+         * from it: that takes the GVariant. */
+        t = wc->ep->ops->typed ? wc->ep->ops->typed(wc->ep, channel) : NULL;
+        if (t && t->kind == IPCBUS_CHANNEL_EVENT) {
+                GVariant *args = NULL;
+
+                r = value_args_va_build(types, ap, &error, &args);
+                if (r >= 0) {
+                        /* Not floating: the send takes a reference of its own. */
+                        r = ipcbus_web_contents_send(wc, channel, args);
+                        g_variant_unref(args);
+                        return r;
+                }
+        } else {
+                r = wire_message_new_va(wc->conn->bus, wc->path, wc->bus_name, channel, types, ap, &wc->large,
+                                        &error, &msg);
+                if (r >= 0) {
+                        r = connection_send(wc->conn, msg, NULL);
+                        return r < 0 ? r : 0;
+                }
+        }
+        log_emit(&wc->ep->log, LOG_ERR, "send on '%s' refused: %s", channel,
+                 error.message ? error.message : g_strerror(-r));
+        return r;
+}
+
+int ipcbus_web_contents_sendf(ipcbus_web_contents *wc, const char *channel, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ipcbus_web_contents_sendfv(wc, channel, types, ap);
+        va_end(ap);
+        return r;
 }
 
 int ipcbus_web_contents_post_message(ipcbus_web_contents *wc, const char *channel, GVariant *message,

@@ -112,6 +112,17 @@ static int on_log(ipcbus_event *event, const char *line, uint8_t level, void *us
         return r;
 }
 
+/* tick with sd-bus-style arguments: once of the declared types (which makes
+ * its typed face as well), once not (refused by the declaration). */
+static int on_tick_f(ipcbus_event *event, GVariant *args, void *userdata) {
+        ipcbus_web_contents *wc = ipcbus_event_get_sender(event);
+        int wrong = ipcbus_web_contents_sendf(wc, "tick", "s", "seven");
+        int r = ipcbus_web_contents_sendf(wc, "tick", "uasa{sv}", 8, 1, "f", 1, "level", "y", 4);
+
+        test_say("tick-f %d %d", wrong, r);
+        return r;
+}
+
 static int on_ask(ipcbus_event *event, const char *question, void *userdata) {
         int r = test_codegen_return_ask(event, g_variant_new("(si)", question, (int32_t)strlen(question)));
 
@@ -176,6 +187,7 @@ static int main_child(void *userdata) {
                 TEST_CHILD_CHECK("main", test_codegen_handle_any(m, NULL, h_any, NULL));
                 TEST_CHILD_CHECK("main", test_codegen_handle_forget(m, NULL, h_forget, NULL));
                 TEST_CHILD_CHECK("main", test_codegen_on_log(m, NULL, on_log, m));
+                TEST_CHILD_CHECK("main", ipcbus_main_on(m, NULL, "tick-f", on_tick_f, NULL));
                 TEST_CHILD_CHECK("main", test_codegen_on_ask(m, NULL, on_ask, NULL));
         }
         TEST_CHILD_CHECK("main", ipcbus_main_open_address(m, config->address));
@@ -594,6 +606,18 @@ static void test_send_and_events(void **state) {
         assert_int_equal(ping.n, 1);
         assert_true(tick.number == 7);
         expected = g_variant_ref_sink(g_variant_new_parsed("(['hello'], {'level': <byte 3>})"));
+        assert_variant_equal(tick.value, expected);
+        g_clear_pointer(&expected, g_variant_unref);
+
+        /* The main's ipcbus_web_contents_sendf() on the declared channel:
+         * the wrong types refused, the right ones received as declared. */
+        tick.done = false;
+        assert_int_equal(ipcbus_renderer_send(f->r, "tick-f", NULL), 0);
+        assert_int_equal(test_process_wait_line(f->good, "tick-f -22 0", 10 * TEST_USEC_PER_SEC), 0);
+        assert_true(run_until(f, &tick.done));
+        assert_int_equal(tick.n, 2);
+        assert_true(tick.number == 8);
+        expected = g_variant_ref_sink(g_variant_new_parsed("(['f'], {'level': <byte 4>})"));
         assert_variant_equal(tick.value, expected);
         got_clear(&tick);
         got_clear(&ping);

@@ -328,6 +328,20 @@ static void check_paths(fixture *f, size_t size, bool large) {
         check_sendf_back(f, args, large);
         /* event.sender.send (webContents.send). */
         check_sent_back(f, "sender-send", args, &sender, large);
+        /* The same with ipcbus_web_contents_sendf(): the value, a number
+         * and a dict. */
+        {
+                g_autoptr(GVariant) want = g_variant_ref_sink(g_variant_new_parsed(
+                        "[<%s>, <uint32 7>, <{'k': <'v'>}>]", g_variant_get_string(value, NULL)));
+
+                sender.got = false;
+                before = read_counts(f);
+                assert_int_equal(ipcbus_renderer_sendf(f->r, "sender-sendf", "s", g_variant_get_string(value, NULL)),
+                                 0);
+                assert_true(harness_run_until(&(harness) { .event = f->event }, &sender.got, 60000));
+                assert_true(g_variant_equal(sender.last, want));
+                assert_moved(f, before, large, large, large, large);
+        }
         /* broadcast: to the one attached renderer, out of band. */
         check_sent_back(f, "broadcast", args, &bcast, large);
 

@@ -37,6 +37,8 @@
  *   sync-die (on)            the main exits at once (sendSync to a dead main)
  *   reply (on)               event reply on reply-back with the same args
  *   sender-send (on)         sender.send on sender-back
+ *   sender-sendf (on)        (text): ipcbus_web_contents_sendf() on sender-back of
+ *                            "sua{sv}": text, 7, {"k": <"v">}
  *   broadcast (on)           broadcasts bcast with the same args
  *   to-name (on)             (name, value): sends direct=value to the renderer named name
  *   order (on, handle, on-sync) records arg0 (int32); order-get (handle) returns them as "ai"
@@ -245,6 +247,15 @@ static int on_reply(ipcbus_event *e, GVariant *args, void *userdata) {
 
 static int on_sender_send(ipcbus_event *e, GVariant *args, void *userdata) {
         return ipcbus_web_contents_send(ipcbus_event_get_sender(e), "sender-back", args);
+}
+
+static int on_sender_sendf(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) text = ipcbus_args_get(args, 0);
+
+        if (!text || !g_variant_is_of_type(text, G_VARIANT_TYPE_STRING))
+                return -EINVAL;
+        return ipcbus_web_contents_sendf(ipcbus_event_get_sender(e), "sender-back", "sua{sv}",
+                                         g_variant_get_string(text, NULL), 7, 1, "k", "s", "v");
 }
 
 static int on_broadcast(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -480,6 +491,7 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sync-die", on_sync_die, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sender-send", on_sender_send, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "sender-sendf", on_sender_sendf, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "broadcast", on_broadcast, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "to-name", on_to_name, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "order", on_order, NULL));

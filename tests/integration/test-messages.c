@@ -106,6 +106,20 @@ static void test_sendf_matches_send(void **state) {
         inbox_clear(&in);
 }
 
+/* ipcbus_web_contents_sendf(): the renderer gets what the main put there. */
+static void test_web_contents_sendf(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *win = harness_renderer(h, "win1");
+        g_autoptr(GVariant) want = g_variant_ref_sink(g_variant_new_parsed("[<'from main'>, <uint32 7>, <{'k': <'v'>}>]"));
+        inbox in = {};
+
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "sender-back", inbox_listener, &in), 0);
+        assert_int_equal(ipcbus_renderer_sendf(win, "sender-sendf", "s", "from main"), 0);
+        assert_true(harness_run_until(h, &in.got, 5000));
+        assert_true(g_variant_equal(in.last, want));
+        inbox_clear(&in);
+}
+
 static void test_broadcast_reaches_all(void **state) {
         harness *h = *state;
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *win1 = harness_renderer(h, "win1");
@@ -451,6 +465,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_reply_routes_to_sender, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sendf_matches_send, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_web_contents_sendf, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broadcast_reaches_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_renderer_to_renderer_through_main, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listener_once_and_remove, setup, teardown),

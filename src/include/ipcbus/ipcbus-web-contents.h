@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 #include <ipcbus/ipcbus-common.h>
 #include <ipcbus/ipcbus-policy.h>
 #include <sys/types.h>
@@ -44,6 +46,22 @@ IPCBUS_EXPORT ipcbus_main *ipcbus_web_contents_get_main(ipcbus_web_contents *wc)
  * the bus daemon, is not reading): nothing is sent, try again later.
  */
 IPCBUS_EXPORT int ipcbus_web_contents_send(ipcbus_web_contents *wc, const char *channel, GVariant *args);
+
+/**
+ * ipcbus_web_contents_sendf - webContents.send(channel, ...args), as sd-bus appends
+ * @types: the arguments' D-Bus types, each complete type one argument, the
+ *   values following as sd_bus_message_append(3) takes them (see
+ *   ipcbus_renderer_sendf())
+ * The same message as ipcbus_web_contents_send() with those values, without
+ * a GVariant in between (except on a declared event channel, whose typed
+ * face is made from one, and for a list that goes out of band).
+ * Return: as ipcbus_web_contents_send(); -EINVAL also for a type string
+ * that is not D-Bus types, or one with 'h'.
+ */
+IPCBUS_EXPORT int ipcbus_web_contents_sendf(ipcbus_web_contents *wc, const char *channel, const char *types, ...);
+/* The same with a va_list, which it does not use up. */
+IPCBUS_EXPORT int ipcbus_web_contents_sendfv(ipcbus_web_contents *wc, const char *channel, const char *types,
+                                             va_list ap);
 
 /**
  * ipcbus_web_contents_post_message - webContents.postMessage(channel, message, transfer)
