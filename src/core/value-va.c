@@ -219,10 +219,40 @@ static void copy_type(char buf[static VALUE_SIGNATURE_MAX + 1], const char *star
         buf[n] = '\0';
 }
 
-/* A failed walk drops the children it made (only BUILD makes any). */
-static int va_finish(ChildList *c, int r) {
-        child_list_clear(c);
+/*
+ * A container: opened in the message (APPEND), its children walked into
+ * @c (BUILD makes them; the others leave it empty), closed. A failed walk
+ * drops the children it made.
+ */
+static int va_open(VaWalk *w, char kind, const char *contents, ChildList *c) {
+        int r;
+
+        child_list_init(c);
+        if (w->mode != VA_APPEND)
+                return 0;
+        r = sd_bus_message_open_container(w->m, kind, contents);
+        return r < 0 ? va_fail_bus(w, r) : 0;
+}
+
+static int va_child(VaWalk *w, const char **types, unsigned depth, ChildList *c) {
+        GVariant *child = NULL;
+        int r;
+
+        r = va_value(w, types, depth, &child);
+        if (r >= 0 && child)
+                child_list_push(c, child);
         return r;
+}
+
+static int va_close(VaWalk *w, ChildList *c, int r) {
+        if (r < 0) {
+                child_list_clear(c);
+                return r;
+        }
+        if (w->mode != VA_APPEND)
+                return 0;
+        r = sd_bus_message_close_container(w->m);
+        return r < 0 ? va_fail_bus(w, r) : 0;
 }
 
 static int va_array(VaWalk *w, const char **types, unsigned depth, GVariant **ret) {
@@ -230,40 +260,25 @@ static int va_array(VaWalk *w, const char **types, unsigned depth, GVariant **re
         char contents[VALUE_SIGNATURE_MAX + 1];
         unsigned n = va_arg(*w->ap, unsigned);
         ChildList c;
-        int r = 0;
+        int r;
 
         copy_type(contents, element, end);
         *types = end;
-
         if (w->mode == VA_MEASURE)
                 count(w, 4, 4, 0);
-        else if (w->mode == VA_APPEND) {
-                r = sd_bus_message_open_container(w->m, 'a', contents);
-                if (r < 0)
-                        return va_fail_bus(w, r);
-        }
 
-        child_list_init(&c);
+        r = va_open(w, 'a', contents, &c);
         for (unsigned i = 0; r >= 0 && i < n; i++) {
                 const char *t = element;
-                GVariant *child = NULL;
 
-                r = va_value(w, &t, depth + 1, &child);
-                if (r >= 0 && child)
-                        child_list_push(&c, child);
+                r = va_child(w, &t, depth + 1, &c);
         }
-        if (r < 0)
-                return va_finish(&c, r);
-
-        if (w->mode == VA_APPEND) {
-                r = sd_bus_message_close_container(w->m);
-                return r < 0 ? va_fail_bus(w, r) : 0;
-        }
-        if (w->mode == VA_BUILD) {
+        r = va_close(w, &c, r);
+        if (r >= 0 && w->mode == VA_BUILD) {
                 *ret = g_variant_new_array((const GVariantType *) contents, c.items, c.n);
                 child_list_forget(&c);
         }
-        return 0;
+        return r;
 }
 
 /* A struct "(...)" or a dict entry "{..}", its members inline. */
@@ -272,40 +287,23 @@ static int va_struct(VaWalk *w, const char **types, unsigned depth, GVariant **r
         bool entry = *t == '{';
         char contents[VALUE_SIGNATURE_MAX + 1];
         ChildList c;
-        int r = 0;
+        int r;
 
         copy_type(contents, t + 1, end - 1);
         *types = end;
-
         if (w->mode == VA_MEASURE)
                 count(w, 8, 0, 0);
-        else if (w->mode == VA_APPEND) {
-                r = sd_bus_message_open_container(w->m, entry ? 'e' : 'r', contents);
-                if (r < 0)
-                        return va_fail_bus(w, r);
-        }
 
-        child_list_init(&c);
-        for (t++; r >= 0 && t < end - 1;) {
-                GVariant *child = NULL;
-
-                r = va_value(w, &t, depth + 1, &child);
-                if (r >= 0 && child)
-                        child_list_push(&c, child);
-        }
-        if (r < 0)
-                return va_finish(&c, r);
-
-        if (w->mode == VA_APPEND) {
-                r = sd_bus_message_close_container(w->m);
-                return r < 0 ? va_fail_bus(w, r) : 0;
-        }
-        if (w->mode == VA_BUILD) {
+        r = va_open(w, entry ? 'e' : 'r', contents, &c);
+        for (t++; r >= 0 && t < end - 1;)
+                r = va_child(w, &t, depth + 1, &c);
+        r = va_close(w, &c, r);
+        if (r >= 0 && w->mode == VA_BUILD) {
                 *ret = entry ? g_variant_new_dict_entry(c.items[0], c.items[1]) :
                                g_variant_new_tuple(c.items, c.n);
                 child_list_forget(&c);
         }
-        return 0;
+        return r;
 }
 
 /* A "v" holding @type at @depth (the variant's own when it is part of a
@@ -373,16 +371,9 @@ static int va_value(VaWalk *w, const char **types, unsigned depth, GVariant **re
 /* The whole list: "av", or (BUILD) a floating GVariant of that type. */
 static int va_args(VaWalk *w, const char *types, GVariant **ret) {
         ChildList c;
-        int r = 0;
+        int r;
 
-        if (w->mode == VA_APPEND) {
-                r = sd_bus_message_open_container(w->m, 'a', "v");
-                if (r < 0)
-                        return va_fail_bus(w, r);
-        }
-
-        child_list_init(&c);
-
+        r = va_open(w, 'a', "v", &c);
         for (const char *t = types; r >= 0 && *t;) {
                 const char *end = NULL;
                 char one[VALUE_SIGNATURE_MAX + 1];
@@ -401,18 +392,12 @@ static int va_args(VaWalk *w, const char *types, GVariant **ret) {
                 if (r >= 0 && child)
                         child_list_push(&c, child);
         }
-        if (r < 0)
-                return va_finish(&c, r);
-
-        if (w->mode == VA_APPEND) {
-                r = sd_bus_message_close_container(w->m);
-                return r < 0 ? va_fail_bus(w, r) : 0;
-        }
-        if (w->mode == VA_BUILD) {
+        r = va_close(w, &c, r);
+        if (r >= 0 && w->mode == VA_BUILD) {
                 *ret = g_variant_new_array(G_VARIANT_TYPE_VARIANT, c.items, c.n);
                 child_list_forget(&c);
         }
-        return 0;
+        return r;
 }
 
 static int va_walk(VaWalk *w, const char *types, va_list ap, GVariant **ret) {

@@ -507,6 +507,23 @@ static void renderer_log_refused(ipcbus_renderer *r, const char *what, const cha
                  sd_bus_error_is_set(error) ? error->message : g_strerror(-k));
 }
 
+/* Where the renderer's signals go: the main's name, or on a direct
+ * connection nobody in particular. */
+static const char *renderer_destination(ipcbus_renderer *r) {
+        return r->conn->direct ? NULL : r->main_name;
+}
+
+/* A signal to the main that wire.c built (@k what that gave): queued, or
+ * its refusal logged. */
+static int renderer_send_built(ipcbus_renderer *r, const char *what, const char *channel, int k,
+                               sd_bus_message *msg, const sd_bus_error *error) {
+        if (k < 0) {
+                renderer_log_refused(r, what, channel, k, error);
+                return k;
+        }
+        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+}
+
 int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args) {
         _cleanup_(g_variant_unrefp) GVariant *a = variant_take(args);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
@@ -517,13 +534,9 @@ int ipcbus_renderer_send(ipcbus_renderer *r, const char *channel, GVariant *args
         assert_return(channel, &r->ep.log, -EINVAL);
         if (!r->conn)
                 return -ENOTCONN;
-        k = wire_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
-                             a, &r->main_large, &error, &msg);
-        if (k < 0) {
-                renderer_log_refused(r, "send", channel, k, &error);
-                return k;
-        }
-        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+        k = wire_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, renderer_destination(r), channel, a,
+                             &r->main_large, &error, &msg);
+        return renderer_send_built(r, "send", channel, k, msg, &error);
 }
 
 int ipcbus_renderer_sendfv(ipcbus_renderer *r, const char *channel, const char *types, va_list ap) {
@@ -535,13 +548,9 @@ int ipcbus_renderer_sendfv(ipcbus_renderer *r, const char *channel, const char *
         assert_return(channel, &r->ep.log, -EINVAL);
         if (!r->conn)
                 return -ENOTCONN;
-        k = wire_message_new_va(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name, channel,
-                                types, ap, &r->main_large, &error, &msg);
-        if (k < 0) {
-                renderer_log_refused(r, "send", channel, k, &error);
-                return k;
-        }
-        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+        k = wire_message_new_va(r->conn->bus, IPCBUS_RENDERER_PATH, renderer_destination(r), channel, types, ap,
+                                &r->main_large, &error, &msg);
+        return renderer_send_built(r, "send", channel, k, msg, &error);
 }
 
 int ipcbus_renderer_sendf(ipcbus_renderer *r, const char *channel, const char *types, ...) {
@@ -565,13 +574,9 @@ int ipcbus_renderer_post_message(ipcbus_renderer *r, const char *channel, GVaria
         assert_return(channel, &r->ep.log, -EINVAL);
         if (!r->conn)
                 return -ENOTCONN;
-        k = wire_post_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, r->conn->direct ? NULL : r->main_name,
-                                  channel, v, transfer, n_transfer, &error, &msg);
-        if (k < 0) {
-                renderer_log_refused(r, "postMessage", channel, k, &error);
-                return k;
-        }
-        return renderer_submit(r, msg, NULL, false, r->timeout_usec);
+        k = wire_post_message_new(r->conn->bus, IPCBUS_RENDERER_PATH, renderer_destination(r), channel, v,
+                                  transfer, n_transfer, &error, &msg);
+        return renderer_send_built(r, "postMessage", channel, k, msg, &error);
 }
 
 /* Main1.Invoke or Main1.SendSync with "s channel, av args". */

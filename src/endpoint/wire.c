@@ -57,14 +57,21 @@ int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, b
         return value_large_open(&large, "av", error, ret_args);
 }
 
-int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, ValueLargePeer *large,
-                             sd_bus_error *error) {
+/* The channel first, once it passed the rules. */
+static int wire_append_channel(sd_bus_message *m, const char *channel, sd_bus_error *error) {
         int r;
 
         r = channel_validate(channel, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append_basic(m, 's', channel);
+        return sd_bus_message_append_basic(m, 's', channel);
+}
+
+int wire_append_channel_args(sd_bus_message *m, const char *channel, GVariant *args, ValueLargePeer *large,
+                             sd_bus_error *error) {
+        int r;
+
+        r = wire_append_channel(m, channel, error);
         if (r < 0)
                 return r;
         return value_append_args_any(m, args, large, error);
@@ -109,13 +116,10 @@ int wire_message_new_va(sd_bus *bus, const char *path, const char *destination, 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        r = channel_validate(channel, error);
-        if (r < 0)
-                return r;
         r = wire_signal_new(bus, path, destination, "Message", &m);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append_basic(m, 's', channel);
+        r = wire_append_channel(m, channel, error);
         if (r < 0)
                 return r;
         r = value_append_args_va(m, types, ap, large, error);
