@@ -6,13 +6,12 @@
  * types string is one argument. Why: making, walking and freeing a
  * GVariant per message is a third of what a small send costs the sender.
  *
- * Three walks over the same arguments (a va_list is read once, so each walk
- * has its copy): the first checks the types and counts the bytes; the
- * second appends straight to the message; where the list may go out of
- * band (value-large.h), the second makes a GVariant instead and
- * value-large.c decides, as for any other list. The checks are those of
- * value.c: the same types refused, the same depth and size, the same
- * strings.
+ * Two walks over the same arguments (a va_list is read once, so each walk
+ * reads a copy): the first checks the types and counts the bytes; the
+ * second appends straight to the message or, where the list may go out of
+ * band (value-large.h), makes a GVariant for value-large.c to decide as
+ * for any other list. The checks are those of value.c: the same types
+ * refused, the same depth and size, the same strings.
  */
 #include "value-va.h"
 
@@ -190,7 +189,8 @@ static int va_string(VaWalk *w, char type, GVariant **ret) {
                 if (r < 0)
                         return r;
         } else if (type == 'o' ? !g_variant_is_object_path(s) : !value_signature_is_dbus(s, len))
-                return value_fail(w->error, w->arg, -EINVAL, "'%s' is not a valid %s", s,
+                return value_fail(w->error, w->arg, -EINVAL, "'%s' is not a valid %s",
+                                  g_utf8_validate(s, (gssize) len, NULL) ? s : "(not UTF-8)",
                                   type == 'o' ? "object path" : "D-Bus signature");
 
         if (w->mode == VA_BUILD) {
@@ -320,8 +320,7 @@ static int va_boxed(VaWalk *w, const char *type, unsigned depth, GVariant **ret)
                 size_t n = strlen(type);
 
                 count(w, 1, 2 + n, 1 + n);
-        }
-        else if (w->mode == VA_APPEND) {
+        } else if (w->mode == VA_APPEND) {
                 r = sd_bus_message_open_container(w->m, 'v', type);
                 if (r < 0)
                         return va_fail_bus(w, r);
