@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 /*
  * What the main and a renderer have in common: the loop they run on, where
  * they log, their channel registry, their outgoing calls, and the one path
@@ -36,6 +38,9 @@ typedef struct endpoint_ops {
         /* event.reply(): a Message back to @sender (NULL in a renderer: to
          * its main). Takes over @args as the send functions do. */
         int (*reply)(endpoint *ep, ipcbus_web_contents *sender, const char *channel, GVariant *args);
+        /* The same with sd-bus-style arguments (ipcbus_event_replyf()). */
+        int (*replyv)(endpoint *ep, ipcbus_web_contents *sender, const char *channel, const char *types,
+                      va_list ap);
         /* The declaration of @channel (typed.h), borrowed, or NULL; NULL
          * function in a renderer, which declares nothing. */
         struct typed_channel *(*typed)(endpoint *ep, const char *channel);

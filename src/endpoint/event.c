@@ -84,6 +84,22 @@ int ipcbus_event_reply(ipcbus_event *e, const char *channel, GVariant *args) {
         return e->origin->ops->reply(e->origin, e->sender, channel, a);
 }
 
+int ipcbus_event_replyfv(ipcbus_event *e, const char *channel, const char *types, va_list ap) {
+        assert_return(e, NULL, -EINVAL);
+        assert_return(channel, &e->origin->log, -EINVAL);
+        return e->origin->ops->replyv(e->origin, e->sender, channel, types, ap);
+}
+
+int ipcbus_event_replyf(ipcbus_event *e, const char *channel, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ipcbus_event_replyfv(e, channel, types, ap);
+        va_end(ap);
+        return r;
+}
+
 int ipcbus_event_set_return_value(ipcbus_event *e, GVariant *value) {
         _cleanup_(g_variant_unrefp) GVariant *v = variant_take(value);
 

@@ -14,6 +14,7 @@
 #include "util.h"
 #include "value.h"
 #include "value-large.h"
+#include "value-va.h"
 #include "web-contents.h"
 #include "wire.h"
 
@@ -29,6 +30,11 @@ static int main_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const char *
         return ipcbus_web_contents_send(sender, channel, args);
 }
 
+static int main_ep_replyv(endpoint *ep, ipcbus_web_contents *sender, const char *channel, const char *types,
+                          va_list ap) {
+        return ipcbus_web_contents_sendfv(sender, channel, types, ap);
+}
+
 static ValueLargePeer *main_ep_large_peer(endpoint *ep, ipcbus_web_contents *peer) {
         return peer ? &peer->large : NULL;
 }
@@ -42,6 +48,7 @@ static const endpoint_ops main_endpoint_ops = {
         .unref = main_ep_unref,
         .admit = main_admit,
         .reply = main_ep_reply,
+        .replyv = main_ep_replyv,
         .typed = main_typed_lookup,
         .check_event = main_typed_check_event,
         .emit_event = main_typed_emit,
@@ -782,6 +789,37 @@ static int main_broadcast_each(ipcbus_main *m, connection *c, const char *channe
                 ipcbus_web_contents_unref(all[i]);
         }
         return ret;
+}
+
+int ipcbus_main_broadcastfv(ipcbus_main *m, const char *channel, const char *types, va_list ap) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        GVariant *args = NULL;
+        int r;
+
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        /* Made once: each connection gets a message of its own, and a
+         * declared channel's typed face is made from the GVariant. */
+        r = value_args_va_build(types, ap, &error, &args);
+        if (r < 0) {
+                log_emit(&m->ep.log, LOG_ERR, "Cannot broadcast on '%s': %s", channel,
+                         error.message ? error.message : g_strerror(-r));
+                return r;
+        }
+        /* Not floating: the broadcast takes a reference of its own. */
+        r = ipcbus_main_broadcast(m, channel, args);
+        g_variant_unref(args);
+        return r;
+}
+
+int ipcbus_main_broadcastf(ipcbus_main *m, const char *channel, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ipcbus_main_broadcastfv(m, channel, types, ap);
+        va_end(ap);
+        return r;
 }
 
 int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args) {

@@ -30,6 +30,11 @@ static int renderer_ep_reply(endpoint *ep, ipcbus_web_contents *sender, const ch
         return ipcbus_renderer_send((ipcbus_renderer *)ep, channel, args);
 }
 
+static int renderer_ep_replyv(endpoint *ep, ipcbus_web_contents *sender, const char *channel, const char *types,
+                              va_list ap) {
+        return ipcbus_renderer_sendfv((ipcbus_renderer *)ep, channel, types, ap);
+}
+
 /* Its only caller is its main (renderer_admit() sees to that). */
 static ValueLargePeer *renderer_ep_large_peer(endpoint *ep, ipcbus_web_contents *peer) {
         return &((ipcbus_renderer *)ep)->main_large;
@@ -42,6 +47,7 @@ static const endpoint_ops renderer_endpoint_ops = {
         .unref = renderer_ep_unref,
         .admit = renderer_admit,
         .reply = renderer_ep_reply,
+        .replyv = renderer_ep_replyv,
         .large_peer = renderer_ep_large_peer,
 };
 

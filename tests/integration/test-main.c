@@ -39,6 +39,8 @@
  *   sender-send (on)         sender.send on sender-back
  *   sender-sendf (on)        (text): ipcbus_web_contents_sendf() on sender-back of
  *                            "sua{sv}": text, 7, {"k": <"v">}
+ *   reply-f (on)             (text): the same with ipcbus_event_replyf() on reply-back
+ *   broadcast-f (on)         (text): the same with ipcbus_main_broadcastf() on bcast
  *   broadcast (on)           broadcasts bcast with the same args
  *   to-name (on)             (name, value): sends direct=value to the renderer named name
  *   order (on, handle, on-sync) records arg0 (int32); order-get (handle) returns them as "ai"
@@ -256,6 +258,24 @@ static int on_sender_sendf(ipcbus_event *e, GVariant *args, void *userdata) {
                 return -EINVAL;
         return ipcbus_web_contents_sendf(ipcbus_event_get_sender(e), "sender-back", "sua{sv}",
                                          g_variant_get_string(text, NULL), 7, 1, "k", "s", "v");
+}
+
+static int on_reply_f(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) text = ipcbus_args_get(args, 0);
+
+        if (!text || !g_variant_is_of_type(text, G_VARIANT_TYPE_STRING))
+                return -EINVAL;
+        return ipcbus_event_replyf(e, "reply-back", "sua{sv}", g_variant_get_string(text, NULL), 7, 1, "k", "s",
+                                   "v");
+}
+
+static int on_broadcast_f(ipcbus_event *e, GVariant *args, void *userdata) {
+        g_autoptr(GVariant) text = ipcbus_args_get(args, 0);
+
+        if (!text || !g_variant_is_of_type(text, G_VARIANT_TYPE_STRING))
+                return -EINVAL;
+        return ipcbus_main_broadcastf(the_main, "bcast", "sua{sv}", g_variant_get_string(text, NULL), 7, 1, "k",
+                                      "s", "v");
 }
 
 static int on_broadcast(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -492,6 +512,8 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "reply", on_reply, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sender-send", on_sender_send, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "sender-sendf", on_sender_sendf, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "reply-f", on_reply_f, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "broadcast-f", on_broadcast_f, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "broadcast", on_broadcast, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "to-name", on_to_name, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "order", on_order, NULL));

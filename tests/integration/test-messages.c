@@ -106,18 +106,55 @@ static void test_sendf_matches_send(void **state) {
         inbox_clear(&in);
 }
 
-/* ipcbus_web_contents_sendf(): the renderer gets what the main put there. */
-static void test_web_contents_sendf(void **state) {
+/* A renderer's listener that answers with ipcbus_event_replyf(). */
+static int replyf_listener(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_event_replyf(e, "reply", "s", "from the renderer");
+}
+
+/* The main's sd-bus-style sends: ipcbus_web_contents_sendf(),
+ * ipcbus_event_replyf(), ipcbus_main_broadcastf(); each message carries
+ * the same list. And a renderer's ipcbus_event_replyf() reaches the main. */
+static void test_main_sendf(void **state) {
         harness *h = *state;
         _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *win = harness_renderer(h, "win1");
-        g_autoptr(GVariant) want = g_variant_ref_sink(g_variant_new_parsed("[<'from main'>, <uint32 7>, <{'k': <'v'>}>]"));
-        inbox in = {};
+        g_autoptr(GVariant) want =
+                g_variant_ref_sink(g_variant_new_parsed("[<'from main'>, <uint32 7>, <{'k': <'v'>}>]"));
+        inbox sender = {}, reply = {}, bcast = {};
 
-        assert_int_equal(ipcbus_renderer_on(win, NULL, "sender-back", inbox_listener, &in), 0);
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "sender-back", inbox_listener, &sender), 0);
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "reply-back", inbox_listener, &reply), 0);
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "bcast", inbox_listener, &bcast), 0);
         assert_int_equal(ipcbus_renderer_sendf(win, "sender-sendf", "s", "from main"), 0);
-        assert_true(harness_run_until(h, &in.got, 5000));
-        assert_true(g_variant_equal(in.last, want));
-        inbox_clear(&in);
+        assert_int_equal(ipcbus_renderer_sendf(win, "reply-f", "s", "from main"), 0);
+        assert_int_equal(ipcbus_renderer_sendf(win, "broadcast-f", "s", "from main"), 0);
+        assert_true(harness_run_until(h, &sender.got, 5000));
+        assert_true(harness_run_until(h, &reply.got, 5000));
+        assert_true(harness_run_until(h, &bcast.got, 5000));
+        assert_true(g_variant_equal(sender.last, want));
+        assert_true(g_variant_equal(reply.last, want));
+        assert_true(g_variant_equal(bcast.last, want));
+
+        /* The renderer's side: on the broadcast, reply to the main, which
+         * sends it back on reply-back. */
+        assert_true(ipcbus_renderer_remove_all_listeners(win, "bcast") >= 0);
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "bcast", replyf_listener, NULL), 0);
+        reply.got = false;
+        assert_int_equal(ipcbus_renderer_send(win, "broadcast", NULL), 0);
+        assert_true(harness_run_until(h, &reply.got, 5000));
+        assert_string_equal(arg_string(reply.last, 0), "from the renderer");
+
+        /* A broadcast's values are checked before anything is sent. */
+        {
+                _cleanup_(ipcbus_main_unrefp) ipcbus_main *local = NULL;
+
+                assert_int_equal(ipcbus_main_new(&local, "org.ipcbus.TestLocal"), 0);
+                assert_int_equal(ipcbus_main_broadcastf(local, "x", "h", 1), -EINVAL);
+                assert_int_equal(ipcbus_main_broadcastf(local, "x", "s", "\xff"), -EINVAL);
+                assert_int_equal(ipcbus_main_broadcastf(local, "x", "as", 1, "ok"), 0);
+        }
+        inbox_clear(&sender);
+        inbox_clear(&reply);
+        inbox_clear(&bcast);
 }
 
 static void test_broadcast_reaches_all(void **state) {
@@ -465,7 +502,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_reply_routes_to_sender, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sendf_matches_send, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_web_contents_sendf, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_main_sendf, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broadcast_reaches_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_renderer_to_renderer_through_main, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listener_once_and_remove, setup, teardown),

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 #include <ipcbus/ipcbus-common.h>
 
 #ifdef __cplusplus
@@ -39,6 +41,10 @@ IPCBUS_EXPORT const char *ipcbus_event_get_sender_bus_name(ipcbus_event *event);
  * Return: 0; -EINVAL for a bad channel or value; -ENOTCONN if the peer is gone.
  */
 IPCBUS_EXPORT int ipcbus_event_reply(ipcbus_event *event, const char *channel, GVariant *args);
+/* The same with the arguments as sd_bus_message_append(3) takes them (see
+ * ipcbus_renderer_sendf()); the va_list form does not use its list up. */
+IPCBUS_EXPORT int ipcbus_event_replyf(ipcbus_event *event, const char *channel, const char *types, ...);
+IPCBUS_EXPORT int ipcbus_event_replyfv(ipcbus_event *event, const char *channel, const char *types, va_list ap);
 
 /**
  * ipcbus_event_set_return_value - event.returnValue = value (SendSync)

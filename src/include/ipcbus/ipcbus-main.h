@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdarg.h>
+
 #include <ipcbus/ipcbus-common.h>
 #include <ipcbus/ipcbus-policy.h>
 
@@ -237,6 +239,12 @@ IPCBUS_EXPORT void ipcbus_web_contents_array_free(ipcbus_web_contents **array);
  * the first error of a connection that was skipped (-ENOBUFS).
  */
 IPCBUS_EXPORT int ipcbus_main_broadcast(ipcbus_main *m, const char *channel, GVariant *args);
+/* The same with the arguments as sd_bus_message_append(3) takes them (see
+ * ipcbus_renderer_sendf()). They are made into one GVariant first, which
+ * every connection's message is written from: a convenience, no faster
+ * than ipcbus_main_broadcast(). The va_list form does not use its list up. */
+IPCBUS_EXPORT int ipcbus_main_broadcastf(ipcbus_main *m, const char *channel, const char *types, ...);
+IPCBUS_EXPORT int ipcbus_main_broadcastfv(ipcbus_main *m, const char *channel, const char *types, va_list ap);
 
 /* ---- The main's buses ---------------------------------------------------- */
 
