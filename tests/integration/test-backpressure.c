@@ -66,7 +66,8 @@
 /* Under valgrind, malloc is valgrind's: it adds its own overhead and
  * malloc_trim() gives nothing back, so the figures are only printed. Its
  * preload library is how a process sees it is there. */
-static bool rss_allocator_is_glibc(void) {
+/* Unused where ASan makes RSS_CHECKED false. */
+G_GNUC_UNUSED static bool rss_allocator_is_glibc(void) {
         const char *preload = getenv("LD_PRELOAD");
 
         return !(preload && strstr(preload, "vgpreload"));
