@@ -24,7 +24,9 @@
  *              rather than /proc/PID/stat's ticks) around each round; median
  *              of the rounds
  *   send       one-way messages/s: N unicast sends of one 64-byte string,
- *              then one call that returns the count; median of the rounds
+ *              then one call that returns the count; median of the rounds.
+ *              ipcbus twice: ipcbus_renderer_send() of a new GVariant per
+ *              message, and (ipcbus-sendf-*, sends only) _sendf()
  *   bcast      one 64-byte broadcast to n = 1, 10, 50 receivers (one farm
  *              process, bench-table-peers.h): time until the last receiver
  *              has it, median; ipcbus_main_broadcast() on the bus and on
@@ -101,6 +103,7 @@ typedef struct contender {
         bench_client client;
         test_process *process;
         bool active;
+        bool send_only;        /* a second way to send (ipcbus_renderer_sendf()): no calls measured */
         const char *skip;      /* why not, when not active */
         int server_fd;         /* direct: the server's end until the fork */
         bench_samples rt[N_SIZES];
@@ -112,6 +115,12 @@ typedef struct contender {
         { .id = id_, .where = where_, .server = server_, .server_fd = -1,                                 \
           .client = { .label = label_, .server = name_, .ipcbus = ipcbus_, .transport = transport_,      \
                       .direct = direct_, .direct_fd = -1 } }
+
+/* The same main as its row above, sent to with ipcbus_renderer_sendf(). */
+#define C_SENDF(id_, where_, label_, direct_)                                                              \
+        { .id = id_, .where = where_, .server = SERVER_IPCBUS, .server_fd = -1, .send_only = true,        \
+          .client = { .label = label_, .server = BENCH_IPCBUS_SENDF_NAME, .ipcbus = true, .sendf = true, \
+                      .transport = BENCH_TRANSPORT_SD_BUS, .direct = direct_, .direct_fd = -1 } }
 
 static contender contenders[] = {
         C("raw-socketpair", ON_NOTHING, SERVER_RAW, "raw socketpair", "raw", false, BENCH_TRANSPORT_RAW, true),
@@ -131,6 +140,9 @@ static contender contenders[] = {
           BENCH_TRANSPORT_SD_BUS, false),
         C("gdbus-dbus-broker", ON_BROKER, SERVER_GDBUS, "GDBus dbus-broker", BENCH_GDBUS_BROKER_NAME, false,
           BENCH_TRANSPORT_GDBUS, false),
+        C_SENDF("ipcbus-sendf-direct", ON_NOTHING, "ipcbus sendf direct", true),
+        C_SENDF("ipcbus-sendf-dbus-daemon", ON_DAEMON, "ipcbus sendf dbus-daemon", false),
+        C_SENDF("ipcbus-sendf-dbus-broker", ON_BROKER, "ipcbus sendf dbus-broker", false),
 };
 #define N_CONTENDERS (sizeof(contenders) / sizeof(contenders[0]))
 
@@ -556,14 +568,14 @@ static int measure_round_trips(const options *o) {
                         return -ENOMEM;
                 fprintf(stderr, "bench-table: round trip, %zu bytes\n", sizes[s]);
                 for (size_t i = 0; r >= 0 && i < N_CONTENDERS; i++)
-                        if (contenders[i].active)
+                        if (contenders[i].active && !contenders[i].send_only)
                                 r = rt_share(&contenders[i], s, payload, warmup, false);
                 /* Round k starts with contender k mod n: all see the same noise. */
                 for (unsigned k = 0; r >= 0 && k < o->rounds; k++)
                         for (size_t j = 0; r >= 0 && j < N_CONTENDERS; j++) {
                                 contender *c = &contenders[(k + j) % N_CONTENDERS];
 
-                                if (c->active)
+                                if (c->active && !c->send_only)
                                         r = rt_share(c, s, payload, o->calls[s], true);
                         }
                 /* The next payload may come at the same address. */
@@ -575,7 +587,7 @@ static int measure_round_trips(const options *o) {
         for (size_t i = 0; i < N_CONTENDERS; i++) {
                 contender *c = &contenders[i];
 
-                if (!c->active)
+                if (!c->active || c->send_only)
                         continue;
                 for (int s = 0; s < N_SIZES; s++)
                         printf("rt\t%s\t%zu\t%.2f\t%.2f\t%zu\n", c->id, sizes[s],
