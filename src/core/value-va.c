@@ -16,7 +16,6 @@
 #include "value-va.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -193,9 +192,16 @@ static int va_string(VaWalk *w, char type, GVariant **ret) {
                                   g_utf8_validate(s, (gssize) len, NULL) ? s : "(not UTF-8)",
                                   type == 'o' ? "object path" : "D-Bus signature");
 
+        if (w->mode == VA_BUILD && type == 's') {
+                /* Checked above: not through g_variant_new_string(), whose
+                 * own UTF-8 scan would be a second pass (0.3 ms a MiB). */
+                void *copy = g_memdup2(s, len + 1);
+
+                *ret = g_variant_new_from_data(G_VARIANT_TYPE_STRING, copy, len + 1, TRUE, g_free, copy);
+                return 0;
+        }
         if (w->mode == VA_BUILD) {
-                *ret = type == 's' ? g_variant_new_string(s) :
-                       type == 'o' ? g_variant_new_object_path(s) : g_variant_new_signature(s);
+                *ret = type == 'o' ? g_variant_new_object_path(s) : g_variant_new_signature(s);
                 return 0;
         }
         if (type != 's') {
@@ -431,17 +437,13 @@ static bool va_wants_gvariant(const ValueLargePeer *peer, const char *types, uin
 }
 
 int value_args_va_build(const char *types, va_list ap, sd_bus_error *error, GVariant **ret) {
-        VaWalk w = { .mode = VA_MEASURE, .error = error };
+        /* One walk: building checks all that measuring would. */
+        VaWalk w = { .mode = VA_BUILD, .error = error };
         GVariant *args = NULL;
         int r;
 
         if (!types)
                 types = "";
-        /* The strings are checked in the second walk, the rest in the first. */
-        r = va_walk(&w, types, ap, NULL);
-        if (r < 0)
-                return r;
-        w = (VaWalk) { .mode = VA_BUILD, .error = error };
         r = va_walk(&w, types, ap, &args);
         if (r < 0)
                 return r;
@@ -463,13 +465,9 @@ int value_append_args_va(sd_bus_message *m, const char *types, va_list ap, Value
                 return r;
 
         if (!va_wants_gvariant(peer, types, w.gvariant_max)) {
-                if (w.size > IPCBUS_VALUE_MAX_SIZE) {
-                        if (error && !sd_bus_error_is_set(error))
-                                sd_bus_error_setf(error, IPCBUS_ERROR_INVALID_ARGS,
-                                                  "arguments of %" PRIu64 " bytes exceed the limit of %u bytes",
-                                                  w.size, IPCBUS_VALUE_MAX_SIZE);
-                        return -EMSGSIZE;
-                }
+                r = value_check_size(w.size, IPCBUS_VALUE_MAX_SIZE, true, error);
+                if (r < 0)
+                        return r;
                 w = (VaWalk) { .mode = VA_APPEND, .m = m, .error = error };
                 return va_walk(&w, types, ap, NULL);
         }

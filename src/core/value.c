@@ -411,15 +411,19 @@ static int walk(Walk *w, GVariant *v, unsigned depth) {
         return walk_fail(w, -EINVAL, "type '%s' cannot be carried", g_variant_get_type_string(v));
 }
 
-static int walk_check_size(Walk *w, bool arguments) {
-        if (w->size <= w->limit)
+int value_check_size(uint64_t size, uint64_t limit, bool arguments, sd_bus_error *error) {
+        if (size <= limit)
                 return 0;
-        if (w->error && !sd_bus_error_is_set(w->error))
-                sd_bus_error_setf(w->error, IPCBUS_ERROR_INVALID_ARGS,
+        if (error && !sd_bus_error_is_set(error))
+                sd_bus_error_setf(error, IPCBUS_ERROR_INVALID_ARGS,
                                   "%s of %" PRIu64 " bytes %s the limit of %" PRIu64 " bytes",
-                                  arguments ? "arguments" : "value", w->size,
-                                  arguments ? "exceed" : "exceeds", w->limit);
+                                  arguments ? "arguments" : "value", size, arguments ? "exceed" : "exceeds",
+                                  limit);
         return -EMSGSIZE;
+}
+
+static int walk_check_size(Walk *w, bool arguments) {
+        return value_check_size(w->size, w->limit, arguments, w->error);
 }
 
 int value_append(sd_bus_message *m, GVariant *value, unsigned depth, sd_bus_error *error) {

@@ -79,6 +79,10 @@ int value_fail(sd_bus_error *error, unsigned arg, int r, const char *format, ...
  * @error set for argument @arg. */
 int value_check_type_at(const char *type, unsigned depth, unsigned arg, sd_bus_error *error);
 
+/* @size bytes of a value or (@arguments) a list against @limit. Return: 0;
+ * -EMSGSIZE with InvalidArgs in @error saying both. */
+int value_check_size(uint64_t size, uint64_t limit, bool arguments, sd_bus_error *error);
+
 /* A string's @len bytes as every append checks them: UTF-8, no NUL, no
  * noncharacter. Return: 0; -EINVAL with @error set for argument @arg. */
 int value_string_check(const char *s, size_t len, unsigned arg, sd_bus_error *error);
