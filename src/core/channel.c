@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <ipcbus/ipcbus-event.h>
+
 #include "channel.h"
 #include "errors.h"
 #include "util.h"
@@ -115,12 +117,12 @@ static void listener_unlink(ipcbus_slot *s) {
 }
 
 int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
-                          void *userdata, bool once) {
+                          ipcbus_event_listener_fn read, void *userdata, bool once) {
         channel_entry *e;
         ipcbus_slot *s;
         int r;
 
-        if (!fn)
+        if (!fn == !read)
                 return -EINVAL;
         r = channel_validate(channel, NULL);
         if (r < 0)
@@ -131,6 +133,7 @@ int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *cha
         s->once = once;
         s->listener.entry = e;
         s->listener.fn = fn;
+        s->listener.read = read;
         g_queue_push_tail_link(&e->listeners, &s->link);
         slot_hand_over(s, ret_slot);
         if (e->listeners.length == 1)
@@ -138,10 +141,11 @@ int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *cha
         return 0;
 }
 
-int registry_remove_listener(registry *reg, const char *channel, ipcbus_listener_fn fn, void *userdata) {
+int registry_remove_listener(registry *reg, const char *channel, ipcbus_listener_fn fn,
+                             ipcbus_event_listener_fn read, void *userdata) {
         channel_entry *e;
 
-        if (!channel || !fn)
+        if (!channel || !fn == !read)
                 return -EINVAL;
         e = entry_get(reg, channel, false);
         if (!e)
@@ -150,7 +154,7 @@ int registry_remove_listener(registry *reg, const char *channel, ipcbus_listener
         for (GList *l = e->listeners.tail; l; l = l->prev) {
                 ipcbus_slot *s = l->data;
 
-                if (s->listener.fn == fn && s->userdata == userdata) {
+                if (s->listener.fn == fn && s->listener.read == read && s->userdata == userdata) {
                         slot_disconnect(s);
                         return 1;
                 }
@@ -302,12 +306,17 @@ unsigned registry_emit(registry *reg, const char *channel, ipcbus_event *event, 
 
                 if (s->connected) {
                         ipcbus_listener_fn fn = s->listener.fn;
+                        ipcbus_event_listener_fn read = s->listener.read;
                         void *userdata = s->userdata;
 
                         slot_run_begin(s);
                         if (s->once)
                                 slot_disconnect(s);
-                        r = fn(event, args, userdata);
+                        /* The GVariant is made for the first listener that
+                         * takes one, and kept by the event. */
+                        if (fn && !args && event)
+                                args = ipcbus_event_get_args(event);
+                        r = fn ? fn(event, args, userdata) : read(event, userdata);
                         slot_run_end(s);
                         ran++;
                         if (r < 0) {

@@ -43,9 +43,11 @@ void registry_init(registry *reg, const log_target *log);
 /* Ends every registration (destroy callbacks run). */
 void registry_clear(registry *reg);
 
+/* A listener is either @fn or @read (the other NULL). */
 int registry_add_listener(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
-                          void *userdata, bool once);
-int registry_remove_listener(registry *reg, const char *channel, ipcbus_listener_fn fn, void *userdata);
+                          ipcbus_event_listener_fn read, void *userdata, bool once);
+int registry_remove_listener(registry *reg, const char *channel, ipcbus_listener_fn fn,
+                             ipcbus_event_listener_fn read, void *userdata);
 int registry_remove_all_listeners(registry *reg, const char *channel);
 int registry_add_handler(registry *reg, ipcbus_slot **ret_slot, const char *channel, ipcbus_handler_fn fn,
                          void *userdata, bool once);

@@ -48,7 +48,8 @@ struct ipcbus_slot {
         union {
                 struct {
                         channel_entry *entry;
-                        ipcbus_listener_fn fn;
+                        ipcbus_listener_fn fn;        /* gets the arguments as a GVariant */
+                        ipcbus_event_listener_fn read; /* or reads them from the event */
                 } listener;
                 struct {
                         channel_entry *entry;

@@ -130,6 +130,45 @@ static void writer_reserve(ArgsWriter *w, size_t needed) {
         w->allocated = allocated;
 }
 
+static size_t offset_size(size_t body, size_t n);
+
+void args_writer_move(ArgsWriter *dst, ArgsWriter *src) {
+        /* Room for the framing offsets now: args_writer_finish() then keeps
+         * the data where it is, and pointers into it handed out before
+         * (ipcbus_event_read()'s strings) stay good. */
+        if (src->n > 0)
+                writer_reserve(src, src->size + offset_size(src->size, src->n) * src->n);
+        *dst = (ArgsWriter) {
+                .data = src->data,
+                .size = src->size,
+                .allocated = src->allocated,
+                .ends = src->ends,
+                .n = src->n,
+                .n_allocated = src->n_allocated,
+        };
+        /* The inline offsets move with the struct: only those in use. */
+        if (src->ends == src->ends_inline) {
+                memcpy(dst->ends_inline, src->ends_inline, src->n * sizeof(size_t));
+                dst->ends = dst->ends_inline;
+        }
+        args_writer_init(src);
+}
+
+bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_t **ret_value, size_t *ret_size) {
+        size_t start, end;
+
+        if (i >= w->n)
+                return false;
+        /* Each element starts at the first multiple of 8 after the one
+         * before it, and ends with a NUL and its type (args_writer_add()). */
+        start = i == 0 ? 0 : (w->ends[i - 1] + VARIANT_ALIGN - 1) & ~((size_t) VARIANT_ALIGN - 1);
+        end = w->ends[i];
+        *ret_type = (char) w->data[end - 1];
+        *ret_value = w->data + start;
+        *ret_size = end - 2 - start;
+        return true;
+}
+
 void args_writer_add(ArgsWriter *w, char type, const void *value, size_t size) {
         size_t start = (w->size + VARIANT_ALIGN - 1) & ~((size_t) VARIANT_ALIGN - 1);
         size_t end = start + size + 2;

@@ -108,7 +108,7 @@ static int read_array(sd_bus_message *m, const char *contents, unsigned depth, G
                 r = sd_bus_message_enter_container(m, 'a', "v");
                 if (r < 0)
                         return r;
-                r = value_read_av_contents(m, depth + 2, false, NULL, &v);
+                r = value_read_av_contents(m, depth + 2, false, NULL, NULL, &v);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -353,6 +353,12 @@ int value_read_args(sd_bus_message *m, GVariant **ret) {
 }
 
 int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret, ValueLarge *ret_large) {
+        return value_read_args_pending(m, names_rings, ret, ret_large, NULL);
+}
+
+int value_read_args_pending(sd_bus_message *m, bool names_rings, GVariant **ret, ValueLarge *ret_large,
+                            ArgsWriter *ret_pending) {
+        ArgsWriter pending;
         GVariant *v;
         int r;
 
@@ -367,9 +373,19 @@ int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret
 
         /* An argument's value sits inside "av" and "v", which the depth
          * limit does not count (see IPCBUS_VALUE_MAX_DEPTH). */
-        r = value_read_av_contents(m, 0, names_rings, ret_large, &v);
+        r = value_read_av_contents(m, 0, names_rings, ret_large, ret_pending ? &pending : NULL, &v);
         if (r < 0)
                 return r;
+        if (r == 3) {
+                r = sd_bus_message_exit_container(m);
+                if (r < 0) {
+                        args_writer_clear(&pending);
+                        return r;
+                }
+                args_writer_move(ret_pending, &pending);
+                *ret = NULL;
+                return 0;
+        }
         if (r == 2) {
                 /* The form is the list's only element; a value never
                  * holds 'h', and a peer that names rings sends no
@@ -496,7 +512,7 @@ static int read_guessed_element(sd_bus_message *m, char guess, ArgsWriter *w, bo
 }
 
 int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, ValueLarge *ret_large,
-                           GVariant **ret) {
+                           ArgsWriter *ret_pending, GVariant **ret) {
         bool fast = value_fast_paths, ok;
         size_t owned = 0;
         ChildList c;
@@ -580,6 +596,11 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                 return r;
         }
 
+        if (fast && ret_pending) {
+                args_writer_move(ret_pending, &w);
+                *ret = NULL;
+                return 3;
+        }
         if (fast) {
                 *ret = args_writer_finish(&w);
                 return 1;

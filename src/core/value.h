@@ -8,6 +8,7 @@
  */
 
 #include <glib.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -115,7 +116,13 @@ int value_read_args(sd_bus_message *m, GVariant **ret);
  * large-values-ring-ref (and we did), so its "(tttt)" there is the
  * by-reference form; from anyone else it is a value. */
 struct ValueLarge;
+struct ArgsWriter;
 int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret, struct ValueLarge *ret_large);
+/* The same, but a list of basic values only is left as written, in
+ * @ret_pending (return 0, @ret NULL): GLib is not asked for a GVariant
+ * until someone wants one (args_writer_finish()). */
+int value_read_args_pending(sd_bus_message *m, bool names_rings, GVariant **ret, struct ValueLarge *ret_large,
+                            struct ArgsWriter *ret_pending);
 int value_read_variant_or_large(sd_bus_message *m, bool names_rings, GVariant **ret,
                                 struct ValueLarge *ret_large);
 
@@ -177,6 +184,28 @@ void args_writer_add(ArgsWriter *w, char type, const void *value, size_t size);
 /* A floating "av" (trusted) holding what was added; @w is empty again. */
 GVariant *args_writer_finish(ArgsWriter *w);
 void args_writer_clear(ArgsWriter *w);
+/* @src's contents into @dst (uninitialized); @src is empty again. Room for
+ * the framing is reserved: args_writer_finish() of @dst keeps the data
+ * where it is, so pointers into it stay good. */
+void args_writer_move(ArgsWriter *dst, ArgsWriter *src);
+/* Element @i as added: its type, its bytes (a string's with its NUL) and
+ * their size. Return: false past the end. */
+bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_t **ret_value, size_t *ret_size);
+
+/*
+ * value_get_args - an argument list into C variables, as
+ * sd_bus_message_read(3) reads (ipcbus_event_read()). The list is
+ * @pending, as written, or else @args ("av"). Each item of @types is one
+ * argument: a basic type other than 'h' (its C type, as sd-bus has it;
+ * strings point into the list), 'v' (any argument, a GVariant reference)
+ * or '@' and a complete type (an argument of that type, the same). A NULL
+ * pointer skips its argument. @pending holds basic values only: items 'v'
+ * and '@' want @args (value_get_wants_variant()).
+ * Return: 0, everything written; -ENXIO (an argument is missing or of
+ * another type) or -EINVAL (@types is not as above), nothing written.
+ */
+int value_get_args(const ArgsWriter *pending, GVariant *args, const char *types, va_list ap);
+bool value_get_wants_variant(const char *types);
 
 /* What sd_bus_message_read_basic() writes, for any basic type. */
 typedef union BasicValue {
@@ -214,7 +243,9 @@ int value_read_boxed(sd_bus_message *m, const char *contents, unsigned depth, GV
 /* The elements of an open "av" up to its end, as a floating "av"; @depth
  * is that of the elements' values. With @ret_large, a first element that is
  * the out-of-band form is read into it instead (return 2, @ret NULL; the
- * rest of the list is left to exit_container() to refuse).
- * Return: 1; 2; errors as value_read(). */
+ * rest of the list is left to exit_container() to refuse). With
+ * @ret_pending, a list of basic values only is moved there as written
+ * (return 3, @ret NULL).
+ * Return: 1; 2; 3; errors as value_read(). */
 int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, struct ValueLarge *ret_large,
-                           GVariant **ret);
+                           struct ArgsWriter *ret_pending, GVariant **ret);

@@ -7,8 +7,8 @@
 #include "typed.h"
 #include "util.h"
 
-ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
-                        endpoint *origin, bool sync) {
+ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ArgsWriter *pending,
+                        ipcbus_web_contents *sender, endpoint *origin, bool sync) {
         /* One per message: every field written once here, rather than
          * calloc()'s clearing and then the writes. */
         ipcbus_event *e = g_new(ipcbus_event, 1);
@@ -23,6 +23,11 @@ ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *
                 .origin = endpoint_hold(origin),
                 .sync = sync,
         };
+        /* Not through the initializer: the struct's copy would set the
+         * 128 bytes of the writer's inline offsets twice. */
+        e->has_pending = !args;
+        if (e->has_pending)
+                args_writer_move(&e->pending, pending);
         return e;
 }
 
@@ -36,7 +41,10 @@ ipcbus_event *ipcbus_event_unref(ipcbus_event *e) {
         if (!e || --e->n_ref > 0)
                 return NULL;
         sd_bus_message_unref(e->message);
-        g_variant_unref(e->args);
+        if (e->args)
+                g_variant_unref(e->args);
+        if (e->has_pending)
+                args_writer_clear(&e->pending);
         ipcbus_web_contents_unref(e->sender);
         endpoint_releasep(&e->origin);
         if (e->return_value)
@@ -63,7 +71,36 @@ const char *ipcbus_event_get_channel(ipcbus_event *e) {
 
 GVariant *ipcbus_event_get_args(ipcbus_event *e) {
         assert_return(e, NULL, NULL);
+        if (e->has_pending) {
+                /* In place: strings ipcbus_event_read() handed out stay
+                 * where they are (args_writer_move()). */
+                e->args = g_variant_ref_sink(args_writer_finish(&e->pending));
+                e->has_pending = false;
+        }
         return e->args;
+}
+
+size_t ipcbus_event_count_args(ipcbus_event *e) {
+        assert_return(e, NULL, 0);
+        return e->has_pending ? e->pending.n : g_variant_n_children(e->args);
+}
+
+int ipcbus_event_readv(ipcbus_event *e, const char *types, va_list ap) {
+        assert_return(e, NULL, -EINVAL);
+        assert_return(types, &e->origin->log, -EINVAL);
+        if (e->has_pending && value_get_wants_variant(types))
+                (void) ipcbus_event_get_args(e);
+        return value_get_args(e->has_pending ? &e->pending : NULL, e->args, types, ap);
+}
+
+int ipcbus_event_read(ipcbus_event *e, const char *types, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, types);
+        r = ipcbus_event_readv(e, types, ap);
+        va_end(ap);
+        return r;
 }
 
 ipcbus_web_contents *ipcbus_event_get_sender(ipcbus_event *e) {

@@ -5,11 +5,18 @@
 
 #include <ipcbus/ipcbus.h>
 
+#include "value.h"
+
 struct ipcbus_event {
         unsigned n_ref;
         sd_bus_message *message;       /* what arrived; the strings point into it */
         const char *channel;
-        GVariant *args;                /* "av" */
+        GVariant *args;                /* "av"; NULL while @pending holds the list */
+        /* A list of basic values as read (value_read_args_pending()): made a
+         * GVariant only when someone asks for one (ipcbus_event_get_args()),
+         * read as it is by ipcbus_event_read(). */
+        ArgsWriter pending;
+        bool has_pending;
         const char *sender_bus_name;   /* NULL on direct connections */
         ipcbus_web_contents *sender;   /* main side */
         struct endpoint *origin;       /* the endpoint it arrived at (held): event.reply goes through it */
@@ -21,7 +28,8 @@ struct ipcbus_event {
         size_t n_ports;
 };
 
-/* Takes over @args (a full reference); refs @message, @sender, @origin.
- * @channel must point into @message. */
-ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ipcbus_web_contents *sender,
-                        struct endpoint *origin, bool sync);
+/* Takes over @args (a full reference), or, with @args NULL, what @pending
+ * holds (then empty); refs @message, @sender, @origin. @channel must point
+ * into @message. */
+ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ArgsWriter *pending,
+                        ipcbus_web_contents *sender, struct endpoint *origin, bool sync);

@@ -641,7 +641,7 @@ int ipcbus_main_on(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, 
         assert_return(m, NULL, -EINVAL);
         assert_return(channel, &m->ep.log, -EINVAL);
         assert_return(fn, &m->ep.log, -EINVAL);
-        return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, userdata, false);
+        return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, NULL, userdata, false);
 }
 
 int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
@@ -649,14 +649,38 @@ int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel
         assert_return(m, NULL, -EINVAL);
         assert_return(channel, &m->ep.log, -EINVAL);
         assert_return(fn, &m->ep.log, -EINVAL);
-        return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, userdata, true);
+        return registry_add_listener(&m->ep.registry, ret_slot, channel, fn, NULL, userdata, true);
 }
 
 int ipcbus_main_remove_listener(ipcbus_main *m, const char *channel, ipcbus_listener_fn fn, void *userdata) {
         assert_return(m, NULL, -EINVAL);
         assert_return(channel, &m->ep.log, -EINVAL);
         assert_return(fn, &m->ep.log, -EINVAL);
-        return registry_remove_listener(&m->ep.registry, channel, fn, userdata);
+        return registry_remove_listener(&m->ep.registry, channel, fn, NULL, userdata);
+}
+
+int ipcbus_main_on_event(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_event_listener_fn fn,
+                   void *userdata) {
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
+        return registry_add_listener(&m->ep.registry, ret_slot, channel, NULL, fn, userdata, false);
+}
+
+int ipcbus_main_once_event(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel, ipcbus_event_listener_fn fn,
+                     void *userdata) {
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
+        return registry_add_listener(&m->ep.registry, ret_slot, channel, NULL, fn, userdata, true);
+}
+
+int ipcbus_main_remove_event_listener(ipcbus_main *m, const char *channel, ipcbus_event_listener_fn fn,
+                                  void *userdata) {
+        assert_return(m, NULL, -EINVAL);
+        assert_return(channel, &m->ep.log, -EINVAL);
+        assert_return(fn, &m->ep.log, -EINVAL);
+        return registry_remove_listener(&m->ep.registry, channel, NULL, fn, userdata);
 }
 
 int ipcbus_main_remove_all_listeners(ipcbus_main *m, const char *channel) {

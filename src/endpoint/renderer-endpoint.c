@@ -535,7 +535,7 @@ int ipcbus_renderer_on(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *c
         assert_return(r, NULL, -EINVAL);
         assert_return(channel, &r->ep.log, -EINVAL);
         assert_return(fn, &r->ep.log, -EINVAL);
-        return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, userdata, false);
+        return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, NULL, userdata, false);
 }
 
 int ipcbus_renderer_once(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_listener_fn fn,
@@ -543,7 +543,7 @@ int ipcbus_renderer_once(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char 
         assert_return(r, NULL, -EINVAL);
         assert_return(channel, &r->ep.log, -EINVAL);
         assert_return(fn, &r->ep.log, -EINVAL);
-        return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, userdata, true);
+        return registry_add_listener(&r->ep.registry, ret_slot, channel, fn, NULL, userdata, true);
 }
 
 int ipcbus_renderer_remove_listener(ipcbus_renderer *r, const char *channel, ipcbus_listener_fn fn,
@@ -551,7 +551,31 @@ int ipcbus_renderer_remove_listener(ipcbus_renderer *r, const char *channel, ipc
         assert_return(r, NULL, -EINVAL);
         assert_return(channel, &r->ep.log, -EINVAL);
         assert_return(fn, &r->ep.log, -EINVAL);
-        return registry_remove_listener(&r->ep.registry, channel, fn, userdata);
+        return registry_remove_listener(&r->ep.registry, channel, fn, NULL, userdata);
+}
+
+int ipcbus_renderer_on_event(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_event_listener_fn fn,
+                   void *userdata) {
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
+        return registry_add_listener(&r->ep.registry, ret_slot, channel, NULL, fn, userdata, false);
+}
+
+int ipcbus_renderer_once_event(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel, ipcbus_event_listener_fn fn,
+                     void *userdata) {
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
+        return registry_add_listener(&r->ep.registry, ret_slot, channel, NULL, fn, userdata, true);
+}
+
+int ipcbus_renderer_remove_event_listener(ipcbus_renderer *r, const char *channel, ipcbus_event_listener_fn fn,
+                                  void *userdata) {
+        assert_return(r, NULL, -EINVAL);
+        assert_return(channel, &r->ep.log, -EINVAL);
+        assert_return(fn, &r->ep.log, -EINVAL);
+        return registry_remove_listener(&r->ep.registry, channel, NULL, fn, userdata);
 }
 
 int ipcbus_renderer_remove_all_listeners(ipcbus_renderer *r, const char *channel) {

@@ -570,6 +570,8 @@ static int spawn_server(test_process **ret, int i, const char *address, bool gat
                 .use_event = i == CLIENT_PLAIN_EVENT,
                 .gate = gate,
                 .typed = is_typed(i),
+                /* sd-bus style both ways: sendf in, ipcbus_event_read() out. */
+                .reads = i == CLIENT_IPCBUS_SENDF,
         };
         int r;
 

@@ -180,6 +180,16 @@ static int on_count(ipcbus_event *e, GVariant *args, void *userdata) {
         return 0;
 }
 
+/* The sd-bus-style receiver, the twin of ipcbus_renderer_sendf(): reads
+ * the string as the plain server does. */
+static int on_count_read(ipcbus_event *e, void *userdata) {
+        const char *arg;
+
+        if (ipcbus_event_read(e, "s", &arg) >= 0 && arg)
+                counted++;
+        return 0;
+}
+
 static int h_count_get(ipcbus_invocation *inv, GVariant *args, void *userdata) {
         return ipcbus_invocation_return_value(inv, g_variant_new_uint32(counted));
 }
@@ -228,7 +238,10 @@ int bench_ipcbus_main(void *userdata) {
                 CHECK("ipcbus main", bench_channels_handle_echo_s(m, NULL, h_echo_s_typed, NULL));
         } else
                 CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "echo-s", h_echo_s, NULL));
-        CHECK("ipcbus main", ipcbus_main_on(m, NULL, "count", on_count, NULL));
+        if (config->reads)
+                CHECK("ipcbus main", ipcbus_main_on_event(m, NULL, "count", on_count_read, NULL));
+        else
+                CHECK("ipcbus main", ipcbus_main_on(m, NULL, "count", on_count, NULL));
         CHECK("ipcbus main", ipcbus_main_handle(m, NULL, "count-get", h_count_get, NULL));
         if (config->direct) {
                 CHECK("ipcbus main", ipcbus_main_attach_event(m, NULL, 0));

@@ -53,6 +53,8 @@ typedef struct bench_server_config {
         bool use_event;      /* plain server: sd-event instead of sd_bus_process()/sd_bus_wait() */
         bool gate;           /* ipcbus main: a sender check reading the sender's uid, and allowlists */
         bool typed;          /* ipcbus main: echo-s declared and served by generated C */
+        bool reads;          /* ipcbus main: count's listener reads the event (ipcbus_main_on_event(),
+                              * ipcbus_event_read() of "s") instead of taking the GVariant */
         bool direct;         /* serve direct_fd, one end of a socketpair, instead of a bus (peer to
                               * peer: no name, no bus daemon); address and name are then unused */
         int direct_fd;

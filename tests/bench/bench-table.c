@@ -442,6 +442,8 @@ static int spawn_server(contender *c) {
                 .name = c->client.server,
                 .direct = c->client.direct,
                 .direct_fd = c->server_fd,
+                /* sd-bus style both ways: sendf in, ipcbus_event_read() out. */
+                .reads = c->client.sendf,
         };
         test_process_fn fn = c->server == SERVER_RAW      ? bench_raw_server
                              : c->server == SERVER_PLAIN  ? bench_plain_server

@@ -207,3 +207,7 @@ void fuzz_log_drop(int priority, const char *message, void *userdata);
 int fuzz_handle_echo(ipcbus_invocation *inv, GVariant *args, void *userdata);
 int fuzz_handle_fail(ipcbus_invocation *inv, GVariant *args, void *userdata);
 int fuzz_handle_keep(ipcbus_invocation *inv, GVariant *args, void *kept);
+/* A listener that reads the event (ipcbus_event_read()) in several ways,
+ * each string to its end; registered on fuzz-ping before the GVariant
+ * listener, which then makes the GVariant from what was read. */
+int fuzz_read_event(ipcbus_event *event, void *userdata);

@@ -168,6 +168,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         r |= ipcbus_main_handle(the.main, NULL, "fuzz-keep", fuzz_handle_keep, the.kept);
         r |= ipcbus_main_handle(the.main, NULL, "fuzz-fail", fuzz_handle_fail, NULL);
         r |= ipcbus_main_handle(the.main, NULL, "fuzz-denied", fuzz_handle_echo, NULL);
+        r |= ipcbus_main_on_event(the.main, NULL, "fuzz-ping", fuzz_read_event, NULL);
         r |= ipcbus_main_on(the.main, NULL, "fuzz-ping", on_ping, NULL);
         r |= ipcbus_main_on(the.main, NULL, "fuzz-post", on_post, NULL);
         r |= ipcbus_main_declare_channel(the.main, IPCBUS_CHANNEL_HANDLE, "typed-echo", "sa{sv}", "name,props",

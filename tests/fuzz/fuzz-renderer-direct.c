@@ -135,6 +135,7 @@ static ipcbus_renderer *renderer_new(void) {
         k |= ipcbus_renderer_handle(r, NULL, "fuzz-echo", fuzz_handle_echo, NULL);
         k |= ipcbus_renderer_handle(r, NULL, "fuzz-keep", fuzz_handle_keep, the.kept);
         k |= ipcbus_renderer_handle(r, NULL, "fuzz-fail", fuzz_handle_fail, NULL);
+        k |= ipcbus_renderer_on_event(r, NULL, "fuzz-ping", fuzz_read_event, NULL);
         k |= ipcbus_renderer_on(r, NULL, "fuzz-ping", on_ping, NULL);
         k |= ipcbus_renderer_on(r, NULL, "fuzz-post", on_post, NULL);
         check(k >= 0, "the renderer is set up");

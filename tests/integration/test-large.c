@@ -374,6 +374,33 @@ static void check_paths(fixture *f, size_t size, bool large) {
         inbox_clear(&bcast);
 }
 
+/* A listener that reads the event (ipcbus_event_read()) gets a value that
+ * came out of band as one that came inline; read-late answers the text
+ * read and the GVariant's first argument, then its GVariant listener the
+ * list: two large answers in a row, so not counted as check_paths()
+ * counts (the second may not find the first's ring free). */
+static void check_read_late(fixture *f, size_t size) {
+        g_autoptr(GVariant) args = args_of_size(size, 'e');
+        g_autoptr(GVariant) value = ipcbus_args_get(args, 0);
+        g_autoptr(GVariant) twice = g_variant_ref_sink(ipcbus_args(value, value, NULL));
+        counts before = read_counts(f), after;
+        inbox read = {};
+
+        assert_int_equal(ipcbus_renderer_on(f->r, NULL, "read-back", inbox_listener, &read), 0);
+        assert_int_equal(ipcbus_renderer_send(f->r, "read-late", args), 0);
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &read.got, 60000));
+        assert_true(g_variant_equal(read.last, twice));
+        read.got = false;
+        assert_true(harness_run_until(&(harness) { .event = f->event }, &read.got, 60000));
+        assert_true(g_variant_equal(read.last, args));
+        assert_true(ipcbus_renderer_remove_all_listeners(f->r, "read-back") >= 0);
+        inbox_clear(&read);
+        after = read_counts(f);
+        /* It went out of band (one value there, two back). */
+        assert_int_equal(after.main_received - before.main_received, 1);
+        assert_int_equal(after.received - before.received, 2);
+}
+
 /* Mappings of rings in @pid's address space ("/memfd:ipcbus-ring"). */
 static unsigned ring_mappings(pid_t pid) {
         int n = test_count_mappings(pid, "memfd:ipcbus-ring");
@@ -391,6 +418,7 @@ static void test_paths(void **state) {
         /* The main, forked from us, may have inherited mappings of ours. */
         before = ring_mappings(test_process_get_pid(f->main));
         check_paths(f, MIB, true);
+        check_read_late(f, MIB);
         /* Through rings: the main's own toward us, and ours it maps. */
         assert_true(ring_mappings(test_process_get_pid(f->main)) >= before + 2);
 }

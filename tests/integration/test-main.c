@@ -41,6 +41,17 @@
  *                            "sua{sv}": text, 7, {"k": <"v">}
  *   reply-f (on)             (text): the same with ipcbus_event_replyf() on reply-back
  *   broadcast-f (on)         (text): the same with ipcbus_main_broadcastf() on bcast
+ *   read (on_event)          (text, u, x, d, b): ipcbus_event_read() of "suxdb", sent
+ *                            back with ipcbus_event_replyf() on read-back
+ *   read-any (on_event)      (text, dict, anything): read as "s@a{sv}v", sent back
+ *                            as they are on read-back
+ *   read-wrong (on_event)    answers read-back with "iit": what reading "u" and
+ *                            "s@a{sv}" returned, and ipcbus_event_count_args()
+ *   read-late (on_event, on) (text): reads "s", then takes the GVariant
+ *                            (ipcbus_event_get_args()) and answers read-back
+ *                            with the text read first and the GVariant's
+ *                            first argument; then a GVariant listener
+ *                            answers read-back with its own args
  *   broadcast (on)           broadcasts bcast with the same args
  *   to-name (on)             (name, value): sends direct=value to the renderer named name
  *   order (on, handle, on-sync) records arg0 (int32); order-get (handle) returns them as "ai"
@@ -267,6 +278,59 @@ static int on_reply_f(ipcbus_event *e, GVariant *args, void *userdata) {
                 return -EINVAL;
         return ipcbus_event_replyf(e, "reply-back", "sua{sv}", g_variant_get_string(text, NULL), 7, 1, "k", "s",
                                    "v");
+}
+
+static int on_read(ipcbus_event *e, void *userdata) {
+        const char *text;
+        uint32_t u;
+        int64_t x;
+        double d;
+        int b, r;
+
+        r = ipcbus_event_read(e, "suxdb", &text, &u, &x, &d, &b);
+        if (r < 0)
+                return r;
+        return ipcbus_event_replyf(e, "read-back", "suxdb", text, u, x, d, b);
+}
+
+static int on_read_any(ipcbus_event *e, void *userdata) {
+        g_autoptr(GVariant) dict = NULL, any = NULL;
+        const char *text;
+        int r;
+
+        r = ipcbus_event_read(e, "s@a{sv}v", &text, &dict, &any);
+        if (r < 0)
+                return r;
+        return ipcbus_event_reply(e, "read-back", ipcbus_args(g_variant_new_string(text), dict, any, NULL));
+}
+
+static int on_read_wrong(ipcbus_event *e, void *userdata) {
+        g_autoptr(GVariant) dict = NULL;
+        uint32_t u = 0;
+        int wrong, twice;
+
+        wrong = ipcbus_event_read(e, "u", &u);
+        twice = ipcbus_event_read(e, "s@a{sv}", NULL, &dict);
+        return ipcbus_event_replyf(e, "read-back", "iit", wrong, twice, (uint64_t) ipcbus_event_count_args(e));
+}
+
+static int on_read_late(ipcbus_event *e, void *userdata) {
+        g_autoptr(GVariant) first = NULL;
+        const char *text;
+        GVariant *args;
+        int r;
+
+        r = ipcbus_event_read(e, "s", &text);
+        if (r < 0)
+                return r;
+        /* Made now, from the list as it was read: @text stays where it is. */
+        args = ipcbus_event_get_args(e);
+        first = ipcbus_args_get(args, 0);
+        return ipcbus_event_reply(e, "read-back", ipcbus_args(g_variant_new_string(text), first, NULL));
+}
+
+static int on_read_late_variant(ipcbus_event *e, GVariant *args, void *userdata) {
+        return ipcbus_event_reply(e, "read-back", args);
 }
 
 static int on_broadcast_f(ipcbus_event *e, GVariant *args, void *userdata) {
@@ -514,6 +578,11 @@ int test_main_child(void *userdata) {
         CHECK(ipcbus_main_on(the_main, NULL, "sender-sendf", on_sender_sendf, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "reply-f", on_reply_f, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "broadcast-f", on_broadcast_f, NULL));
+        CHECK(ipcbus_main_on_event(the_main, NULL, "read", on_read, NULL));
+        CHECK(ipcbus_main_on_event(the_main, NULL, "read-any", on_read_any, NULL));
+        CHECK(ipcbus_main_on_event(the_main, NULL, "read-wrong", on_read_wrong, NULL));
+        CHECK(ipcbus_main_on_event(the_main, NULL, "read-late", on_read_late, NULL));
+        CHECK(ipcbus_main_on(the_main, NULL, "read-late", on_read_late_variant, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "broadcast", on_broadcast, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "to-name", on_to_name, NULL));
         CHECK(ipcbus_main_on(the_main, NULL, "order", on_order, NULL));

@@ -106,6 +106,112 @@ static void test_sendf_matches_send(void **state) {
         inbox_clear(&in);
 }
 
+/* @v equals the GVariant text @text (with @... as g_variant_new_parsed()). */
+static bool equal_parsed(GVariant *v, const char *text, ...) {
+        g_autoptr(GVariant) want = NULL;
+        va_list ap;
+
+        va_start(ap, text);
+        want = g_variant_ref_sink(g_variant_new_parsed_va(text, &ap));
+        va_end(ap);
+        return g_variant_equal(v, want);
+}
+
+/* A renderer's listener that reads the event: the broadcast-f list. */
+typedef struct read_probe {
+        bool got;
+        int r;
+        char *text;
+        uint32_t u;
+        GVariant *dict;
+        size_t n;
+} read_probe;
+
+static int read_probe_listener(ipcbus_event *e, void *userdata) {
+        read_probe *p = userdata;
+        const char *text = NULL;
+
+        p->got = true;
+        p->n = ipcbus_event_count_args(e);
+        g_clear_pointer(&p->dict, g_variant_unref);
+        p->r = ipcbus_event_read(e, "su@a{sv}", &text, &p->u, &p->dict);
+        g_free(p->text);
+        p->text = g_strdup(text);
+        return p->r;
+}
+
+/* Listeners that read the event (ipcbus_main_on_event()): the main reads
+ * what sendf() and send() sent alike, as C variables or as GVariants; a
+ * wrong read writes nothing and says -ENXIO; a GVariant made after a read
+ * keeps the strings read; a listener of the other kind on the same
+ * channel gets the list as before. And a renderer's own. */
+static void test_event_read(void **state) {
+        harness *h = *state;
+        _cleanup_(ipcbus_renderer_unrefp) ipcbus_renderer *win = harness_renderer(h, "win1");
+        g_autoptr(GVariant) want = g_variant_ref_sink(
+                g_variant_new_parsed("[<'tëxt'>, <uint32 7>, <int64 -5>, <2.5>, <true>]"));
+        g_autoptr(GVariant) any = g_variant_ref_sink(
+                g_variant_new_parsed("[<'x'>, <{'k': <1>}>, <('null', <''>)>]"));
+        g_autoptr(GVariant) got = NULL;
+        read_probe probe = {};
+        inbox in = {};
+
+        assert_int_equal(ipcbus_renderer_on(win, NULL, "read-back", inbox_listener, &in), 0);
+
+        assert_int_equal(ipcbus_renderer_sendf(win, "read", "suxdb", "tëxt", 7, (int64_t) -5, 2.5, 1), 0);
+        got = sent_back(h, &in);
+        assert_true(g_variant_equal(got, want));
+        g_clear_pointer(&got, g_variant_unref);
+        assert_int_equal(ipcbus_renderer_send(win, "read", want), 0);
+        got = sent_back(h, &in);
+        assert_true(g_variant_equal(got, want));
+        g_clear_pointer(&got, g_variant_unref);
+
+        /* Of other types, or too few: the listener fails, nothing comes back. */
+        assert_int_equal(ipcbus_renderer_sendf(win, "read", "suxd", "short", 7, (int64_t) -5, 2.5), 0);
+        assert_int_equal(ipcbus_renderer_sendf(win, "read", "sixdb", "int", 7, (int64_t) -5, 2.5, 1), 0);
+
+        assert_int_equal(ipcbus_renderer_send(win, "read-any", any), 0);
+        got = sent_back(h, &in);
+        assert_true(g_variant_equal(got, any));
+        g_clear_pointer(&got, g_variant_unref);
+
+        assert_int_equal(ipcbus_renderer_sendf(win, "read-wrong", "sa{sv}", "x", 1, "k", "i", 1), 0);
+        got = sent_back(h, &in);
+        assert_true(equal_parsed(got, "[<%i>, <0>, <uint64 2>]", -ENXIO));
+        g_clear_pointer(&got, g_variant_unref);
+
+        /* Two answers: the event listener's (the text read first, then the
+         * GVariant's), then the GVariant listener's. */
+        assert_int_equal(ipcbus_renderer_sendf(win, "read-late", "s", "late text"), 0);
+        got = sent_back(h, &in);
+        assert_true(equal_parsed(got, "[<'late text'>, <'late text'>]"));
+        g_clear_pointer(&got, g_variant_unref);
+        got = sent_back(h, &in);
+        assert_true(equal_parsed(got, "[<'late text'>]"));
+        g_clear_pointer(&got, g_variant_unref);
+
+        /* A barrier: the failed reads sent nothing back. */
+        assert_int_equal(ipcbus_renderer_invoke_sync(win, "echo", NULL, 0, NULL, NULL), 0);
+        assert_true(sd_event_run(h->event, 0) >= 0);
+        assert_int_equal(in.n, 6);
+
+        /* The renderer's side, on what the main broadcasts. */
+        assert_int_equal(ipcbus_renderer_on_event(win, NULL, "bcast", read_probe_listener, &probe), 0);
+        assert_int_equal(ipcbus_renderer_sendf(win, "broadcast-f", "s", "to all"), 0);
+        assert_true(harness_run_until(h, &probe.got, 5000));
+        assert_int_equal(probe.r, 0);
+        assert_int_equal(probe.n, 3);
+        assert_string_equal(probe.text, "to all");
+        assert_int_equal(probe.u, 7);
+        assert_true(equal_parsed(probe.dict, "{'k': <'v'>}"));
+        assert_int_equal(ipcbus_renderer_remove_event_listener(win, "bcast", read_probe_listener, &probe), 1);
+        assert_int_equal(ipcbus_renderer_remove_event_listener(win, "bcast", read_probe_listener, &probe), 0);
+        g_free(probe.text);
+        g_clear_pointer(&probe.dict, g_variant_unref);
+        inbox_clear(&in);
+}
+
 /* A renderer's listener that answers with ipcbus_event_replyf(). */
 static int replyf_listener(ipcbus_event *e, GVariant *args, void *userdata) {
         return ipcbus_event_replyf(e, "reply", "s", "from the renderer");
@@ -503,6 +609,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reply_routes_to_sender, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sendf_matches_send, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_main_sendf, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_event_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_broadcast_reaches_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_renderer_to_renderer_through_main, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listener_once_and_remove, setup, teardown),

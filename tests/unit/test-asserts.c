@@ -86,6 +86,10 @@ static void test_asserts_main(void **state) {
         assert_logged(&c, "fn", "ipcbus_main_on");
         assert_int_equal(ipcbus_main_on(m, NULL, NULL, listener, NULL), -EINVAL);
         assert_logged(&c, "channel", "ipcbus_main_on");
+        assert_int_equal(ipcbus_main_on_event(m, NULL, "ch", NULL, NULL), -EINVAL);
+        assert_logged(&c, "fn", "ipcbus_main_on_event");
+        assert_int_equal(ipcbus_main_remove_event_listener(m, "ch", NULL, NULL), -EINVAL);
+        assert_logged(&c, "fn", "ipcbus_main_remove_event_listener");
         assert_int_equal(ipcbus_main_handle(m, NULL, "ch", NULL, NULL), -EINVAL);
         assert_logged(&c, "fn", "ipcbus_main_handle");
         assert_int_equal(ipcbus_main_on_attached(m, NULL, NULL, NULL), -EINVAL);
@@ -167,14 +171,18 @@ static void test_asserts_event(void **state) {
 
         assert_int_equal(ipcbus_main_new(&m, "org.ipcbus.Asserts"), 0);
         assert_int_equal(ipcbus_main_set_log_function(m, capture_log, &c), 0);
-        e = event_new(NULL, "ch", g_variant_ref_sink(ipcbus_args(NULL, NULL)), NULL, &m->ep, false);
+        e = event_new(NULL, "ch", g_variant_ref_sink(ipcbus_args(NULL, NULL)), NULL, NULL, &m->ep, false);
 
         assert_int_equal(ipcbus_event_reply(e, NULL, ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
         assert_logged(&c, "channel", "ipcbus_event_reply");
         assert_int_equal(ipcbus_event_reply(NULL, "ch", ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
         assert_int_equal(ipcbus_event_set_return_value(NULL, g_variant_new_int32(1)), -EINVAL);
         assert_null(ipcbus_event_get_channel(NULL));
+        assert_int_equal(ipcbus_event_read(NULL, "s", NULL), -EINVAL);
+        assert_int_equal(ipcbus_event_count_args(NULL), 0);
         assert_null(c.message);
+        assert_int_equal(ipcbus_event_read(e, NULL), -EINVAL);
+        assert_logged(&c, "types", "ipcbus_event_readv");
 }
 
 static void test_asserts_port(void **state) {

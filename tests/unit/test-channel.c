@@ -243,6 +243,7 @@ struct probe {
         unsigned registered;
         unsigned destroyed;
         ipcbus_event *last_event;
+        GVariant *last_args;
 };
 
 static probe *probe_new(fixture *f, const char *name) {
@@ -267,6 +268,7 @@ static int listener(ipcbus_event *event, GVariant *args, void *userdata) {
         assert_true(p->destroyed < p->registered);
         p->runs++;
         p->last_event = event;
+        p->last_args = args;
         record(p->f, p->name);
         if (p->hook)
                 p->hook(p);
@@ -276,6 +278,11 @@ static int listener(ipcbus_event *event, GVariant *args, void *userdata) {
 /* A second function, so that (fn, userdata) matching can be told apart. */
 static int other_listener(ipcbus_event *event, GVariant *args, void *userdata) {
         return listener(event, args, userdata);
+}
+
+/* A listener that reads the event (ipcbus_event_listener_fn). */
+static int event_listener(ipcbus_event *event, void *userdata) {
+        return listener(event, NULL, userdata);
 }
 
 static int handler(ipcbus_invocation *inv, GVariant *args, void *userdata) {
@@ -299,7 +306,7 @@ static unsigned emit(fixture *f, const char *channel) {
 static void add(fixture *f, const char *channel, probe *p, bool once, ipcbus_slot **ret_slot) {
         ipcbus_slot *s = NULL;
 
-        assert_int_equal(registry_add_listener(&f->reg, &s, channel, listener, p, once), 0);
+        assert_int_equal(registry_add_listener(&f->reg, &s, channel, listener, NULL, p, once), 0);
         assert_non_null(s);
         p->registered++;
         assert_int_equal(ipcbus_slot_set_destroy_callback(s, probe_destroy), 0);
@@ -357,8 +364,15 @@ static void test_registry_on_once_order(void **state) {
 
         /* The event pointer is handed through unchanged. */
         assert_null(a->last_event);
-        assert_int_equal(registry_emit(&f->reg, "ch", (ipcbus_event *)f, NULL, NULL), 2);
-        assert_ptr_equal(a->last_event, f);
+        {
+                /* Given arguments are what the listeners get: the (false)
+                 * event is never asked for them. */
+                g_autoptr(GVariant) args = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE_VARIANT, NULL, 0));
+
+                assert_int_equal(registry_emit(&f->reg, "ch", (ipcbus_event *)f, args, NULL), 2);
+                assert_ptr_equal(a->last_event, f);
+                assert_ptr_equal(a->last_args, args);
+        }
 
         clear_and_reinit(f);
         assert_int_equal(a->destroyed, 1);
@@ -433,11 +447,11 @@ static void test_registry_remove_listener(void **state) {
         add(f, "ch", q, false, &s2);
         add(f, "ch", p, false, &s3);
         /* Same userdata, another function: never a match for (listener, p). */
-        assert_int_equal(registry_add_listener(&f->reg, &s4, "ch", other_listener, p, false), 0);
+        assert_int_equal(registry_add_listener(&f->reg, &s4, "ch", other_listener, NULL, p, false), 0);
         p->registered++;
 
         /* The most recently added (listener, p) goes: s3, not s1 or s4. */
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, p), 1);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, NULL, p), 1);
         assert_int_equal(ipcbus_slot_is_connected(s1), 1);
         assert_int_equal(ipcbus_slot_is_connected(s2), 1);
         assert_int_equal(ipcbus_slot_is_connected(s3), 0);
@@ -447,17 +461,17 @@ static void test_registry_remove_listener(void **state) {
         assert_string_equal(f->ran->str, "P Q P");
 
         /* Then s1; then nothing matches (listener, p) any more. */
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, p), 1);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, NULL, p), 1);
         assert_int_equal(ipcbus_slot_is_connected(s1), 0);
         assert_int_equal(p->destroyed, 2);
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, p), 0);
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, f), 0);
-        assert_int_equal(registry_remove_listener(&f->reg, "nothing-here", listener, p), 0);
-        assert_int_equal(registry_remove_listener(&f->reg, NULL, listener, p), -EINVAL);
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", NULL, p), -EINVAL);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, NULL, p), 0);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, NULL, f), 0);
+        assert_int_equal(registry_remove_listener(&f->reg, "nothing-here", listener, NULL, p), 0);
+        assert_int_equal(registry_remove_listener(&f->reg, NULL, listener, NULL, p), -EINVAL);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", NULL, NULL, p), -EINVAL);
         assert_int_equal(emit(f, "ch"), 2);
         assert_string_equal(f->ran->str, "Q P");
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", other_listener, p), 1);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", other_listener, NULL, p), 1);
         assert_int_equal(ipcbus_slot_is_connected(s4), 0);
         assert_int_equal(p->destroyed, 2); /* s4 had no destroy callback */
         p->destroyed++;
@@ -557,7 +571,7 @@ static void remove_hook(probe *p) {
 
         switch (plan->how) {
         case REMOVE_BY_FN:
-                assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, plan->victim), 1);
+                assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, NULL, plan->victim), 1);
                 break;
         case REMOVE_ALL_CHANNEL:
                 assert_int_equal(registry_remove_all_listeners(&p->f->reg, "ch"), 3);
@@ -622,7 +636,7 @@ static void test_registry_remove_during_emit_by_slot_unref(void **state) {
 static void remove_self_hook(probe *p) {
         /* The running listener removes itself. It is the channel's last, so
          * the channel entry goes while the emit still walks its snapshot. */
-        assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, p), 1);
+        assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, NULL, p), 1);
 }
 
 static void test_registry_remove_self_during_emit(void **state) {
@@ -666,7 +680,7 @@ static void self_hook(probe *p) {
         p->hook = NULL;
         switch (plan->how) {
         case SELF_REMOVE_LISTENER:
-                assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, p), 1);
+                assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, NULL, p), 1);
                 break;
         case SELF_REMOVE_ALL:
                 assert_int_equal(registry_remove_all_listeners(&p->f->reg, "ch"), 1);
@@ -753,7 +767,7 @@ static void test_registry_slot_unref_removes_exactly_one(void **state) {
         assert_string_equal(f->ran->str, "P");
 
         /* After removal by other means, unref only frees the slot. */
-        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, p), 1);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, NULL, p), 1);
         assert_int_equal(p->destroyed, 2);
         assert_int_equal(ipcbus_slot_is_connected(s3), 0);
         ipcbus_slot_unrefp(&s3);
@@ -781,8 +795,8 @@ static void test_registry_floating_until_clear(void **state) {
         /* Plain floating ones (no ret_slot): nothing to set a destroy
          * callback on; the leak checkers see whether they are freed. */
         plain->registered = 3;
-        assert_int_equal(registry_add_listener(&f->reg, NULL, "ch", listener, plain, false), 0);
-        assert_int_equal(registry_add_listener(&f->reg, NULL, "ch2", listener, plain, true), 0);
+        assert_int_equal(registry_add_listener(&f->reg, NULL, "ch", listener, NULL, plain, false), 0);
+        assert_int_equal(registry_add_listener(&f->reg, NULL, "ch2", listener, NULL, plain, true), 0);
         assert_int_equal(registry_add_handler(&f->reg, NULL, "ch3", handler, plain, true), 0);
 
         for (int i = 0; i < 3; i++) {
@@ -820,8 +834,8 @@ static void test_registry_destroy_exactly_once(void **state) {
         /* A handler the caller holds: ended by the clear, freed by the unref. */
         add_handler(f, "h", handler_clear, false, &s_handler);
 
-        assert_int_equal(registry_remove_listener(&f->reg, "fn", listener, by_fn), 1);
-        assert_int_equal(registry_remove_listener(&f->reg, "fn", listener, by_fn), 0);
+        assert_int_equal(registry_remove_listener(&f->reg, "fn", listener, NULL, by_fn), 1);
+        assert_int_equal(registry_remove_listener(&f->reg, "fn", listener, NULL, by_fn), 0);
         ipcbus_slot_unref(s_unref);
         assert_int_equal(registry_remove_all_listeners(&f->reg, "all"), 1);
         /* The once listeners check in their run that destroy has not run yet. */
@@ -879,6 +893,44 @@ static void test_registry_listener_failure(void **state) {
         assert_false(failed);
 }
 
+/* Listeners of both kinds share a channel: one order, their own removal;
+ * a function of one kind never matches the other. */
+static void test_registry_event_listeners(void **state) {
+        fixture *f = *state;
+        probe *p = probe_new(f, "P"), *q = probe_new(f, "Q");
+        ipcbus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL;
+
+        assert_int_equal(registry_add_listener(&f->reg, &s1, "ch", NULL, event_listener, p, false), 0);
+        add(f, "ch", q, false, &s2);
+        assert_int_equal(registry_add_listener(&f->reg, &s3, "ch", NULL, event_listener, q, true), 0);
+        p->registered++;
+        q->registered++;
+        assert_int_equal(emit(f, "ch"), 3);
+        assert_string_equal(f->ran->str, "P Q Q");
+        assert_int_equal(emit(f, "ch"), 2);
+        assert_string_equal(f->ran->str, "P Q");
+        assert_int_equal(ipcbus_slot_is_connected(s3), 0);
+
+        /* Both functions, or neither: refused. */
+        assert_int_equal(registry_add_listener(&f->reg, NULL, "ch", listener, event_listener, p, false), -EINVAL);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, event_listener, p), -EINVAL);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", NULL, NULL, p), -EINVAL);
+        /* (listener, p) is not the event listener with p. */
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", listener, NULL, p), 0);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", NULL, event_listener, q), 0);
+        assert_int_equal(registry_remove_listener(&f->reg, "ch", NULL, event_listener, p), 1);
+        assert_int_equal(ipcbus_slot_is_connected(s1), 0);
+        assert_int_equal(emit(f, "ch"), 1);
+        assert_string_equal(f->ran->str, "Q");
+        assert_int_equal(registry_remove_all_listeners(&f->reg, "ch"), 1);
+        assert_int_equal(emit(f, "ch"), 0);
+        p->destroyed++;
+        q->destroyed++;
+        ipcbus_slot_unref(s1);
+        ipcbus_slot_unref(s2);
+        ipcbus_slot_unref(s3);
+}
+
 static void test_registry_add_invalid(void **state) {
         fixture *f = *state;
         probe *p = probe_new(f, "P");
@@ -887,11 +939,11 @@ static void test_registry_add_invalid(void **state) {
 
         memset(long_name, 'x', sizeof(long_name) - 1);
         long_name[sizeof(long_name) - 1] = 0;
-        assert_int_equal(registry_add_listener(&f->reg, &s, "ch", NULL, p, false), -EINVAL);
-        assert_int_equal(registry_add_listener(&f->reg, &s, "", listener, p, false), -EINVAL);
-        assert_int_equal(registry_add_listener(&f->reg, &s, NULL, listener, p, false), -EINVAL);
-        assert_int_equal(registry_add_listener(&f->reg, &s, long_name, listener, p, true), -EINVAL);
-        assert_int_equal(registry_add_listener(&f->reg, &s, "\xff", listener, p, false), -EINVAL);
+        assert_int_equal(registry_add_listener(&f->reg, &s, "ch", NULL, NULL, p, false), -EINVAL);
+        assert_int_equal(registry_add_listener(&f->reg, &s, "", listener, NULL, p, false), -EINVAL);
+        assert_int_equal(registry_add_listener(&f->reg, &s, NULL, listener, NULL, p, false), -EINVAL);
+        assert_int_equal(registry_add_listener(&f->reg, &s, long_name, listener, NULL, p, true), -EINVAL);
+        assert_int_equal(registry_add_listener(&f->reg, &s, "\xff", listener, NULL, p, false), -EINVAL);
         assert_int_equal(registry_add_handler(&f->reg, &s, "ch", NULL, p, false), -EINVAL);
         assert_int_equal(registry_add_handler(&f->reg, &s, "", handler, p, false), -EINVAL);
         assert_int_equal(registry_add_handler(&f->reg, &s, long_name, handler, p, true), -EINVAL);
@@ -1022,7 +1074,7 @@ static void many_hook(probe *p) {
         ipcbus_slot *s = NULL;
 
         /* Listener 3 removes listener 15 and adds one: neither runs now. */
-        assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, m->probes[15]), 1);
+        assert_int_equal(registry_remove_listener(&p->f->reg, "ch", listener, NULL, m->probes[15]), 1);
         add(p->f, "ch", m->added, false, &s);
         assert_int_equal(ipcbus_slot_set_floating(s, 1), 0);
         p->hook = NULL;
@@ -1091,6 +1143,7 @@ int main(void) {
                 T(test_registry_once_reemit),
                 T(test_registry_once_with_slot),
                 T(test_registry_remove_listener),
+                T(test_registry_event_listeners),
                 T(test_registry_remove_all_listeners),
                 T(test_registry_add_during_emit),
                 T(test_registry_remove_during_emit_by_fn),

@@ -116,6 +116,20 @@ typedef enum ipcbus_counter {
 typedef int (*ipcbus_listener_fn)(ipcbus_event *event, GVariant *args, void *userdata);
 
 /**
+ * ipcbus_event_listener_fn - a listener that reads the arguments itself
+ * @event: what arrived, as for ipcbus_listener_fn; read the arguments with
+ *   ipcbus_event_read() (sd-bus style) or ipcbus_event_get_args() (the
+ *   GVariant, made when asked for)
+ * @userdata: as registered
+ *
+ * Registered with ipcbus_main_on_event() or ipcbus_renderer_on_event().
+ * Where every listener of a message is of this kind, no GVariant is made
+ * for a list of basic values: the cheapest way to receive small messages.
+ * Return: as ipcbus_listener_fn.
+ */
+typedef int (*ipcbus_event_listener_fn)(ipcbus_event *event, void *userdata);
+
+/**
  * ipcbus_handler_fn - a handler for invokes (ipcMain.handle / Renderer1.Invoke)
  * @invocation: the pending call; complete it with ipcbus_invocation_return_*(),
  *   now or later (take a reference with ipcbus_invocation_ref() to finish later)

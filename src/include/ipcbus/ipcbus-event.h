@@ -20,8 +20,34 @@ IPCBUS_EXPORT ipcbus_event *ipcbus_event_unref(ipcbus_event *event);
 IPCBUS_EXPORT void ipcbus_event_unrefp(ipcbus_event **event);
 
 IPCBUS_EXPORT const char *ipcbus_event_get_channel(ipcbus_event *event);
-/* Return: the arguments, "av", borrowed. */
+/* Return: the arguments, "av", borrowed (made on the first call where the
+ * listeners read the event: ipcbus_event_listener_fn). */
 IPCBUS_EXPORT GVariant *ipcbus_event_get_args(ipcbus_event *event);
+
+/**
+ * ipcbus_event_read - the arguments into C variables, as sd_bus_message_read(3)
+ * @types: one item per argument, from the first: a basic type other than
+ *   'h' (its C type, as sd-bus has it: 'b' an int, 's', 'o' and 'g' a
+ *   const char * valid as long as the event), 'v' (the argument, whatever
+ *   its type, as a GVariant reference to unref) or '@' and a complete type
+ *   ("@a{sv}": the argument, if of that type, as a GVariant reference).
+ *   Arguments past the last item are left unread.
+ * @...: a pointer for each item; NULL skips its argument
+ *
+ *   const char *text; uint32_t n;
+ *   r = ipcbus_event_read(event, "su", &text, &n);
+ *
+ * The twin of ipcbus_renderer_sendf(): a value sent as "s" reads as "s".
+ * What JavaScript would call null or undefined is a tagged value
+ * (ipcbus-value.h): read it as "v".
+ * Return: 0, every variable written; -ENXIO if an argument is missing or of
+ * another type, -EINVAL for a bad @types: then none is written.
+ */
+IPCBUS_EXPORT int ipcbus_event_read(ipcbus_event *event, const char *types, ...);
+/* The same with a va_list, which it does not use up (va_copy()). */
+IPCBUS_EXPORT int ipcbus_event_readv(ipcbus_event *event, const char *types, va_list ap);
+/* Return: how many arguments came (args.length). */
+IPCBUS_EXPORT size_t ipcbus_event_count_args(ipcbus_event *event);
 
 /**
  * ipcbus_event_get_sender - event.sender in the main

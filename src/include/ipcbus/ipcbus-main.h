@@ -163,6 +163,27 @@ IPCBUS_EXPORT int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const
                                    ipcbus_listener_fn fn, void *userdata);
 
 /**
+ * ipcbus_main_on_event, ipcbus_main_once_event - ipcMain.on / once with a
+ * listener that reads the arguments from the event (ipcbus_event_read()):
+ *
+ *   static int on_count(ipcbus_event *event, void *userdata) {
+ *           const char *text;
+ *           int r = ipcbus_event_read(event, "s", &text);
+ *           ...
+ *   }
+ *   ipcbus_main_on_event(m, NULL, "count", on_count, NULL);
+ *
+ * Runs in registration order with the channel's other listeners. Removed
+ * by its slot, ipcbus_main_remove_event_listener() or
+ * ipcbus_main_remove_all_listeners().
+ * Return: as ipcbus_main_on().
+ */
+IPCBUS_EXPORT int ipcbus_main_on_event(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel,
+                                       ipcbus_event_listener_fn fn, void *userdata);
+IPCBUS_EXPORT int ipcbus_main_once_event(ipcbus_main *m, ipcbus_slot **ret_slot, const char *channel,
+                                         ipcbus_event_listener_fn fn, void *userdata);
+
+/**
  * ipcbus_main_remove_listener - ipcMain.removeListener
  * Removes the most recently added listener on @channel with this @fn and
  * @userdata, as Node's EventEmitter does.
@@ -170,6 +191,9 @@ IPCBUS_EXPORT int ipcbus_main_once(ipcbus_main *m, ipcbus_slot **ret_slot, const
  */
 IPCBUS_EXPORT int ipcbus_main_remove_listener(ipcbus_main *m, const char *channel, ipcbus_listener_fn fn,
                                               void *userdata);
+/* The same for a listener added with ipcbus_main_on_event() or _once_event(). */
+IPCBUS_EXPORT int ipcbus_main_remove_event_listener(ipcbus_main *m, const char *channel,
+                                                    ipcbus_event_listener_fn fn, void *userdata);
 
 /**
  * ipcbus_main_remove_all_listeners - ipcMain.removeAllListeners

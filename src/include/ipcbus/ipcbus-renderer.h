@@ -190,6 +190,13 @@ IPCBUS_EXPORT int ipcbus_renderer_once(ipcbus_renderer *r, ipcbus_slot **ret_slo
 IPCBUS_EXPORT int ipcbus_renderer_remove_listener(ipcbus_renderer *r, const char *channel,
                                                   ipcbus_listener_fn fn, void *userdata);
 IPCBUS_EXPORT int ipcbus_renderer_remove_all_listeners(ipcbus_renderer *r, const char *channel);
+/* Listeners that read the arguments from the event, as ipcbus_main_on_event(). */
+IPCBUS_EXPORT int ipcbus_renderer_on_event(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel,
+                                           ipcbus_event_listener_fn fn, void *userdata);
+IPCBUS_EXPORT int ipcbus_renderer_once_event(ipcbus_renderer *r, ipcbus_slot **ret_slot, const char *channel,
+                                             ipcbus_event_listener_fn fn, void *userdata);
+IPCBUS_EXPORT int ipcbus_renderer_remove_event_listener(ipcbus_renderer *r, const char *channel,
+                                                        ipcbus_event_listener_fn fn, void *userdata);
 
 /* Handlers for main-to-renderer invoke (org.ipcbus.Renderer1.Invoke),
  * served at /org/ipcbus/Renderer to the main only. */
