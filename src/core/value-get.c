@@ -107,12 +107,12 @@ static void put_basic_variant(GVariant *value, char kind, va_list *ap) {
         put_basic(kind, &u, value_fixed_array_element_size(kind), ap);
 }
 
-/* The unboxed argument @i of "av" @args, or NULL past the end (a full
- * reference). */
+/* The unboxed argument @i of "av" @args (NULL: empty), or NULL past the
+ * end (a full reference). */
 static GVariant *variant_arg(GVariant *args, size_t i) {
         GVariant *boxed, *value;
 
-        if (i >= g_variant_n_children(args))
+        if (!args || i >= g_variant_n_children(args))
                 return NULL;
         boxed = g_variant_get_child_value(args, i);
         value = g_variant_get_variant(boxed);
@@ -120,21 +120,26 @@ static GVariant *variant_arg(GVariant *args, size_t i) {
         return value;
 }
 
-/* Checks (@ap NULL) or writes each argument @types names. */
+/* Checks (@ap NULL: every item, a bad one is -EINVAL whatever the
+ * arguments; then -ENXIO for the first that does not match) or writes
+ * (after a check) each argument @types names. */
 static int get_from_variant(GVariant *args, const char *types, va_list *ap) {
         const char *p = types;
         ValueGetItem item;
+        int r, mismatch = 0;
         size_t i = 0;
-        int r;
 
         while ((r = next_item(&p, &item)) > 0) {
-                GVariant *value = variant_arg(args, i++);
+                GVariant *value;
 
-                if (!value)
-                        return -ENXIO;
-                if (!variant_matches(value, &item)) {
-                        g_variant_unref(value);
-                        return -ENXIO;
+                if (mismatch)
+                        continue;
+                value = variant_arg(args, i++);
+                if (!value || !variant_matches(value, &item)) {
+                        if (value)
+                                g_variant_unref(value);
+                        mismatch = -ENXIO;
+                        continue;
                 }
                 if (ap && (item.kind == 'v' || item.kind == '@')) {
                         GVariant **out = va_arg(*ap, GVariant **);
@@ -145,30 +150,33 @@ static int get_from_variant(GVariant *args, const char *types, va_list *ap) {
                         put_basic_variant(value, item.kind, ap);
                 g_variant_unref(value);
         }
-        return r;
+        return r < 0 ? r : mismatch;
 }
 
+/* The same from the list as written. */
 static int get_from_writer(const ArgsWriter *w, const char *types, va_list *ap) {
         const char *p = types;
         ValueGetItem item;
+        int r, mismatch = 0;
         size_t i = 0;
-        int r;
 
         while ((r = next_item(&p, &item)) > 0) {
                 const uint8_t *value;
                 size_t size;
                 char type;
 
-                if (!args_writer_get(w, i++, &type, &value, &size))
-                        return -ENXIO;
+                if (mismatch)
+                        continue;
                 /* Only basic values are written there; for 'v' and '@' the
                  * caller makes the list a GVariant (value_get_wants_variant()). */
-                if (item.kind != type)
-                        return -ENXIO;
+                if (!args_writer_get(w, i++, &type, &value, &size) || item.kind != type) {
+                        mismatch = -ENXIO;
+                        continue;
+                }
                 if (ap)
                         put_basic(type, value, size, ap);
         }
-        return r;
+        return r < 0 ? r : mismatch;
 }
 
 int value_get_args(const ArgsWriter *pending, GVariant *args, const char *types, va_list ap) {
@@ -177,14 +185,8 @@ int value_get_args(const ArgsWriter *pending, GVariant *args, const char *types,
 
         if (!types)
                 return -EINVAL;
-        /* A bad item is a bad call, whatever the arguments are. */
-        for (const char *p = types; (r = next_item(&p, &(ValueGetItem) {})) != 0;)
-                if (r < 0)
-                        return r;
-        if (!pending && !args)
-                return -ENXIO;
-        /* Checked first, written only if all of it matched; from a copy of
-         * @ap, so that the caller's stays unused. */
+        /* Checked first (every item), written only if all of it matched;
+         * from a copy of @ap, so that the caller's stays unused. */
         r = pending ? get_from_writer(pending, types, NULL) : get_from_variant(args, types, NULL);
         if (r < 0)
                 return r;
