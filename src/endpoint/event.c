@@ -23,8 +23,8 @@ ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *
                 .origin = endpoint_hold(origin),
                 .sync = sync,
         };
-        /* Not through the initializer: the struct's copy would set the
-         * 128 bytes of the writer's inline offsets twice. */
+        /* After the initializer: a writer's offsets may sit in the
+         * writer itself, and args_writer_move() points them at the copy. */
         e->has_pending = !args;
         if (e->has_pending)
                 args_writer_move(&e->pending, pending);
@@ -89,7 +89,7 @@ int ipcbus_event_readv(ipcbus_event *e, const char *types, va_list ap) {
         assert_return(e, NULL, -EINVAL);
         assert_return(types, &e->origin->log, -EINVAL);
         if (e->has_pending && value_get_wants_variant(types))
-                (void) ipcbus_event_get_args(e);
+                (void)ipcbus_event_get_args(e);
         return value_get_args(e->has_pending ? &e->pending : NULL, e->args, types, ap);
 }
 

@@ -116,7 +116,8 @@ typedef struct contender {
           .client = { .label = label_, .server = name_, .ipcbus = ipcbus_, .transport = transport_,      \
                       .direct = direct_, .direct_fd = -1 } }
 
-/* The same main as its row above, sent to with ipcbus_renderer_sendf(). */
+/* A main like its row above's, sent to with ipcbus_renderer_sendf() and
+ * reading with ipcbus_event_read() (bench_server_config.reads). */
 #define C_SENDF(id_, where_, label_, direct_)                                                              \
         { .id = id_, .where = where_, .server = SERVER_IPCBUS, .server_fd = -1, .send_only = true,        \
           .client = { .label = label_, .server = BENCH_IPCBUS_SENDF_NAME, .ipcbus = true, .sendf = true, \
