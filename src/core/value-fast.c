@@ -132,26 +132,9 @@ static void writer_reserve(ArgsWriter *w, size_t needed) {
 
 static size_t offset_size(size_t body, size_t n);
 
-void args_writer_move(ArgsWriter *dst, ArgsWriter *src) {
-        /* Room for the framing offsets now: args_writer_finish() then keeps
-         * the data where it is, and pointers into it handed out before
-         * (ipcbus_event_read()'s strings) stay good. */
-        if (src->n > 0)
-                writer_reserve(src, src->size + offset_size(src->size, src->n) * src->n);
-        *dst = (ArgsWriter) {
-                .data = src->data,
-                .size = src->size,
-                .allocated = src->allocated,
-                .ends = src->ends,
-                .n = src->n,
-                .n_allocated = src->n_allocated,
-        };
-        /* The inline offsets move with the struct: only those in use. */
-        if (src->ends == src->ends_inline) {
-                memcpy(dst->ends_inline, src->ends_inline, src->n * sizeof(size_t));
-                dst->ends = dst->ends_inline;
-        }
-        args_writer_init(src);
+void args_writer_reserve_framing(ArgsWriter *w) {
+        if (w->n > 0)
+                writer_reserve(w, w->size + offset_size(w->size, w->n) * w->n);
 }
 
 bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_t **ret_value, size_t *ret_size) {

@@ -357,8 +357,7 @@ int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret
 }
 
 int value_read_args_pending(sd_bus_message *m, bool names_rings, GVariant **ret, ValueLarge *ret_large,
-                            ArgsWriter *ret_pending) {
-        ArgsWriter pending;
+                            ArgsWriter *pending) {
         GVariant *v;
         int r;
 
@@ -373,16 +372,15 @@ int value_read_args_pending(sd_bus_message *m, bool names_rings, GVariant **ret,
 
         /* An argument's value sits inside "av" and "v", which the depth
          * limit does not count (see IPCBUS_VALUE_MAX_DEPTH). */
-        r = value_read_av_contents(m, 0, names_rings, ret_large, ret_pending ? &pending : NULL, &v);
+        r = value_read_av_contents(m, 0, names_rings, ret_large, pending, &v);
         if (r < 0)
                 return r;
         if (r == 3) {
                 r = sd_bus_message_exit_container(m);
                 if (r < 0) {
-                        args_writer_clear(&pending);
+                        args_writer_clear(pending);
                         return r;
                 }
-                args_writer_move(ret_pending, &pending);
                 *ret = NULL;
                 return 0;
         }
@@ -512,16 +510,21 @@ static int read_guessed_element(sd_bus_message *m, char guess, ArgsWriter *w, bo
 }
 
 int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, ValueLarge *ret_large,
-                           ArgsWriter *ret_pending, GVariant **ret) {
+                           ArgsWriter *pending, GVariant **ret) {
         bool fast = value_fast_paths, ok;
         size_t owned = 0;
+        ArgsWriter local;
         ChildList c;
-        ArgsWriter w;
         int r;
+        /* The caller's writer, where it keeps a list of basic values as
+         * written; it is empty (args_writer_init()) and left so unless
+         * that is what it gets. */
+        ArgsWriter *w = pending ? pending : &local;
 
         value_pin_types();
         child_list_init(&c);
-        args_writer_init(&w);
+        if (!pending)
+                args_writer_init(w);
 
         for (size_t at = 0;; at++) {
                 const char *contents;
@@ -531,7 +534,7 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                 if (fast && at < GUESSED_ELEMENTS && guessed[at] && depth <= IPCBUS_VALUE_MAX_DEPTH) {
                         bool end = false;
 
-                        r = read_guessed_element(m, guessed[at], &w, &end);
+                        r = read_guessed_element(m, guessed[at], w, &end);
                         if (r < 0 || end)
                                 break;
                         if (r > 0)
@@ -552,13 +555,13 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                 }
                 /* The list's first element may be the out-of-band form,
                  * where the caller takes it (value-large.h). */
-                if (ret_large && c.n == 0 && w.n == 0 && contents[0] == '(' &&
+                if (ret_large && c.n == 0 && w->n == 0 && contents[0] == '(' &&
                     read_large(m, contents, names_rings, ret_large, &ok)) {
                         if (!ok) {
                                 r = -EBADMSG;
                                 break;
                         }
-                        args_writer_clear(&w);
+                        args_writer_clear(w);
                         child_list_clear(&c);
                         *ret = NULL;
                         return 2;
@@ -567,7 +570,7 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                 if (fast && value_type_is_fast(contents[0]) && contents[1] == '\0') {
                         if (at < GUESSED_ELEMENTS)
                                 guessed[at] = contents[0];
-                        r = read_fast_element(m, contents, &w);
+                        r = read_fast_element(m, contents, w);
                         if (r < 0)
                                 break;
                         continue;
@@ -576,7 +579,7 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                         guessed[at] = '\0';
 
                 if (fast) {
-                        GVariant *head = g_variant_ref_sink(args_writer_finish(&w));
+                        GVariant *head = g_variant_ref_sink(args_writer_finish(w));
 
                         /* Our references, unlike the floating ones that follow. */
                         owned = g_variant_n_children(head);
@@ -591,18 +594,18 @@ int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, 
                 child_list_push(&c, child);
         }
         if (r < 0) {
-                args_writer_clear(&w);
+                args_writer_clear(w);
                 child_list_clear(&c);
                 return r;
         }
 
-        if (fast && ret_pending) {
-                args_writer_move(ret_pending, &w);
+        if (fast && pending) {
+                args_writer_reserve_framing(w);
                 *ret = NULL;
                 return 3;
         }
         if (fast) {
-                *ret = args_writer_finish(&w);
+                *ret = args_writer_finish(w);
                 return 1;
         }
         *ret = g_variant_new_array(G_VARIANT_TYPE_VARIANT, c.items, c.n);

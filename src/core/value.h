@@ -118,11 +118,12 @@ int value_read_args(sd_bus_message *m, GVariant **ret);
 struct ValueLarge;
 struct ArgsWriter;
 int value_read_args_or_large(sd_bus_message *m, bool names_rings, GVariant **ret, struct ValueLarge *ret_large);
-/* The same, but a list of basic values only is left as written, in
- * @ret_pending (return 0, @ret NULL): GLib is not asked for a GVariant
- * until someone wants one (args_writer_finish()). */
+/* The same, but a list of basic values only is left as written in
+ * @pending (empty before; return 0, @ret NULL, the framing's room
+ * reserved): GLib is not asked for a GVariant until someone wants one
+ * (args_writer_finish()). Otherwise @pending is left empty. */
 int value_read_args_pending(sd_bus_message *m, bool names_rings, GVariant **ret, struct ValueLarge *ret_large,
-                            struct ArgsWriter *ret_pending);
+                            struct ArgsWriter *pending);
 int value_read_variant_or_large(sd_bus_message *m, bool names_rings, GVariant **ret,
                                 struct ValueLarge *ret_large);
 
@@ -184,10 +185,10 @@ void args_writer_add(ArgsWriter *w, char type, const void *value, size_t size);
 /* A floating "av" (trusted) holding what was added; @w is empty again. */
 GVariant *args_writer_finish(ArgsWriter *w);
 void args_writer_clear(ArgsWriter *w);
-/* @src's contents into @dst (uninitialized); @src is empty again. Room for
- * the framing is reserved: args_writer_finish() of @dst keeps the data
- * where it is, so pointers into it stay good. */
-void args_writer_move(ArgsWriter *dst, ArgsWriter *src);
+/* Room for the framing now: args_writer_finish() then keeps the data where
+ * it is, so pointers into it handed out before (ipcbus_event_read()'s
+ * strings) stay good. */
+void args_writer_reserve_framing(ArgsWriter *w);
 /* Element @i as added: its type, its bytes (a string's with its NUL) and
  * their size. Return: false past the end. */
 bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_t **ret_value, size_t *ret_size);
@@ -244,8 +245,9 @@ int value_read_boxed(sd_bus_message *m, const char *contents, unsigned depth, GV
  * is that of the elements' values. With @ret_large, a first element that is
  * the out-of-band form is read into it instead (return 2, @ret NULL; the
  * rest of the list is left to exit_container() to refuse). With
- * @ret_pending, a list of basic values only is moved there as written
- * (return 3, @ret NULL).
+ * @pending (empty), the list is written there, and a list of basic values
+ * only is left there as written (return 3, @ret NULL); otherwise it is
+ * left empty.
  * Return: 1; 2; 3; errors as value_read(). */
 int value_read_av_contents(sd_bus_message *m, unsigned depth, bool names_rings, struct ValueLarge *ret_large,
-                           struct ArgsWriter *ret_pending, GVariant **ret);
+                           struct ArgsWriter *pending, GVariant **ret);

@@ -69,11 +69,11 @@ static int dispatch_read_typed_args(sd_bus_message *msg, const typed_channel *t,
 
 /* Read the arguments: "av" on the generic face (checked against @t when the
  * channel is declared), the declared types on the typed face. With
- * @ret_pending, a list that needs no check is left as read where it can be
- * (wire_read_args()). */
+ * @pending (empty), a list that needs no check is left there as read
+ * where it can be, @ret NULL (wire_read_args()). */
 static int dispatch_read_args(endpoint *ep, ipcbus_web_contents *sender, sd_bus_message *msg, const char *channel,
                               const typed_channel *t, bool typed_face, sd_bus_error *error,
-                              ArgsWriter *ret_pending, GVariant **ret) {
+                              ArgsWriter *pending, GVariant **ret) {
         ValueLargePeer *peer;
         int r;
 
@@ -82,7 +82,7 @@ static int dispatch_read_args(endpoint *ep, ipcbus_web_contents *sender, sd_bus_
         /* After the gate: what the sender said of itself when it attached. */
         peer = ep->ops->large_peer ? ep->ops->large_peer(ep, sender) : NULL;
         r = wire_read_args(msg, channel, ep->large_value_max, peer && peer->takes_ring_ref, error,
-                           t ? NULL : ret_pending, ret);
+                           t ? NULL : pending, ret);
         if (r == -ENOBUFS)
                 endpoint_count(ep, IPCBUS_COUNTER_LIMITS_EXCEEDED);
         if (r < 0 || !t)
@@ -97,26 +97,21 @@ static int dispatch_read_args(endpoint *ep, ipcbus_web_contents *sender, sd_bus_
  * gate. Return: 0; a negative errno with @error set if malformed. */
 static int dispatch_emit(endpoint *ep, connection *c, sd_bus_message *msg, ipcbus_op op, const char *channel,
                          typed_channel *t, bool typed_face, ipcbus_web_contents *sender, sd_bus_error *error) {
-        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
-        ipcbus_port **ports = NULL;
-        ArgsWriter pending;
-        GVariant *args;
-        size_t n = 0;
+        _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = event_new(msg, channel, sender, ep, false);
         int r;
 
-        /* Listeners that read the event (ipcbus_main_on_event()) take the
-         * list as read: no GVariant is made unless one asks for it. */
+        /* Read into the event. Listeners that read it (ipcbus_main_on_event())
+         * take the list as read: no GVariant is made unless one asks. */
         if (op == IPCBUS_OP_POST_MESSAGE)
-                r = wire_read_post_message(msg, channel, ep->event, ep->priority, error, &args, &ports, &n);
+                r = wire_read_post_message(msg, channel, ep->event, ep->priority, error, &event->args,
+                                           &event->ports, &event->n_ports);
         else
-                r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &pending, &args);
+                r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &event->pending,
+                                       &event->args);
         if (r < 0)
                 return r;
 
-        event = event_new(msg, channel, args, &pending, sender, ep, false);
         event->typed = typed_channel_ref(t);
-        event->ports = ports;
-        event->n_ports = n;
         if (registry_emit(&ep->registry, channel, event, NULL, NULL) == 0)
                 log_emit(&ep->log, LOG_DEBUG, "No listener for '%s'", channel);
         return 0;
@@ -219,8 +214,6 @@ static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *m
         _cleanup_(ipcbus_web_contents_unrefp) ipcbus_web_contents *sender = NULL;
         _cleanup_(ipcbus_event_unrefp) ipcbus_event *event = NULL;
         _unused_ _cleanup_(endpoint_releasep) endpoint *hold = NULL;
-        ArgsWriter pending;
-        GVariant *args;
         bool failed;
         int r;
 
@@ -228,11 +221,11 @@ static int dispatch_run_send_sync(endpoint *ep, connection *c, sd_bus_message *m
         r = ep->ops->admit(ep, c, msg, IPCBUS_OP_SEND_SYNC, channel, &sender, error);
         if (r < 0)
                 return r;
-        r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &pending, &args);
+        event = event_new(msg, channel, sender, ep, true);
+        r = dispatch_read_args(ep, sender, msg, channel, t, typed_face, error, &event->pending, &event->args);
         if (r < 0)
                 return r;
 
-        event = event_new(msg, channel, args, &pending, sender, ep, true);
         event->typed = typed_channel_ref(t);
         (void)registry_emit(&ep->registry, channel, event, NULL, &failed);
         event->answered = true;

@@ -7,8 +7,8 @@
 #include "typed.h"
 #include "util.h"
 
-ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ArgsWriter *pending,
-                        ipcbus_web_contents *sender, endpoint *origin, bool sync) {
+ipcbus_event *event_new(sd_bus_message *message, const char *channel, ipcbus_web_contents *sender,
+                        endpoint *origin, bool sync) {
         /* One per message: every field written once here, rather than
          * calloc()'s clearing and then the writes. */
         ipcbus_event *e = g_new(ipcbus_event, 1);
@@ -17,17 +17,13 @@ ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *
                 .n_ref = 1,
                 .message = sd_bus_message_ref(message),
                 .channel = channel,
-                .args = args,
                 .sender_bus_name = sd_bus_message_get_sender(message),
                 .sender = ipcbus_web_contents_ref(sender),
                 .origin = endpoint_hold(origin),
                 .sync = sync,
         };
-        /* After the initializer: a writer's offsets may sit in the
-         * writer itself, and args_writer_move() points them at the copy. */
-        e->has_pending = !args;
-        if (e->has_pending)
-                args_writer_move(&e->pending, pending);
+        /* Its offsets sit in the writer itself, where it is now. */
+        args_writer_init(&e->pending);
         return e;
 }
 
@@ -43,8 +39,7 @@ ipcbus_event *ipcbus_event_unref(ipcbus_event *e) {
         sd_bus_message_unref(e->message);
         if (e->args)
                 g_variant_unref(e->args);
-        if (e->has_pending)
-                args_writer_clear(&e->pending);
+        args_writer_clear(&e->pending);
         ipcbus_web_contents_unref(e->sender);
         endpoint_releasep(&e->origin);
         if (e->return_value)
@@ -71,26 +66,24 @@ const char *ipcbus_event_get_channel(ipcbus_event *e) {
 
 GVariant *ipcbus_event_get_args(ipcbus_event *e) {
         assert_return(e, NULL, NULL);
-        if (e->has_pending) {
+        if (!e->args)
                 /* In place: strings ipcbus_event_read() handed out stay
-                 * where they are (args_writer_move()). */
+                 * where they are (args_writer_reserve_framing()). */
                 e->args = g_variant_ref_sink(args_writer_finish(&e->pending));
-                e->has_pending = false;
-        }
         return e->args;
 }
 
 size_t ipcbus_event_count_args(ipcbus_event *e) {
         assert_return(e, NULL, 0);
-        return e->has_pending ? e->pending.n : g_variant_n_children(e->args);
+        return e->args ? g_variant_n_children(e->args) : e->pending.n;
 }
 
 int ipcbus_event_readv(ipcbus_event *e, const char *types, va_list ap) {
         assert_return(e, NULL, -EINVAL);
         assert_return(types, &e->origin->log, -EINVAL);
-        if (e->has_pending && value_get_wants_variant(types))
+        if (!e->args && value_get_wants_variant(types))
                 (void)ipcbus_event_get_args(e);
-        return value_get_args(e->has_pending ? &e->pending : NULL, e->args, types, ap);
+        return value_get_args(e->args ? NULL : &e->pending, e->args, types, ap);
 }
 
 int ipcbus_event_read(ipcbus_event *e, const char *types, ...) {

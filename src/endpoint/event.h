@@ -14,9 +14,8 @@ struct ipcbus_event {
         GVariant *args;                /* "av"; NULL while @pending holds the list */
         /* A list of basic values as read (value_read_args_pending()): made a
          * GVariant only when someone asks for one (ipcbus_event_get_args()),
-         * read as it is by ipcbus_event_read(). */
+         * read as it is by ipcbus_event_read(). Empty once @args is set. */
         ArgsWriter pending;
-        bool has_pending;
         const char *sender_bus_name;   /* NULL on direct connections */
         ipcbus_web_contents *sender;   /* main side */
         struct endpoint *origin;       /* the endpoint it arrived at (held): event.reply goes through it */
@@ -28,8 +27,8 @@ struct ipcbus_event {
         size_t n_ports;
 };
 
-/* Takes over @args (a full reference), or, with @args NULL, what @pending
- * holds (then empty); refs @message, @sender, @origin. @channel must point
- * into @message. */
-ipcbus_event *event_new(sd_bus_message *message, const char *channel, GVariant *args, ArgsWriter *pending,
-                        ipcbus_web_contents *sender, struct endpoint *origin, bool sync);
+/* An event without its arguments yet: the caller reads them into @args
+ * (a full reference) or @pending. Refs @message, @sender, @origin.
+ * @channel must point into @message. */
+ipcbus_event *event_new(sd_bus_message *message, const char *channel, ipcbus_web_contents *sender,
+                        struct endpoint *origin, bool sync);

@@ -40,11 +40,11 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
 }
 
 int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, bool names_rings,
-                   sd_bus_error *error, ArgsWriter *ret_pending, GVariant **ret_args) {
+                   sd_bus_error *error, ArgsWriter *pending, GVariant **ret_args) {
         ValueLarge large;
         int r;
 
-        r = value_read_args_pending(m, names_rings, ret_args, &large, ret_pending);
+        r = value_read_args_pending(m, names_rings, ret_args, &large, pending);
         if (r < 0)
                 return error_invalid_args(error, "Arguments of '%s' cannot be read: %s", channel, g_strerror(-r));
         if (r == 0)

@@ -27,11 +27,11 @@ int wire_read_channel(sd_bus_message *m, const char *signature, sd_bus_error *er
  * most @large_max bytes. @names_rings: the sender named
  * large-values-ring-ref (ValueLargePeer.takes_ring_ref), so it may name a
  * ring by reference. Return: 0; -EINVAL or -EBADMSG with InvalidArgs in
- * @error; -ENOBUFS with LimitsExceeded past @large_max. With @ret_pending,
- * a list of basic values read inline is left there as written, @ret_args
- * NULL (value_read_args_pending()). */
+ * @error; -ENOBUFS with LimitsExceeded past @large_max. With @pending
+ * (empty), a list of basic values read inline is left there as written,
+ * @ret_args NULL (value_read_args_pending()). */
 int wire_read_args(sd_bus_message *m, const char *channel, uint64_t large_max, bool names_rings,
-                   sd_bus_error *error, ArgsWriter *ret_pending, GVariant **ret_args);
+                   sd_bus_error *error, ArgsWriter *pending, GVariant **ret_args);
 
 /* Append "s channel, av args"; out of band when @large_ok (the peer said
  * it takes large values) and the args are large enough.

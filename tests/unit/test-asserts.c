@@ -171,7 +171,8 @@ static void test_asserts_event(void **state) {
 
         assert_int_equal(ipcbus_main_new(&m, "org.ipcbus.Asserts"), 0);
         assert_int_equal(ipcbus_main_set_log_function(m, capture_log, &c), 0);
-        e = event_new(NULL, "ch", g_variant_ref_sink(ipcbus_args(NULL, NULL)), NULL, NULL, &m->ep, false);
+        e = event_new(NULL, "ch", NULL, &m->ep, false);
+        e->args = g_variant_ref_sink(ipcbus_args(NULL, NULL));
 
         assert_int_equal(ipcbus_event_reply(e, NULL, ipcbus_args(g_variant_new_int32(1), NULL)), -EINVAL);
         assert_logged(&c, "channel", "ipcbus_event_reply");
