@@ -130,11 +130,9 @@ static void writer_reserve(ArgsWriter *w, size_t needed) {
         w->allocated = allocated;
 }
 
-static size_t offset_size(size_t body, size_t n);
-
-void args_writer_reserve_framing(ArgsWriter *w) {
-        if (w->n > 0)
-                writer_reserve(w, w->size + offset_size(w->size, w->n) * w->n);
+/* Where an element that follows one ending at @end starts. */
+static size_t element_start(size_t end) {
+        return (end + VARIANT_ALIGN - 1) & ~((size_t) VARIANT_ALIGN - 1);
 }
 
 bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_t **ret_value, size_t *ret_size) {
@@ -144,7 +142,7 @@ bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_
                 return false;
         /* Each element starts at the first multiple of 8 after the one
          * before it, and ends with a NUL and its type (args_writer_add()). */
-        start = i == 0 ? 0 : (w->ends[i - 1] + VARIANT_ALIGN - 1) & ~((size_t) VARIANT_ALIGN - 1);
+        start = i == 0 ? 0 : element_start(w->ends[i - 1]);
         end = w->ends[i];
         *ret_type = (char) w->data[end - 1];
         *ret_value = w->data + start;
@@ -153,7 +151,7 @@ bool args_writer_get(const ArgsWriter *w, size_t i, char *ret_type, const uint8_
 }
 
 void args_writer_add(ArgsWriter *w, char type, const void *value, size_t size) {
-        size_t start = (w->size + VARIANT_ALIGN - 1) & ~((size_t) VARIANT_ALIGN - 1);
+        size_t start = element_start(w->size);
         size_t end = start + size + 2;
 
         writer_reserve(w, end);
@@ -187,6 +185,11 @@ static size_t offset_size(size_t body, size_t n) {
         if (body + 4 * n <= G_MAXUINT32)
                 return 4;
         return 8;
+}
+
+void args_writer_reserve_framing(ArgsWriter *w) {
+        if (w->n > 0)
+                writer_reserve(w, w->size + offset_size(w->size, w->n) * w->n);
 }
 
 GVariant *args_writer_finish(ArgsWriter *w) {
